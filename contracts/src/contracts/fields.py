@@ -1,0 +1,62 @@
+"""Field types and the limits a board's content is held to, shared by commands and events."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, TypeVar
+from uuid import UUID
+
+from pydantic import AfterValidator, Field, JsonValue, StringConstraints
+
+MAX_TITLE = 200
+MAX_DESCRIPTION = 10_000
+MAX_LABELS = 20
+MAX_LABEL = 50
+MAX_ASSIGNEES = 20
+MAX_COLUMNS = 50
+MAX_OPEN_CARDS = 5_000
+MAX_USER_ID = 128
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    EDITOR = "editor"
+    VIEWER = "viewer"
+
+
+BoardId = UUID
+CardId = UUID
+ColumnId = UUID
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_USER_ID)]
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+]
+PersonName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_TITLE)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE)]
+Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LABEL)]
+# Fractional-index keys are base-62 strings; the bound only keeps a hostile history from bloating.
+OrderKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=256, pattern=r"^[0-9A-Za-z]+$")
+]
+
+
+_T = TypeVar("_T")
+
+
+def _unique(items: list[_T]) -> list[_T]:
+    if len(set(items)) != len(items):
+        raise ValueError("items must be unique")
+    return items
+
+
+# The validator enforces uniqueness; the schema keyword lets clients in other languages know.
+_UNIQUE: dict[str, JsonValue] = {"uniqueItems": True}
+Labels = Annotated[
+    list[Label], Field(max_length=MAX_LABELS, json_schema_extra=_UNIQUE), AfterValidator(_unique)
+]
+Assignees = Annotated[
+    list[UserId],
+    Field(max_length=MAX_ASSIGNEES, json_schema_extra=_UNIQUE),
+    AfterValidator(_unique),
+]
