@@ -1,0 +1,179 @@
+"""Verifying our own access tokens (ES256 JWTs) in every service.
+
+Algorithms are pinned, the header must say `typ: at+jwt`, and `iss`, `aud`, `exp`, `iat` and `sub`
+are required. Keys come from a PEM file (local development and tests) or from the auth service's
+JWKS, fetched asynchronously, cached, and refetched at most every few seconds on an unknown `kid`.
+A token that verified once is remembered until it expires, so the hot path skips the signature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiohttp
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+
+MAX_TOKEN_BYTES = 8 * 1024
+ALGORITHMS = ("ES256",)
+TOKEN_TYPE = "at+jwt"
+LEEWAY_SECONDS = 30
+_REMEMBERED_TOKENS = 50_000
+
+
+class InvalidTokenError(Exception):
+    """The token is not one of ours or not valid now; the message says why, for logs and 401s."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    sub: str
+    exp: int
+    name: str | None = None
+    email: str | None = None
+    sid: str | None = None
+    jti: str | None = None
+
+
+class KeySource(Protocol):
+    async def key(self, kid: str) -> Any: ...
+
+
+def key_id(public_key: EllipticCurvePublicKey) -> str:
+    """A stable kid: the SHA-256 of the key's DER encoding, shortened."""
+    der = public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).hexdigest()[:16]
+
+
+class StaticKeys:
+    def __init__(self, keys: Mapping[str, Any]) -> None:
+        self._keys = dict(keys)
+
+    @classmethod
+    def from_pem_file(cls, path: Path) -> StaticKeys:
+        public_key = serialization.load_pem_public_key(path.read_bytes())
+        if not isinstance(public_key, EllipticCurvePublicKey):
+            raise ValueError(f"{path} does not hold an EC public key")
+        return cls({key_id(public_key): public_key})
+
+    async def key(self, kid: str) -> Any:
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise InvalidTokenError("signed by an unknown key") from None
+
+
+class JwksKeys:
+    """Keys from a JWKS URL. Keeps the last good set when a refetch fails."""
+
+    def __init__(
+        self, url: str, session: aiohttp.ClientSession, *, min_refetch_seconds: float = 5.0
+    ) -> None:
+        self._url = url
+        self._session = session
+        self._min_refetch = min_refetch_seconds
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = -float("inf")
+        self._lock = asyncio.Lock()
+
+    async def key(self, kid: str) -> Any:
+        if kid not in self._keys:
+            await self._refetch()
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise InvalidTokenError("signed by an unknown key") from None
+
+    async def _refetch(self) -> None:
+        async with self._lock:
+            if time.monotonic() - self._fetched_at < self._min_refetch:
+                return
+            self._fetched_at = time.monotonic()
+            try:
+                async with self._session.get(self._url) as response:
+                    response.raise_for_status()
+                    document = await response.json()
+                keys = jwt.PyJWKSet.from_dict(document)
+            except (aiohttp.ClientError, ValueError, jwt.PyJWTError):
+                return  # keep the last good set; the token is refused only if its kid is unknown
+            self._keys = {k.key_id: k.key for k in keys.keys if k.key_id}
+
+
+class TokenVerifier:
+    def __init__(self, keys: KeySource, *, issuer: str, audience: str) -> None:
+        self._keys = keys
+        self._issuer = issuer
+        self._audience = audience
+        self._remembered: OrderedDict[str, Claims] = OrderedDict()
+
+    async def verify(self, token: str) -> Claims:
+        remembered = self._remembered.get(token)
+        if remembered is not None and remembered.exp + LEEWAY_SECONDS > time.time():
+            return remembered
+        claims = await self._verify(token)
+        self._remembered[token] = claims
+        if len(self._remembered) > _REMEMBERED_TOKENS:
+            self._remembered.popitem(last=False)
+        return claims
+
+    async def _verify(self, token: str) -> Claims:
+        if not token.isascii():
+            raise InvalidTokenError("malformed token")  # a JWT is base64url and dots only
+        if len(token) > MAX_TOKEN_BYTES:
+            raise InvalidTokenError("token too large")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidTokenError(f"malformed token: {exc}") from None
+        if header.get("alg") not in ALGORITHMS:
+            raise InvalidTokenError("algorithm not allowed")
+        if header.get("typ") != TOKEN_TYPE:
+            raise InvalidTokenError("not an access token")
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise InvalidTokenError("no key id")
+        key = await self._keys.key(kid)
+        try:
+            payload = jwt.decode(
+                token,
+                key,
+                algorithms=list(ALGORITHMS),
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidTokenError(str(exc)) from None
+        return _claims(payload)
+
+
+def _claims(payload: Mapping[str, Any]) -> Claims:
+    sub = payload["sub"]
+    if not isinstance(sub, str) or not 0 < len(sub) <= 128:
+        raise InvalidTokenError("bad subject")
+    optional = {
+        name: payload[name]
+        for name in ("name", "email", "sid", "jti")
+        if isinstance(payload.get(name), str)
+    }
+    return Claims(sub=sub, exp=int(payload["exp"]), **optional)
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise InvalidTokenError("no bearer token")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidTokenError("no bearer token")
+    return token.strip()

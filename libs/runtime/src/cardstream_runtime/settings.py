@@ -1,0 +1,40 @@
+"""The settings base: each service subclasses it with its own env prefix (`BOARDS_`, ...)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import AnyHttpUrl, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Mode(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    mode: Mode = Mode.DEVELOPMENT
+    log_level: str = "INFO"
+
+    # Our own access tokens: who issued them, for which audience, and where the keys are.
+    jwt_issuer: str = "cardstream-dev"
+    jwt_audience: str = "cardstream"
+    jwks_url: AnyHttpUrl | None = None
+    jwt_public_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _keys_known(self) -> Self:
+        if self.jwks_url is None and self.jwt_public_key_file is None:
+            raise ValueError("set jwks_url or jwt_public_key_file so tokens can be verified")
+        return self
+
+    @property
+    def production(self) -> bool:
+        return self.mode == Mode.PRODUCTION

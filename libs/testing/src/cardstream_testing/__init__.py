@@ -1,0 +1,23 @@
+"""Test support shared by every package: private Redis and FerretDB servers."""
+
+from cardstream_testing.servers import (
+    FERRETDB_VERSION,
+    FerretDBServer,
+    PortInUseError,
+    RedisServer,
+    ServerStartError,
+    ferretdb_binary,
+    free_port,
+    log_tail,
+)
+
+__all__ = [
+    "FERRETDB_VERSION",
+    "FerretDBServer",
+    "PortInUseError",
+    "RedisServer",
+    "ServerStartError",
+    "ferretdb_binary",
+    "free_port",
+    "log_tail",
+]

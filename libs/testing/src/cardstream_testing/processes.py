@@ -1,0 +1,98 @@
+"""Services run as real processes for end-to-end tests: started with env, waited for on
+/healthz, stopped with SIGTERM (then SIGKILL) and their log kept for failure messages."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from cardstream_testing.servers import free_port, log_tail
+
+_POLL_SECONDS = 0.05
+
+
+class ServiceProcess:
+    """`port_setting` names the env variable the service reads its port from (`BOARDS_PORT`)."""
+
+    def __init__(
+        self,
+        module: str,
+        env: Mapping[str, str],
+        *,
+        port_setting: str,
+        log_path: Path,
+        port: int | None = None,
+        timeout: float = 20.0,
+    ) -> None:
+        self.module = module
+        self.port = port or free_port()
+        self.env = {
+            **env,
+            port_setting: str(self.port),
+            port_setting.replace("PORT", "HOST"): "127.0.0.1",
+        }
+        self.log_path = log_path
+        self.timeout = timeout
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Self:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                env={**os.environ, **self.env},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + self.timeout
+        while not self._healthy():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self.module} did not start:\n{log_tail(self.log_path)}")
+            time.sleep(_POLL_SECONDS)
+        return self
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+    def stop(self) -> None:
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def log(self) -> str:
+        return log_tail(self.log_path, 50)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
