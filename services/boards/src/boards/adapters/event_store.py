@@ -1,0 +1,80 @@
+"""The event store port: what the command side needs from an append-only log of board events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import UUID
+
+from contracts.envelope import AnyEvent
+
+IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
+
+
+class EventStoreError(Exception):
+    pass
+
+
+class VersionConflictError(EventStoreError):
+    def __init__(self, current_version: int) -> None:
+        super().__init__(f"the board is at version {current_version}")
+        self.current_version = current_version
+
+
+class IdempotencyMismatchError(EventStoreError):
+    """The command id was used before for a different command."""
+
+
+class EpochChangedError(EventStoreError):
+    """The log's epoch is not the one the events were stamped with: decide and stamp again."""
+
+
+class CorruptLogError(EventStoreError):
+    """A key the append touches is not what the store wrote; nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What an earlier append of the same command id stored: its request hash and response."""
+
+    request_hash: str
+    result: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvents:
+    """Encoded event envelopes of one command, stamped with versions after `expected_version`."""
+
+    board_id: UUID
+    expected_version: int
+    epoch: str
+    events: Sequence[bytes]
+    command_id: UUID
+    request_hash: str
+    result: bytes
+
+
+class EventStore(Protocol):
+    async def epoch(self, board_id: UUID) -> str: ...
+
+    async def append(self, batch: NewEvents) -> Appended | Recorded:
+        """Atomically appends the events, or returns the earlier record of the same command.
+
+        Raises VersionConflictError, IdempotencyMismatchError, EpochChangedError or
+        CorruptLogError, each having written nothing.
+        """
+        ...
+
+    async def read(
+        self, board_id: UUID, *, after_version: int = 0, to_version: int | None = None
+    ) -> list[AnyEvent]: ...
+
+    async def recorded(self, board_id: UUID, command_id: UUID) -> Recorded | None: ...
+
+    async def head(self, board_id: UUID) -> int: ...

@@ -1,0 +1,61 @@
+"""`InMemoryEventStore`: the same contract as `RedisEventStore`, in a dict, for fast unit tests.
+
+The shared contract suite (tests/integration/test_event_store_contract.py) runs against both.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from uuid import UUID
+
+from contracts.envelope import AnyEvent, event_adapter
+
+from boards.adapters.event_store import (
+    Appended,
+    IdempotencyMismatchError,
+    NewEvents,
+    Recorded,
+    VersionConflictError,
+)
+
+
+class InMemoryEventStore:
+    def __init__(self) -> None:
+        self._logs: defaultdict[UUID, list[bytes]] = defaultdict(list)
+        self._records: dict[tuple[UUID, UUID], Recorded] = {}
+        self._epoch = uuid.uuid4().hex
+        # What the partition feeds would hold, in append order: (board id, version, event).
+        self.feed: list[tuple[UUID, int, bytes]] = []
+
+    async def epoch(self, board_id: UUID) -> str:
+        return self._epoch
+
+    async def append(self, batch: NewEvents) -> Appended | Recorded:
+        earlier = self._records.get((batch.board_id, batch.command_id))
+        if earlier is not None:
+            if earlier.request_hash != batch.request_hash:
+                raise IdempotencyMismatchError("this command id was used for another command")
+            return earlier
+        log = self._logs[batch.board_id]
+        if len(log) != batch.expected_version:
+            raise VersionConflictError(len(log))
+        for event in batch.events:
+            log.append(event)
+            self.feed.append((batch.board_id, len(log), event))
+        self._records[(batch.board_id, batch.command_id)] = Recorded(
+            batch.request_hash, batch.result
+        )
+        return Appended(len(log))
+
+    async def read(
+        self, board_id: UUID, *, after_version: int = 0, to_version: int | None = None
+    ) -> list[AnyEvent]:
+        log = self._logs.get(board_id, [])
+        return [event_adapter.validate_json(raw) for raw in log[after_version:to_version]]
+
+    async def recorded(self, board_id: UUID, command_id: UUID) -> Recorded | None:
+        return self._records.get((board_id, command_id))
+
+    async def head(self, board_id: UUID) -> int:
+        return len(self._logs.get(board_id, []))

@@ -1,0 +1,129 @@
+"""`RedisEventStore`: board logs and partition feeds in Redis Streams, appended by one function."""
+
+from __future__ import annotations
+
+import uuid
+from importlib.resources import files
+from typing import Any
+from uuid import UUID
+
+from contracts.envelope import AnyEvent, event_adapter
+from contracts.streams import EVENT_FIELD, StreamKeys, board_entry_id
+from redis.asyncio import Redis
+
+from boards.adapters.event_store import (
+    IDEMPOTENCY_TTL_SECONDS,
+    Appended,
+    CorruptLogError,
+    EpochChangedError,
+    IdempotencyMismatchError,
+    NewEvents,
+    Recorded,
+    VersionConflictError,
+)
+
+APPEND_FUNCTION = "cardstream_append"
+READ_PAGE = 1000
+
+
+def append_library() -> str:
+    return files("boards.adapters").joinpath("append.lua").read_text(encoding="utf-8")
+
+
+class RedisEventStore:
+    """The Redis client must be created with `decode_responses=False`: events stay bytes."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        keys: StreamKeys,
+        *,
+        idempotency_ttl: int = IDEMPOTENCY_TTL_SECONDS,
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._ttl = idempotency_ttl
+        self._epochs: dict[int, str] = {}
+
+    async def install(self) -> None:
+        await self._redis.function_load(append_library(), replace=True)
+
+    async def epoch(self, board_id: UUID) -> str:
+        partition = self._keys.partition_of(board_id)
+        cached = self._epochs.get(partition)
+        if cached is not None:
+            return cached
+        key = self._keys.epoch(partition)
+        # First writer of a partition starts its epoch; an empty Redis (lost data) starts a new one.
+        await self._redis.set(key, uuid.uuid4().hex, nx=True)
+        value: bytes | None = await self._redis.get(key)  # type: ignore[assignment]
+        if value is None:
+            raise EpochChangedError("the epoch vanished while it was being read")
+        epoch = value.decode()
+        self._epochs[partition] = epoch
+        return epoch
+
+    async def append(self, batch: NewEvents) -> Appended | Recorded:
+        keys = self._keys
+        board_id = batch.board_id
+        partition = keys.partition_of(board_id)
+        reply: list[Any] = await self._redis.fcall(
+            APPEND_FUNCTION,
+            5,
+            keys.board_log(board_id),
+            keys.board_head(board_id),
+            keys.command(board_id, batch.command_id),
+            keys.feed(partition),
+            keys.epoch(partition),
+            batch.expected_version,
+            batch.epoch,
+            batch.request_hash,
+            batch.result,
+            self._ttl,
+            str(board_id),
+            *batch.events,
+        )
+        return self._outcome(reply, batch, partition)
+
+    def _outcome(self, reply: list[Any], batch: NewEvents, partition: int) -> Appended | Recorded:
+        status = reply[0].decode()
+        if status == "OK":
+            return Appended(int(reply[1]))
+        if status == "DUPLICATE":
+            recorded = Recorded(reply[1].decode(), bytes(reply[2]))
+            if recorded.request_hash != batch.request_hash:
+                raise IdempotencyMismatchError("this command id was used for another command")
+            return recorded
+        if status == "CONFLICT":
+            raise VersionConflictError(int(reply[1]))
+        if status in ("NO_EPOCH", "EPOCH"):
+            self._epochs.pop(partition, None)
+            raise EpochChangedError(f"the log's epoch changed ({status})")
+        raise CorruptLogError(reply[1].decode() if len(reply) > 1 else status)
+
+    async def read(
+        self, board_id: UUID, *, after_version: int = 0, to_version: int | None = None
+    ) -> list[AnyEvent]:
+        log = self._keys.board_log(board_id)
+        end = board_entry_id(to_version) if to_version is not None else "+"
+        events: list[AnyEvent] = []
+        start = board_entry_id(after_version + 1)
+        while True:
+            page: list[Any] = await self._redis.xrange(log, start, end, count=READ_PAGE)  # type: ignore[assignment]
+            events.extend(
+                event_adapter.validate_json(fields[EVENT_FIELD.encode()]) for _, fields in page
+            )
+            if len(page) < READ_PAGE:
+                return events
+            start = "(" + page[-1][0].decode()
+
+    async def recorded(self, board_id: UUID, command_id: UUID) -> Recorded | None:
+        key = self._keys.command(board_id, command_id)
+        values: list[Any] = await self._redis.hmget(key, ["hash", "result"])
+        if values[0] is None:
+            return None
+        return Recorded(values[0].decode(), bytes(values[1]))
+
+    async def head(self, board_id: UUID) -> int:
+        value: bytes | None = await self._redis.get(self._keys.board_head(board_id))  # type: ignore[assignment]
+        return int(value) if value is not None else 0

@@ -1,0 +1,113 @@
+"""`create_app`: the boards service, wired. Tests pass the parts they replace; production builds
+real adapters from settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+from cardstream_runtime.errors import error_middleware
+from cardstream_runtime.jwt import JwksKeys, KeySource, StaticKeys, TokenVerifier
+from cardstream_runtime.logs import request_context_middleware
+from contracts.streams import StreamKeys
+from redis.asyncio import Redis
+
+from boards.adapters.redis_config import RedisSafety, check_redis_safety
+from boards.adapters.redis_store import RedisEventStore
+from boards.entrypoints.http import routes
+from boards.keys import (
+    commands_key,
+    redis_key,
+    redis_safety_key,
+    settings_key,
+    store_key,
+    verifier_key,
+)
+from boards.service import BoardCommands
+from boards.settings import BoardsSettings
+
+log = logging.getLogger("boards")
+
+
+class UnsafeRedisError(RuntimeError):
+    pass
+
+
+def create_app(
+    settings: BoardsSettings,
+    *,
+    redis: Redis | None = None,
+    keys: KeySource | None = None,
+) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[request_context_middleware, error_middleware],
+        # Room above the verifier's 8 KiB token cap, so an oversized token gets our 401.
+        handler_args={"max_field_size": 16 * 1024},
+    )
+    app[settings_key] = settings
+    app.add_routes(routes)
+    app.cleanup_ctx.append(_redis_ctx(redis))
+    app.cleanup_ctx.append(_verifier_ctx(keys))
+    return app
+
+
+def _redis_ctx(given: Redis | None):  # type: ignore[no-untyped-def]
+    async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[settings_key]
+        redis = given or Redis.from_url(settings.redis_url, decode_responses=False)
+        try:
+            safety = await check_redis_safety(redis)
+            _judge(safety, settings)
+            store = RedisEventStore(
+                redis,
+                StreamKeys(prefix=settings.key_prefix, partitions=settings.partitions),
+                idempotency_ttl=settings.idempotency_ttl_seconds,
+            )
+            await store.install()
+            app[redis_key] = redis
+            app[redis_safety_key] = safety
+            app[store_key] = store
+            app[commands_key] = BoardCommands(store)
+            yield
+        finally:
+            if given is None:
+                await redis.aclose()
+
+    return redis_ctx
+
+
+def _judge(safety: RedisSafety, settings: BoardsSettings) -> None:
+    if safety.safe:
+        return
+    if settings.production:
+        raise UnsafeRedisError(
+            "refusing to start, Redis may lose events: " + "; ".join(safety.problems)
+        )
+    log.warning(
+        "Redis is not configured safely (allowed in development)",
+        extra={"fields": {"problems": safety.problems}},
+    )
+
+
+def _verifier_ctx(given: KeySource | None):  # type: ignore[no-untyped-def]
+    async def verifier_ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[settings_key]
+        session: aiohttp.ClientSession | None = None
+        keys = given
+        if keys is None and settings.jwks_url is not None:
+            session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+            keys = JwksKeys(str(settings.jwks_url), session)
+        elif keys is None and settings.jwt_public_key_file is not None:
+            keys = StaticKeys.from_pem_file(settings.jwt_public_key_file)
+        assert keys is not None  # the settings validator guarantees one source
+        app[verifier_key] = TokenVerifier(
+            keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        )
+        yield
+        if session is not None:
+            await session.close()
+
+    return verifier_ctx

@@ -1,0 +1,27 @@
+"""The pure core of a board: state, decide and evolve. No I/O happens below this package."""
+
+from boards.domain.decide import Context, decide, derive_id
+from boards.domain.errors import (
+    BoardExistsError,
+    BoardNotFoundError,
+    DomainError,
+    PermissionDeniedError,
+    RuleViolationError,
+)
+from boards.domain.model import Board, Card, Column, evolve, fold
+
+__all__ = [
+    "Board",
+    "BoardExistsError",
+    "BoardNotFoundError",
+    "Card",
+    "Column",
+    "Context",
+    "DomainError",
+    "PermissionDeniedError",
+    "RuleViolationError",
+    "decide",
+    "derive_id",
+    "evolve",
+    "fold",
+]

@@ -1,0 +1,66 @@
+"""Order keys: fractional indexes computed by the server from where the caller wants a thing.
+
+The same algorithm (rocicorp's fractional-indexing, ported to Python by `fractional-indexing`)
+runs in the browser, so a client can predict a key for optimistic rendering, but the server's key
+is the one that counts. Ties cannot arise from decide() because a key is always computed strictly
+between two distinct neighbours of the current state; readers still sort by (key, id) so any order
+is total and deterministic.
+
+Splitting the same gap again and again makes keys longer (about one character per six splits).
+When a new key would pass `REBALANCE_AT` characters, the siblings get fresh, evenly spaced keys
+instead (a `...Rebalanced` event), so keys stay short however a column is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from fractional_indexing import generate_key_between, generate_n_keys_between
+
+REBALANCE_AT = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """Where an item lands: its new key and the neighbours it lands between."""
+
+    key: str
+    after: UUID | None
+    before: UUID | None
+    # New keys for the siblings, in order, when the gap had become too narrow.
+    rebalanced: tuple[tuple[UUID, str], ...] = ()
+
+
+def key_between(low: str | None, high: str | None) -> str:
+    return str(generate_key_between(low, high))
+
+
+def place(
+    siblings: Sequence[tuple[str, UUID]],
+    *,
+    after: UUID | None = None,
+    before: UUID | None = None,
+) -> Slot:
+    """Siblings are (key, id) in order, without the item being placed. An anchor that is not
+    among them (it moved away or was archived meanwhile) means the end: the intent is resolved
+    against the current state rather than refused."""
+    ids = [item_id for _, item_id in siblings]
+    if after is not None and after in ids:
+        index = ids.index(after) + 1
+    elif before is not None and before in ids:
+        index = ids.index(before)
+    else:
+        index = len(siblings)
+    low = siblings[index - 1] if index > 0 else None
+    high = siblings[index] if index < len(siblings) else None
+    after_id, before_id = (low[1] if low else None), (high[1] if high else None)
+    key = key_between(low[0] if low else None, high[0] if high else None)
+    if len(key) <= REBALANCE_AT:
+        return Slot(key, after_id, before_id)
+    keys = [str(k) for k in generate_n_keys_between(None, None, len(siblings) + 1)]
+    rebalanced = tuple(
+        (item_id, keys[i if i < index else i + 1]) for i, (_, item_id) in enumerate(siblings)
+    )
+    return Slot(keys[index], after_id, before_id, rebalanced)

@@ -1,0 +1,144 @@
+"""HTTP routes of the command side. Handlers translate; the use case lives in BoardCommands."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+from uuid import UUID
+
+from aiohttp import web
+from cardstream_runtime import logs
+from cardstream_runtime.errors import ApiError
+from cardstream_runtime.jwt import Claims, InvalidTokenError, bearer_token
+from contracts.commands import CreateBoard
+from contracts.envelope import AnyCommand, command_adapter
+from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from boards.adapters.event_store import (
+    CorruptLogError,
+    IdempotencyMismatchError,
+    VersionConflictError,
+)
+from boards.adapters.redis_config import check_redis_safety
+from boards.domain import (
+    BoardExistsError,
+    BoardNotFoundError,
+    DomainError,
+    PermissionDeniedError,
+    derive_id,
+)
+from boards.keys import commands_key, redis_key, verifier_key
+from boards.service import Caller, Outcome
+
+log = logging.getLogger("boards.http")
+routes = web.RouteTableDef()
+
+_DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
+    (BoardNotFoundError, 404),
+    (PermissionDeniedError, 403),
+    (BoardExistsError, 409),
+    (DomainError, 422),
+]
+
+
+async def authenticate(request: web.Request) -> Claims:
+    try:
+        token = bearer_token(request.headers.get("Authorization"))
+        return await request.app[verifier_key].verify(token)
+    except InvalidTokenError as exc:
+        raise ApiError(401, "unauthorized", str(exc)) from None
+
+
+def _validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    # Never echo the input back: it may be large or hold what the caller should not see again.
+    return [
+        {"loc": [str(part) for part in e["loc"]], "message": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+async def read_command(request: web.Request) -> AnyCommand:
+    body = await request.read()
+    try:
+        command = command_adapter.validate_json(body)
+    except ValidationError as exc:
+        details = _validation_details(exc)
+        if any(d["type"] == "json_invalid" for d in details):
+            raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+        raise ApiError(422, "invalid_command", "the command is not valid", details) from None
+    logs.command_id.set(str(command.command_id))
+    return command
+
+
+async def run_command(request: web.Request, board_id: UUID, command: AnyCommand) -> Outcome:
+    claims = await authenticate(request)
+    caller = Caller(
+        user_id=claims.sub, correlation_id=logs.correlation_id.get() or uuid.uuid4().hex
+    )
+    try:
+        return await request.app[commands_key].handle(board_id, command, caller)
+    except DomainError as exc:
+        status = next(s for cls, s in _DOMAIN_STATUS if isinstance(exc, cls))
+        raise ApiError(status, exc.code, exc.message, exc.details or None) from None
+    except VersionConflictError as exc:
+        raise ApiError(
+            409, "version_conflict", str(exc), {"current_version": exc.current_version}
+        ) from None
+    except IdempotencyMismatchError as exc:
+        raise ApiError(422, "idempotency_mismatch", str(exc)) from None
+    except CorruptLogError:
+        log.exception("the board's log is not as the store wrote it")
+        raise ApiError(500, "corrupt_log", "the board's log needs an operator") from None
+    except OutOfMemoryError:
+        log.error("Redis refused the append: it is out of memory")
+        raise ApiError(503, "store_full", "the event store is full; nothing was written") from None
+    except (RedisConnectionError, RedisTimeoutError):
+        # The append may or may not have happened: a retry with the same command id is safe.
+        log.warning("event store unreachable", exc_info=True)
+        raise ApiError(503, "store_unavailable", "try again with the same command_id") from None
+
+
+def _json(outcome: Outcome, status: int) -> web.Response:
+    return web.Response(body=outcome.body, status=status, content_type="application/json")
+
+
+@routes.post("/api/boards")
+async def create_board(request: web.Request) -> web.Response:
+    command = await read_command(request)
+    if not isinstance(command.payload, CreateBoard):
+        raise ApiError(422, "wrong_endpoint", "only CreateBoard is sent here")
+    board_id = command.payload.board_id or derive_id(command.command_id, "board")
+    return _json(await run_command(request, board_id, command), 201)
+
+
+@routes.post("/api/boards/{board_id}/commands")
+async def board_command(request: web.Request) -> web.Response:
+    try:
+        board_id = UUID(request.match_info["board_id"])
+    except ValueError:
+        raise ApiError(404, "board_not_found", "no such board") from None
+    command = await read_command(request)
+    if isinstance(command.payload, CreateBoard):
+        raise ApiError(422, "wrong_endpoint", "create boards with POST /api/boards")
+    return _json(await run_command(request, board_id, command), 200)
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        await request.app[redis_key].ping()
+        safety = await check_redis_safety(request.app[redis_key])
+    except RedisError as exc:
+        return web.json_response({"status": "unavailable", "redis": str(exc)}, status=503)
+    if not safety.safe:
+        return web.json_response({"status": "unsafe", "problems": safety.problems}, status=503)
+    return web.json_response({"status": "ready"})

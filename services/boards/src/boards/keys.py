@@ -1,0 +1,19 @@
+"""Typed application keys: what create_app puts on the app, and under which name."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from cardstream_runtime.jwt import TokenVerifier
+from redis.asyncio import Redis
+
+from boards.adapters.event_store import EventStore
+from boards.adapters.redis_config import RedisSafety
+from boards.service import BoardCommands
+from boards.settings import BoardsSettings
+
+settings_key = web.AppKey("settings", BoardsSettings)
+redis_key = web.AppKey("redis", Redis)
+store_key = web.AppKey("store", EventStore)
+commands_key = web.AppKey("commands", BoardCommands)
+verifier_key = web.AppKey("verifier", TokenVerifier)
+redis_safety_key = web.AppKey("redis_safety", RedisSafety)

@@ -1,0 +1,206 @@
+"""The command side's use case: decide a command against a board and append what it causes.
+
+Decided state stays in memory between commands; the append's version check is what makes that
+safe (another process may have moved the board on), so the common path costs one Redis round trip.
+Commands of one board are serialised in this process by a lock, so our own writers never race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+from weakref import WeakValueDictionary
+
+import orjson
+from contracts.envelope import AnyCommand, event_adapter, event_envelope
+from contracts.events import Event
+
+from boards.adapters.event_store import (
+    Appended,
+    EpochChangedError,
+    EventStore,
+    IdempotencyMismatchError,
+    NewEvents,
+    Recorded,
+    VersionConflictError,
+)
+from boards.domain import Board, Context, DomainError, decide, fold
+
+MAX_ATTEMPTS = 50
+DEFAULT_CACHED_BOARDS = 10_000
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    user_id: str
+    correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The response body, encoded once: it is also what a retried command gets back."""
+
+    body: bytes
+    version: int
+
+
+def request_hash(command: AnyCommand) -> str:
+    canonical = orjson.dumps(
+        command.model_dump(mode="json", exclude={"command_id"}), option=orjson.OPT_SORT_KEYS
+    )
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def encode_result(board_id: UUID, version: int, events: list[bytes]) -> bytes:
+    # Events are already encoded; joining them avoids a second encode per event.
+    head = orjson.dumps({"board_id": str(board_id), "version": version})[:-1]
+    return head + b',"events":[' + b",".join(events) + b"]}"
+
+
+class BoardCommands:
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        cached_boards: int = DEFAULT_CACHED_BOARDS,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._cache: OrderedDict[UUID, Board] = OrderedDict()
+        self._cached_boards = cached_boards
+        self._locks: WeakValueDictionary[UUID, asyncio.Lock] = WeakValueDictionary()
+
+    async def handle(self, board_id: UUID, command: AnyCommand, caller: Caller) -> Outcome:
+        lock = self._locks.get(board_id)
+        if lock is None:
+            lock = self._locks[board_id] = asyncio.Lock()
+        async with lock:
+            return await self._handle(board_id, command, caller)
+
+    async def load(self, board_id: UUID) -> Board:
+        """The board as of the newest event in the store (and cached from then on)."""
+        return await self._refresh(board_id)
+
+    async def _handle(self, board_id: UUID, command: AnyCommand, caller: Caller) -> Outcome:
+        digest = request_hash(command)
+        ctx = Context(actor=caller.user_id, command_id=command.command_id)
+        board = self._cache.get(board_id) or await self._refresh(board_id)
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                events = self._decide(board, command, ctx)
+            except (DomainError, VersionConflictError):
+                fresh = await self._refresh(board_id)
+                if fresh.version != board.version:
+                    board = fresh  # our copy was stale; judge again on the board as it is
+                    continue
+                return await self._recorded_or_raise(board_id, command, digest)
+            if not events:
+                return await self._nothing_to_do(board, command, digest)
+            try:
+                return await self._append(board, command, caller, digest, events)
+            except VersionConflictError:
+                board = await self._refresh(board_id)
+                if command.expected_version is not None:
+                    return await self._recorded_or_raise(board_id, command, digest)
+            except EpochChangedError:
+                board = await self._refresh(board_id)
+        raise VersionConflictError(board.version)
+
+    @staticmethod
+    def _decide(board: Board, command: AnyCommand, ctx: Context) -> list[Event]:
+        if command.expected_version is not None and command.expected_version != board.version:
+            raise VersionConflictError(board.version)
+        return decide(board, command.payload, ctx)
+
+    async def _nothing_to_do(self, board: Board, command: AnyCommand, digest: str) -> Outcome:
+        # A retry of a command that did change the board decides to nothing now: answer as before.
+        recorded = await self._store.recorded(board.board_id, command.command_id)
+        if recorded is not None:
+            return self._replay(recorded, digest)
+        return Outcome(encode_result(board.board_id, board.version, []), board.version)
+
+    async def _recorded_or_raise(self, board_id: UUID, command: AnyCommand, digest: str) -> Outcome:
+        """Called while handling a refusal: a retried command that did apply gets its answer."""
+        recorded = await self._store.recorded(board_id, command.command_id)
+        if recorded is None:
+            raise
+        return self._replay(recorded, digest)
+
+    @staticmethod
+    def _replay(recorded: Recorded, digest: str) -> Outcome:
+        if recorded.request_hash != digest:
+            raise IdempotencyMismatchError("this command id was used for another command")
+        version = orjson.loads(recorded.result)["version"]
+        return Outcome(recorded.result, int(version))
+
+    async def _append(
+        self,
+        board: Board,
+        command: AnyCommand,
+        caller: Caller,
+        digest: str,
+        events: list[Event],
+    ) -> Outcome:
+        epoch = await self._store.epoch(board.board_id)
+        now = self._clock()
+        envelopes = [
+            event_envelope(
+                payload,
+                event_id=uuid.uuid4(),
+                board_id=board.board_id,
+                version=board.version + i,
+                occurred_at=now,
+                actor=caller.user_id,
+                command_id=command.command_id,
+                correlation_id=caller.correlation_id,
+                causation_id=str(command.command_id),
+                epoch=epoch,
+            )
+            for i, payload in enumerate(events, start=1)
+        ]
+        encoded = [event_adapter.dump_json(e) for e in envelopes]
+        version = board.version + len(envelopes)
+        body = encode_result(board.board_id, version, encoded)
+        outcome = await self._store.append(
+            NewEvents(
+                board_id=board.board_id,
+                expected_version=board.version,
+                epoch=epoch,
+                events=encoded,
+                command_id=command.command_id,
+                request_hash=digest,
+                result=body,
+            )
+        )
+        if isinstance(outcome, Recorded):
+            return self._replay(outcome, digest)
+        assert isinstance(outcome, Appended)
+        self._remember(fold(board, envelopes))
+        return Outcome(body, outcome.version)
+
+    async def _refresh(self, board_id: UUID) -> Board:
+        cached = self._cache.get(board_id) or Board(board_id=board_id)
+        head = await self._store.head(board_id)
+        if head < cached.version:
+            cached = Board(board_id=board_id)  # the log went back (a restore): fold it again
+        if head != cached.version:
+            cached = fold(cached, await self._store.read(board_id, after_version=cached.version))
+        self._remember(cached)
+        return cached
+
+    def _remember(self, board: Board) -> None:
+        self._cache[board.board_id] = board
+        self._cache.move_to_end(board.board_id)
+        while len(self._cache) > self._cached_boards:
+            self._cache.popitem(last=False)

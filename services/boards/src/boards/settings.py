@@ -1,0 +1,22 @@
+"""The boards service's settings, read from `BOARDS_*` environment variables."""
+
+from __future__ import annotations
+
+from cardstream_runtime.settings import ServiceSettings
+from contracts.streams import DEFAULT_PARTITIONS
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from boards.adapters.event_store import IDEMPOTENCY_TTL_SECONDS
+
+
+class BoardsSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="BOARDS_", frozen=True, extra="ignore")
+
+    port: int = 8081
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Changing the partition count moves boards between feeds: only on an empty log.
+    partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1, le=1024)
+    key_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9:_-]*$")
+    idempotency_ttl_seconds: int = Field(default=IDEMPOTENCY_TTL_SECONDS, ge=60)
+    max_body_bytes: int = 64 * 1024

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from uuid import UUID
+
+import pytest
+from boards.adapters.event_store import EventStore, NewEvents
+from boards.adapters.memory_store import InMemoryEventStore
+from boards.adapters.redis_store import RedisEventStore
+from contracts.envelope import event_adapter, event_envelope
+from contracts.events import BoardCreated, BoardRenamed, Event
+from contracts.streams import StreamKeys
+from redis.asyncio import Redis
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url, decode_responses=False)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def stream_keys(key_prefix: str) -> StreamKeys:
+    return StreamKeys(prefix=key_prefix, partitions=4)
+
+
+@pytest.fixture
+async def redis_store(redis: Redis, stream_keys: StreamKeys) -> RedisEventStore:
+    store = RedisEventStore(redis, stream_keys)
+    await store.install()
+    return store
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(
+    request: pytest.FixtureRequest, redis: Redis, stream_keys: StreamKeys
+) -> EventStore:
+    """The same contract suite runs against the fake and the real adapter."""
+    if request.param == "memory":
+        return InMemoryEventStore()
+    store = RedisEventStore(redis, stream_keys)
+    await store.install()
+    return store
+
+
+def renames(count: int, *, start: int = 0) -> list[Event]:
+    return [
+        BoardRenamed(title=f"title {start + i + 1}", previous_title=f"title {start + i}")
+        for i in range(count)
+    ]
+
+
+def batch(
+    board_id: UUID,
+    payloads: list[Event],
+    *,
+    expected_version: int,
+    epoch: str,
+    command_id: UUID | None = None,
+    request_hash: str = "h",
+) -> NewEvents:
+    """One command's worth of encoded events, as BoardCommands would hand them to a store."""
+    command_id = command_id or uuid.uuid4()
+    encoded = [
+        event_adapter.dump_json(
+            event_envelope(
+                payload,
+                event_id=uuid.uuid4(),
+                board_id=board_id,
+                version=expected_version + i,
+                occurred_at=datetime.now(UTC),
+                actor="alice",
+                command_id=command_id,
+                correlation_id="test",
+                causation_id=str(command_id),
+                epoch=epoch,
+            )
+        )
+        for i, payload in enumerate(payloads, start=1)
+    ]
+    return NewEvents(
+        board_id=board_id,
+        expected_version=expected_version,
+        epoch=epoch,
+        events=encoded,
+        command_id=command_id,
+        request_hash=request_hash,
+        result=b'{"version": %d}' % (expected_version + len(payloads)),
+    )
+
+
+class Batches:
+    """Fixture-friendly access to the helpers above (test modules cannot import conftest)."""
+
+    renames = staticmethod(renames)
+    batch = staticmethod(batch)
+
+    @staticmethod
+    def created(owner: str = "alice") -> list[Event]:
+        return [BoardCreated(title="title 0", owner_id=owner)]
+
+
+@pytest.fixture
+def batches() -> type[Batches]:
+    return Batches

@@ -1,0 +1,169 @@
+"""The event store contract: every EventStore (in-memory fake and Redis) must pass all of it."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from boards.adapters.event_store import (
+    Appended,
+    EventStore,
+    IdempotencyMismatchError,
+    Recorded,
+    VersionConflictError,
+)
+
+
+async def _versions(store: EventStore, board_id: uuid.UUID) -> list[int]:
+    return [e.version for e in await store.read(board_id)]
+
+
+class TestAppend:
+    async def test_appends_events_with_gapless_versions(self, store: EventStore, batches) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        first = await store.append(
+            batches.batch(board, batches.created(), expected_version=0, epoch=epoch)
+        )
+        second = await store.append(
+            batches.batch(board, batches.renames(3), expected_version=1, epoch=epoch)
+        )
+        assert first == Appended(1)
+        assert second == Appended(4)
+        assert await _versions(store, board) == [1, 2, 3, 4]
+        assert await store.head(board) == 4
+
+    async def test_reads_back_what_was_appended(self, store: EventStore, batches) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        sent = batches.batch(board, batches.created(), expected_version=0, epoch=epoch)
+        await store.append(sent)
+        [event] = await store.read(board)
+        assert event.board_id == board
+        assert event.epoch == epoch
+        assert event.command_id == sent.command_id
+        assert event.type == "BoardCreated"
+
+    async def test_boards_do_not_share_versions(self, store: EventStore, batches) -> None:
+        a, b = uuid.uuid4(), uuid.uuid4()
+        for board in (a, b):
+            epoch = await store.epoch(board)
+            await store.append(
+                batches.batch(board, batches.created(), expected_version=0, epoch=epoch)
+            )
+        assert await _versions(store, a) == [1]
+        assert await _versions(store, b) == [1]
+
+
+class TestOptimisticConcurrency:
+    async def test_rejects_a_stale_expected_version_and_writes_nothing(
+        self, store: EventStore, batches
+    ) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        await store.append(batches.batch(board, batches.created(), expected_version=0, epoch=epoch))
+        with pytest.raises(VersionConflictError) as conflict:
+            await store.append(
+                batches.batch(board, batches.renames(2), expected_version=0, epoch=epoch)
+            )
+        assert conflict.value.current_version == 1
+        assert await _versions(store, board) == [1]
+
+    async def test_rejects_an_expected_version_from_the_future(
+        self, store: EventStore, batches
+    ) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        with pytest.raises(VersionConflictError) as conflict:
+            await store.append(
+                batches.batch(board, batches.created(), expected_version=5, epoch=epoch)
+            )
+        assert conflict.value.current_version == 0
+        assert await store.head(board) == 0
+
+
+class TestIdempotency:
+    async def test_the_same_command_returns_the_first_result_and_writes_nothing(
+        self, store: EventStore, batches
+    ) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        first = batches.batch(board, batches.created(), expected_version=0, epoch=epoch)
+        await store.append(first)
+        again = batches.batch(
+            board, batches.created(), expected_version=0, epoch=epoch, command_id=first.command_id
+        )
+        outcome = await store.append(again)
+        assert outcome == Recorded(first.request_hash, first.result)
+        assert await _versions(store, board) == [1]
+
+    async def test_a_replay_wins_over_a_version_conflict(self, store: EventStore, batches) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        first = batches.batch(board, batches.created(), expected_version=0, epoch=epoch)
+        await store.append(first)
+        await store.append(
+            batches.batch(board, batches.renames(1), expected_version=1, epoch=epoch)
+        )
+        outcome = await store.append(first)
+        assert isinstance(outcome, Recorded)
+        assert await _versions(store, board) == [1, 2]
+
+    async def test_the_same_id_for_another_command_is_refused(
+        self, store: EventStore, batches
+    ) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        first = batches.batch(board, batches.created(), expected_version=0, epoch=epoch)
+        await store.append(first)
+        other = batches.batch(
+            board,
+            batches.renames(1),
+            expected_version=1,
+            epoch=epoch,
+            command_id=first.command_id,
+            request_hash="another",
+        )
+        with pytest.raises(IdempotencyMismatchError):
+            await store.append(other)
+        assert await _versions(store, board) == [1]
+
+    async def test_recorded_answers_what_an_append_stored(self, store: EventStore, batches) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        sent = batches.batch(board, batches.created(), expected_version=0, epoch=epoch)
+        assert await store.recorded(board, sent.command_id) is None
+        await store.append(sent)
+        assert await store.recorded(board, sent.command_id) == Recorded(
+            sent.request_hash, sent.result
+        )
+
+
+class TestRead:
+    async def test_reads_a_range_of_versions(self, store: EventStore, batches) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        await store.append(batches.batch(board, batches.created(), expected_version=0, epoch=epoch))
+        await store.append(
+            batches.batch(board, batches.renames(9), expected_version=1, epoch=epoch)
+        )
+        assert [e.version for e in await store.read(board, after_version=3)] == list(range(4, 11))
+        assert [e.version for e in await store.read(board, after_version=3, to_version=5)] == [4, 5]
+
+    async def test_reads_more_than_one_page(self, store: EventStore, batches) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        await store.append(batches.batch(board, batches.created(), expected_version=0, epoch=epoch))
+        await store.append(
+            batches.batch(board, batches.renames(2100), expected_version=1, epoch=epoch)
+        )
+        assert await _versions(store, board) == list(range(1, 2102))
+
+    async def test_an_unknown_board_is_empty(self, store: EventStore) -> None:
+        board = uuid.uuid4()
+        assert await store.read(board) == []
+        assert await store.head(board) == 0
+
+    async def test_the_epoch_is_stable(self, store: EventStore) -> None:
+        board = uuid.uuid4()
+        assert await store.epoch(board) == await store.epoch(board)

@@ -1,0 +1,473 @@
+"""The HTTP API: every status code it promises, over a real socket and a real Redis."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from boards.app import UnsafeRedisError, create_app
+from boards.settings import BoardsSettings
+from cardstream_runtime.devtoken import DevSigner
+from cardstream_runtime.settings import Mode
+from cardstream_testing import RedisServer
+from contracts.fields import MAX_COLUMNS
+from cryptography.hazmat.primitives.asymmetric import ec
+from redis.asyncio import Redis
+
+ISSUER, AUDIENCE = "cardstream-test", "cardstream"
+Client = TestClient[web.Request, web.Application]
+
+
+@pytest.fixture
+def signer() -> DevSigner:
+    return DevSigner.generate(issuer=ISSUER, audience=AUDIENCE)
+
+
+def _settings(
+    tmp_path: Path,
+    signer: DevSigner,
+    redis_url: str,
+    key_prefix: str,
+    mode: Mode = Mode.DEVELOPMENT,
+) -> BoardsSettings:
+    public = tmp_path / "public.pem"
+    public.write_bytes(signer.public_pem())
+    return BoardsSettings(
+        redis_url=redis_url,
+        key_prefix=key_prefix,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwt_public_key_file=public,
+        partitions=4,
+        mode=mode,
+    )
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+    tmp_path: Path,
+    signer: DevSigner,
+    redis_url: str,
+    key_prefix: str,
+) -> Client:
+    return await aiohttp_client(create_app(_settings(tmp_path, signer, redis_url, key_prefix)))
+
+
+class Api:
+    def __init__(self, client: Client, signer: DevSigner) -> None:
+        self.client = client
+        self.signer = signer
+
+    def auth(self, user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.signer.token(user)}"}
+
+    async def create_board(self, user: str = "alice", **payload: Any) -> str:
+        body = {
+            "command_id": str(uuid.uuid4()),
+            "type": "CreateBoard",
+            "payload": {"title": "B", **payload},
+        }
+        response = await self.client.post("/api/boards", json=body, headers=self.auth(user))
+        assert response.status == 201, await response.text()
+        return str((await response.json())["board_id"])
+
+    async def command(
+        self, board: str, type_: str, payload: dict[str, Any], user: str = "alice", **envelope: Any
+    ) -> tuple[int, Any]:
+        body = {"command_id": str(uuid.uuid4()), "type": type_, "payload": payload, **envelope}
+        response = await self.client.post(
+            f"/api/boards/{board}/commands", json=body, headers=self.auth(user)
+        )
+        return response.status, await response.json()
+
+
+@pytest.fixture
+def api(client: Client, signer: DevSigner) -> Api:
+    return Api(client, signer)
+
+
+def _assert_error(body: Any, code: str) -> None:
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["code"] == code
+
+
+class TestCreateBoard:
+    async def test_answers_201_with_the_board_id_and_version(self, api: Api) -> None:
+        board_id = str(uuid.uuid4())
+        body = {
+            "command_id": str(uuid.uuid4()),
+            "type": "CreateBoard",
+            "payload": {"title": "Plans", "board_id": board_id},
+        }
+        response = await api.client.post("/api/boards", json=body, headers=api.auth("alice"))
+        assert response.status == 201
+        answer = await response.json()
+        assert answer["board_id"] == board_id
+        assert answer["version"] == 1
+        assert [e["type"] for e in answer["events"]] == ["BoardCreated"]
+        assert answer["events"][0]["actor"] == "alice"
+
+    async def test_a_board_id_taken_by_another_command_is_a_409(self, api: Api) -> None:
+        board = await api.create_board()
+        body = {
+            "command_id": str(uuid.uuid4()),
+            "type": "CreateBoard",
+            "payload": {"title": "again", "board_id": board},
+        }
+        response = await api.client.post("/api/boards", json=body, headers=api.auth("alice"))
+        assert response.status == 409
+        _assert_error(await response.json(), "board_exists")
+
+    async def test_other_commands_are_not_sent_here(self, api: Api) -> None:
+        body = {"command_id": str(uuid.uuid4()), "type": "RenameBoard", "payload": {"title": "x"}}
+        response = await api.client.post("/api/boards", json=body, headers=api.auth("alice"))
+        assert response.status == 422
+        _assert_error(await response.json(), "wrong_endpoint")
+
+    async def test_the_same_command_twice_creates_one_board(self, api: Api) -> None:
+        body = {
+            "command_id": str(uuid.uuid4()),
+            "type": "CreateBoard",
+            "payload": {"title": "once"},
+        }
+        first = await api.client.post("/api/boards", json=body, headers=api.auth("alice"))
+        second = await api.client.post("/api/boards", json=body, headers=api.auth("alice"))
+        assert (first.status, second.status) == (201, 201)
+        assert await first.read() == await second.read()
+
+
+class TestCommands:
+    async def test_a_command_answers_200_with_its_events(self, api: Api) -> None:
+        board = await api.create_board()
+        status, body = await api.command(board, "AddColumn", {"title": "To do"})
+        assert status == 200
+        assert body["board_id"] == board
+        assert body["version"] == 2
+        assert body["events"][0]["type"] == "ColumnAdded"
+        assert body["events"][0]["version"] == 2
+
+    async def test_card_added_and_moved(self, api: Api) -> None:
+        board = await api.create_board()
+        todo, done = str(uuid.uuid4()), str(uuid.uuid4())
+        await api.command(board, "AddColumn", {"title": "To do", "column_id": todo})
+        await api.command(board, "AddColumn", {"title": "Done", "column_id": done})
+        _, added = await api.command(board, "AddCard", {"column_id": todo, "title": "Ship it"})
+        card = added["events"][0]["payload"]["card_id"]
+        status, moved = await api.command(board, "MoveCard", {"card_id": card, "column_id": done})
+        assert status == 200
+        assert moved["events"][0]["payload"]["from_column_id"] == todo
+        assert moved["events"][0]["payload"]["to_column_id"] == done
+
+    async def test_a_stale_expected_version_is_a_409_with_the_current_version(
+        self, api: Api
+    ) -> None:
+        board = await api.create_board()
+        await api.command(board, "RenameBoard", {"title": "v2"})
+        status, body = await api.command(board, "RenameBoard", {"title": "v3"}, expected_version=1)
+        assert status == 409
+        _assert_error(body, "version_conflict")
+        assert body["error"]["details"] == {"current_version": 2}
+
+    async def test_a_viewer_is_forbidden_to_change_anything(self, api: Api) -> None:
+        board = await api.create_board()
+        await api.command(board, "AddMember", {"user_id": "victor", "role": "viewer"})
+        status, body = await api.command(board, "AddColumn", {"title": "x"}, user="victor")
+        assert status == 403
+        _assert_error(body, "forbidden")
+
+    async def test_an_editor_cannot_manage_members(self, api: Api) -> None:
+        board = await api.create_board()
+        await api.command(board, "AddMember", {"user_id": "eddie", "role": "editor"})
+        status, _ = await api.command(board, "AddColumn", {"title": "ok"}, user="eddie")
+        assert status == 200
+        status, body = await api.command(
+            board, "AddMember", {"user_id": "x", "role": "owner"}, user="eddie"
+        )
+        assert status == 403
+        _assert_error(body, "forbidden")
+
+    async def test_a_board_the_caller_may_not_see_is_a_404(self, api: Api) -> None:
+        board = await api.create_board()
+        status, body = await api.command(
+            board, "RenameBoard", {"title": "mine now"}, user="mallory"
+        )
+        assert status == 404
+        _assert_error(body, "board_not_found")
+
+    async def test_an_unknown_board_is_a_404(self, api: Api) -> None:
+        status, body = await api.command(str(uuid.uuid4()), "RenameBoard", {"title": "x"})
+        assert status == 404
+        _assert_error(body, "board_not_found")
+
+    async def test_a_board_id_that_is_not_a_uuid_is_a_404(self, api: Api) -> None:
+        status, body = await api.command("not-a-uuid", "RenameBoard", {"title": "x"})
+        assert status == 404
+        _assert_error(body, "board_not_found")
+
+    async def test_an_invalid_payload_is_a_422_naming_the_field(self, api: Api) -> None:
+        board = await api.create_board()
+        status, body = await api.command(board, "AddColumn", {"title": "x" * 201})
+        assert status == 422
+        _assert_error(body, "invalid_command")
+        assert body["error"]["details"][0]["loc"][-1] == "title"
+
+    async def test_an_unknown_command_type_is_a_422(self, api: Api) -> None:
+        board = await api.create_board()
+        status, body = await api.command(board, "DropTable", {})
+        assert status == 422
+        _assert_error(body, "invalid_command")
+
+    async def test_a_rule_violation_is_a_422_with_its_code(self, api: Api) -> None:
+        board = await api.create_board()
+        status, body = await api.command(
+            board, "MoveCard", {"card_id": str(uuid.uuid4()), "column_id": str(uuid.uuid4())}
+        )
+        assert status == 422
+        _assert_error(body, "card_not_found")
+
+    async def test_the_column_limit_is_a_422(self, api: Api) -> None:
+        board = await api.create_board()
+        for i in range(MAX_COLUMNS):
+            status, _ = await api.command(board, "AddColumn", {"title": f"c{i}"})
+            assert status == 200
+        status, body = await api.command(board, "AddColumn", {"title": "one too many"})
+        assert status == 422
+        _assert_error(body, "limit_exceeded")
+
+    async def test_a_command_id_reused_for_another_command_is_a_422(self, api: Api) -> None:
+        board = await api.create_board()
+        command_id = str(uuid.uuid4())
+        headers = api.auth("alice")
+        url = f"/api/boards/{board}/commands"
+        first = {"command_id": command_id, "type": "RenameBoard", "payload": {"title": "one"}}
+        second = {"command_id": command_id, "type": "RenameBoard", "payload": {"title": "two"}}
+        assert (await api.client.post(url, json=first, headers=headers)).status == 200
+        response = await api.client.post(url, json=second, headers=headers)
+        assert response.status == 422
+        _assert_error(await response.json(), "idempotency_mismatch")
+
+    async def test_a_body_over_64_kib_is_a_413(self, api: Api) -> None:
+        board = await api.create_board()
+        body = json.dumps(
+            {
+                "command_id": str(uuid.uuid4()),
+                "type": "RenameBoard",
+                "payload": {"title": "x" * 70_000},
+            }
+        )
+        response = await api.client.post(
+            f"/api/boards/{board}/commands",
+            data=body,
+            headers={**api.auth("alice"), "Content-Type": "application/json"},
+        )
+        assert response.status == 413
+        _assert_error(await response.json(), "payload_too_large")
+
+    async def test_a_body_that_is_not_json_is_a_400(self, api: Api) -> None:
+        board = await api.create_board()
+        response = await api.client.post(
+            f"/api/boards/{board}/commands", data=b"{not json", headers=api.auth("alice")
+        )
+        assert response.status == 400
+        _assert_error(await response.json(), "invalid_json")
+
+    async def test_a_wrong_method_is_a_405_in_the_same_shape(self, api: Api) -> None:
+        response = await api.client.get(f"/api/boards/{uuid.uuid4()}/commands")
+        assert response.status == 405
+        _assert_error(await response.json(), "method_not_allowed")
+
+    async def test_an_unknown_path_is_a_404_in_the_same_shape(self, api: Api) -> None:
+        response = await api.client.get("/nowhere")
+        assert response.status == 404
+        _assert_error(await response.json(), "not_found")
+
+    async def test_the_correlation_id_is_echoed_and_stamped_on_events(self, api: Api) -> None:
+        board = await api.create_board()
+        body = {
+            "command_id": str(uuid.uuid4()),
+            "type": "RenameBoard",
+            "payload": {"title": "traced"},
+        }
+        response = await api.client.post(
+            f"/api/boards/{board}/commands",
+            json=body,
+            headers={**api.auth("alice"), "X-Correlation-Id": "trace-42"},
+        )
+        assert response.headers["X-Correlation-Id"] == "trace-42"
+        assert (await response.json())["events"][0]["correlation_id"] == "trace-42"
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _claims(**override: Any) -> dict[str, Any]:
+    now = int(time.time())
+    return {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "alice",
+        "iat": now,
+        "exp": now + 600,
+        **override,
+    }
+
+
+def _hs256_with_public_key(signer: DevSigner) -> str:
+    # The classic confusion attack; built by hand because PyJWT rightly refuses to make it.
+    head = _b64({"alg": "HS256", "typ": "at+jwt", "kid": signer.kid})
+    signing_input = f"{head}.{_b64(_claims())}"
+    mac = hmac.new(signer.public_pem(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+def _bad_tokens(signer: DevSigner) -> dict[str, str]:
+    other = DevSigner.generate(issuer=ISSUER, audience=AUDIENCE)
+    headers = {"kid": signer.kid, "typ": "at+jwt"}
+    unsigned_head = _b64({"alg": "none", "typ": "at+jwt", "kid": signer.kid})
+    return {
+        "tampered signature": signer.token("alice")[:-4] + "AAAA",
+        "unknown key": other.token("alice"),
+        "alg none": f"{unsigned_head}.{_b64(_claims())}.",
+        "HS256 with the public key": _hs256_with_public_key(signer),
+        "wrong aud": jwt.encode(
+            _claims(aud="elsewhere"), signer.private_key, algorithm="ES256", headers=headers
+        ),
+        "wrong iss": jwt.encode(
+            _claims(iss="evil"), signer.private_key, algorithm="ES256", headers=headers
+        ),
+        "expired": jwt.encode(
+            _claims(exp=int(time.time()) - 120),
+            signer.private_key,
+            algorithm="ES256",
+            headers=headers,
+        ),
+        "nbf in the future": jwt.encode(
+            _claims(nbf=int(time.time()) + 600),
+            signer.private_key,
+            algorithm="ES256",
+            headers=headers,
+        ),
+        "no exp": jwt.encode(
+            {k: v for k, v in _claims().items() if k != "exp"},
+            signer.private_key,
+            algorithm="ES256",
+            headers=headers,
+        ),
+        "wrong typ": jwt.encode(
+            _claims(),
+            signer.private_key,
+            algorithm="ES256",
+            headers={"kid": signer.kid, "typ": "JWT"},
+        ),
+        "oversized": signer.token("alice", padding="x" * 9000),
+        "garbage": "not.a.token",
+        "other curve": jwt.encode(
+            _claims(), ec.generate_private_key(ec.SECP384R1()), algorithm="ES384", headers=headers
+        ),
+    }
+
+
+class TestAuthentication:
+    async def test_no_token_is_a_401(self, api: Api) -> None:
+        body = {"command_id": str(uuid.uuid4()), "type": "CreateBoard", "payload": {"title": "x"}}
+        response = await api.client.post("/api/boards", json=body)
+        assert response.status == 401
+        _assert_error(await response.json(), "unauthorized")
+
+    @pytest.mark.parametrize(
+        "case",
+        [
+            "tampered signature",
+            "unknown key",
+            "alg none",
+            "HS256 with the public key",
+            "wrong aud",
+            "wrong iss",
+            "expired",
+            "nbf in the future",
+            "no exp",
+            "wrong typ",
+            "oversized",
+            "garbage",
+            "other curve",
+        ],
+    )
+    async def test_a_bad_token_is_a_401(self, api: Api, signer: DevSigner, case: str) -> None:
+        token = _bad_tokens(signer)[case]
+        body = {"command_id": str(uuid.uuid4()), "type": "CreateBoard", "payload": {"title": "x"}}
+        response = await api.client.post(
+            "/api/boards", json=body, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status == 401, case
+        _assert_error(await response.json(), "unauthorized")
+
+
+class TestHealth:
+    async def test_healthz_answers(self, client: Client) -> None:
+        response = await client.get("/healthz")
+        assert response.status == 200
+
+    async def test_readyz_is_ready_on_a_safely_configured_redis(self, client: Client) -> None:
+        response = await client.get("/readyz")
+        assert response.status == 200, await response.text()
+
+    async def test_readyz_is_503_when_redis_could_lose_acknowledged_events(
+        self,
+        aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+        tmp_path: Path,
+        signer: DevSigner,
+    ) -> None:
+        with RedisServer(tmp_path / "redis") as server:
+            redis = Redis.from_url(server.url)
+            await redis.config_set("appendfsync", "everysec")
+            client = await aiohttp_client(create_app(_settings(tmp_path, signer, server.url, "")))
+            response = await client.get("/readyz")
+            assert response.status == 503
+            assert "appendfsync" in json.dumps(await response.json())
+            await redis.aclose()
+
+
+class TestUnreachableStore:
+    async def test_commands_answer_503_when_redis_is_gone(
+        self,
+        aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+        tmp_path: Path,
+        signer: DevSigner,
+    ) -> None:
+        with RedisServer(tmp_path / "redis") as server:
+            client = await aiohttp_client(create_app(_settings(tmp_path, signer, server.url, "")))
+            api = Api(client, signer)
+            board = await api.create_board()
+            server.stop()
+            status, body = await api.command(board, "RenameBoard", {"title": "lost?"})
+            assert status == 503
+            _assert_error(body, "store_unavailable")
+
+
+class TestProductionMode:
+    async def test_refuses_to_start_on_an_unsafe_redis(
+        self, tmp_path: Path, signer: DevSigner
+    ) -> None:
+        with RedisServer(tmp_path / "redis") as server:
+            redis = Redis.from_url(server.url)
+            await redis.config_set("maxmemory-policy", "allkeys-lru")
+            await redis.aclose()
+            settings = _settings(tmp_path, signer, server.url, "", Mode.PRODUCTION)
+            runner = web.AppRunner(create_app(settings))
+            with pytest.raises(UnsafeRedisError, match="maxmemory-policy"):
+                await runner.setup()
+            await runner.cleanup()
