@@ -1,0 +1,29 @@
+# The one entry point for everything; `make install` is idempotent and fast when nothing changed.
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint typecheck bench schemas
+
+install:
+	bash scripts/install.sh
+
+run: install
+	$(PYTHON) scripts/devstack.py
+
+test: install
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+# lint, typecheck and schemas need the venv too, so a fresh clone can run any target first.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy contracts/src libs/runtime/src libs/testing/src services/boards/src scripts bench
+
+bench: install
+	$(PYTHON) -m bench
+
+schemas: install
+	$(PYTHON) -m contracts.schema_gen

@@ -1,0 +1,1 @@
+"""Benchmarks that print one JSON document: `python -m bench [name ...]` (see bench/README.md)."""

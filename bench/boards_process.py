@@ -1,0 +1,152 @@
+"""`python -m boards` as a child process, so that the client never shares its event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import signal
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import IO, NoReturn
+
+import aiohttp
+from cardstream_testing import free_port, log_tail
+
+_START_ATTEMPTS = 3
+_START_TIMEOUT = 20.0
+_STOP_TIMEOUT = 10.0
+_POLL_INTERVAL = 0.05
+_MARKER = "--- starting boards"
+
+
+class BoardsStartError(RuntimeError):
+    pass
+
+
+class _PortTakenError(BoardsStartError):
+    pass
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn asking Linux to SIGTERM the service if the benchmark is killed outright (no
+    finally runs then). The signal follows the spawning thread, so only the main thread asks."""
+    if sys.platform != "linux" or threading.current_thread() is not threading.main_thread():
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig = 1
+
+    def set_pdeathsig() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+
+    return set_pdeathsig
+
+
+def _service_env(settings: Mapping[str, str], port: int) -> dict[str, str]:
+    # A developer's own BOARDS_* variables would change what is measured: only ours count.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOARDS_")}
+    env.update(settings)
+    env.update({"BOARDS_HOST": "127.0.0.1", "BOARDS_PORT": str(port)})
+    return env
+
+
+class BoardsProcess:
+    def __init__(self, process: asyncio.subprocess.Process, port: int, log_path: Path) -> None:
+        self.process = process
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @classmethod
+    async def spawn(
+        cls, settings: Mapping[str, str], log: IO[bytes], log_path: Path
+    ) -> BoardsProcess:
+        port = free_port()
+        log.write(f"{_MARKER} on port {port}\n".encode())
+        log.flush()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "boards",
+            env=_service_env(settings, port),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+            # Own session: a Ctrl-C reaches only the benchmark, which then stops the service.
+            start_new_session=True,
+            preexec_fn=_die_with_parent(),
+        )
+        return cls(process, port, log_path)
+
+    async def wait_healthy(self) -> None:
+        probe = aiohttp.ClientTimeout(total=1)
+        try:
+            async with (
+                asyncio.timeout(_START_TIMEOUT),
+                aiohttp.ClientSession(self.url, timeout=probe) as session,
+            ):
+                # Polled: the only word from the child is its port starting to answer.
+                while True:
+                    if await self._healthy(session):
+                        return
+                    await asyncio.sleep(_POLL_INTERVAL)
+        except TimeoutError:
+            await self.stop()
+            self._fail(f"not healthy after {_START_TIMEOUT:.0f}s")
+
+    async def _healthy(self, session: aiohttp.ClientSession) -> bool:
+        if self.process.returncode is not None:
+            self._fail(f"exited with status {self.process.returncode}")
+        try:
+            async with session.get("/healthz") as response:
+                return response.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+
+    def _fail(self, reason: str) -> NoReturn:
+        # The log holds every attempt: judge this one by what follows its marker.
+        tail = log_tail(self.log_path, 20).rsplit(_MARKER, 1)[-1]
+        error = _PortTakenError if "address already in use" in tail.lower() else BoardsStartError
+        raise error(f"boards at {self.url} {reason}; last lines of {self.log_path}:\n{tail}")
+
+    async def stop(self) -> None:
+        if self.process.returncode is not None:
+            return
+        # SIGTERM lets aiohttp shut down cleanly (closing its Redis pool) before it exits.
+        self.process.terminate()
+        try:
+            await asyncio.wait_for(self.process.wait(), _STOP_TIMEOUT)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+
+@asynccontextmanager
+async def boards_process(
+    settings: Mapping[str, str], log: IO[bytes], log_path: Path
+) -> AsyncIterator[BoardsProcess]:
+    """A healthy service on a free port, stopped on the way out whatever happened meanwhile."""
+    for attempt in range(1, _START_ATTEMPTS + 1):
+        service = await BoardsProcess.spawn(settings, log, log_path)
+        try:
+            await service.wait_healthy()
+        except _PortTakenError:
+            # Someone took the free port before the service bound it: try another one.
+            await service.stop()
+            if attempt == _START_ATTEMPTS:
+                raise
+            continue
+        except BaseException:
+            await service.stop()
+            raise
+        break
+    try:
+        yield service
+    finally:
+        await service.stop()

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Idempotent installer behind `make install/run/test` and CI: installs only what is missing.
+#
+# Where tools live: FerretDB is built once per machine into
+#   ${CARDSTREAM_TOOLS:-$HOME/.cache/cardstream/tools}/ferretdb-<version>/ferretdb
+# (outside the clone, so fresh CI clones reuse it). No env file is written: the test harness
+# (cardstream_testing.servers.ferretdb_binary) computes the same path, and FERRETDB_BIN
+# overrides it there. Keep FERRETDB_VERSION in sync with that module.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# --- apt packages: append here (chromium comes later) ------------------------------------
+APT_PACKAGES=(redis-server)
+
+FERRETDB_VERSION=v1.24.2
+TOOLS_DIR="${CARDSTREAM_TOOLS:-$HOME/.cache/cardstream/tools}"
+FERRETDB_BIN="$TOOLS_DIR/ferretdb-$FERRETDB_VERSION/ferretdb"
+
+VENV=.venv
+# --- editable Python packages: append a directory per new service ------------------------
+EDITABLE_PACKAGES=(contracts libs/runtime libs/testing services/boards)
+
+WORK=""
+trap 'rm -rf "$WORK"' EXIT
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null; then
+    sudo "$@"
+  else
+    die "need root (or sudo) to run: $*"
+  fi
+}
+
+apt_installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+install_apt_packages() {
+  local missing=() pkg
+  for pkg in "${APT_PACKAGES[@]}"; do
+    if apt_installed "$pkg"; then
+      say "$pkg: present"
+    else
+      missing+=("$pkg")
+    fi
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return
+  say "apt: installing ${missing[*]} ..."
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+ferretdb_ok() {
+  [[ -x $FERRETDB_BIN && $("$FERRETDB_BIN" --version 2>/dev/null) == *"version: $FERRETDB_VERSION"* ]]
+}
+
+find_go() {
+  PATH="$PATH:/usr/local/go/bin" command -v go ||
+    die "Go is required to build FerretDB $FERRETDB_VERSION but 'go' is not on PATH nor in /usr/local/go/bin"
+}
+
+# The module zip lacks build/version/version.txt, without which the binary panics at start
+# ("Invalid build/version/version.txt"), so build from a writable copy that has it.
+build_ferretdb() {
+  local go work log dir
+  go=$(find_go)
+  WORK=$(mktemp -d)
+  work=$WORK
+  log="$work/build.log"
+  say "ferretdb: building $FERRETDB_VERSION (about a minute) ..."
+  if ! (cd "$work" && "$go" mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION") \
+    >"$work/download.json" 2>"$log"; then
+    cat "$work/download.json" "$log" >&2
+    die "ferretdb: go mod download failed"
+  fi
+  dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' "$work/download.json")
+  [[ -d $dir ]] || { cat "$work/download.json" >&2; die "ferretdb: no module Dir in go output"; }
+  cp -R "$dir" "$work/src"
+  chmod -R u+w "$work/src"
+  echo "$FERRETDB_VERSION" >"$work/src/build/version/version.txt"
+  mkdir -p "$(dirname "$FERRETDB_BIN")"
+  # Build next to the target and rename, so a concurrent or interrupted run never sees half a file.
+  if ! (cd "$work/src" && "$go" build -trimpath -o "$FERRETDB_BIN.partial" ./cmd/ferretdb) \
+    >>"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$FERRETDB_BIN.partial"
+    die "ferretdb: go build failed"
+  fi
+  mv -f "$FERRETDB_BIN.partial" "$FERRETDB_BIN"
+  ferretdb_ok || die "ferretdb: built $FERRETDB_BIN but '--version' does not report $FERRETDB_VERSION"
+}
+
+install_ferretdb() {
+  if ferretdb_ok; then
+    say "ferretdb: present ($FERRETDB_BIN)"
+  else
+    build_ferretdb
+    say "ferretdb: built $FERRETDB_BIN"
+  fi
+}
+
+pick_python() {
+  local py
+  for py in python3.11 python3; do
+    if command -v "$py" >/dev/null &&
+      "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      command -v "$py"
+      return
+    fi
+  done
+  die "Python 3.11+ is required (looked for python3.11 and python3 on PATH)"
+}
+
+# The stamp holds the pip arguments, so adding a package to EDITABLE_PACKAGES reinstalls too.
+pip_up_to_date() {
+  local stamp="$VENV/.installed" f
+  [[ -f $stamp && $(<"$stamp") == "$*" ]] || return 1
+  for f in constraints.txt requirements.txt pyproject.toml "${EDITABLE_PACKAGES[@]/%//pyproject.toml}"; do
+    [[ $f -nt $stamp ]] && return 1
+  done
+  return 0
+}
+
+install_venv() {
+  if ! "$VENV/bin/python" -c '' 2>/dev/null; then
+    local py
+    py=$(pick_python)
+    say "venv: creating $VENV with $py"
+    rm -rf "$VENV"
+    "$py" -m venv "$VENV" || die "could not create $VENV with $py (on Debian: apt-get install python3-venv)"
+  fi
+  local args=(-c constraints.txt -r requirements.txt)
+  local pkg
+  for pkg in "${EDITABLE_PACKAGES[@]}"; do
+    args+=(-e "$pkg")
+  done
+  if pip_up_to_date "${args[@]}"; then
+    say "venv: up to date"
+    return
+  fi
+  say "venv: pip install ${args[*]} ..."
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${args[@]}"
+  printf '%s' "${args[*]}" >"$VENV/.installed"
+  say "venv: installed"
+}
+
+install_apt_packages
+install_ferretdb
+install_venv
