@@ -260,8 +260,10 @@ def announce(ports: Ports) -> None:
 
 
 def main() -> int:
-    # SIGTERM takes the same path as Ctrl-C: unwind and stop every child in order.
+    # SIGTERM takes the same path as Ctrl-C: unwind and stop every child in order. SIGINT is set
+    # too because a shell starts background jobs with it ignored, and Python then keeps it so.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         LOGS.mkdir(parents=True, exist_ok=True)
         run(Ports.from_env())

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # --- apt packages: append here (chromium comes later) ------------------------------------
-APT_PACKAGES=(redis-server)
+APT_PACKAGES=(redis-server curl)
 
 FERRETDB_VERSION=v1.24.2
 TOOLS_DIR="${CARDSTREAM_TOOLS:-$HOME/.cache/cardstream/tools}"

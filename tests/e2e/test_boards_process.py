@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import subprocess
 import sys
 import uuid
@@ -107,6 +109,26 @@ class TestTheReadmeWalkthrough:
         assert moved["version"] == 5
         assert moved["events"][0]["payload"]["to_column_id"] == done
         assert (again_status, again) == (status, moved)
+
+
+class TestTheCurlDemo:
+    def test_the_readme_script_runs_against_a_real_service(
+        self, boards: ServiceProcess, tmp_path: Path
+    ) -> None:
+        script = Path(__file__).resolve().parents[2] / "scripts" / "curl-demo.sh"
+        token = _dev_token(tmp_path / "jwt", "alice")
+        out = subprocess.run(
+            ["bash", str(script)],
+            env={**os.environ, "API": boards.url, "TOKEN": token},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert out.returncode == 0, out.stderr
+        answers = [json.loads(line) for line in out.stdout.splitlines()]
+        assert [a["version"] for a in answers] == [1, 2, 3, 4, 5, 5]
+        assert answers[4]["events"][0]["type"] == "CardMoved"
+        assert answers[5] == answers[4]
 
 
 class TestNothingAcknowledgedIsLost:

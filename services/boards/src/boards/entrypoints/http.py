@@ -127,6 +127,23 @@ async def board_command(request: web.Request) -> web.Response:
     return _json(await run_command(request, board_id, command), 200)
 
 
+@routes.get("/")
+async def index(request: web.Request) -> web.Response:
+    # What the URL `make run` prints answers until the browser client (issue 5) takes over "/".
+    return web.json_response(
+        {
+            "service": "cardstream boards (command API)",
+            "endpoints": [
+                "POST /api/boards",
+                "POST /api/boards/{board_id}/commands",
+                "GET /healthz",
+                "GET /readyz",
+            ],
+            "docs": "services/boards/README.md",
+        }
+    )
+
+
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
