@@ -15,6 +15,11 @@ ONE, TWO, THREE, STRANGER = UUID(int=1), UUID(int=2), UUID(int=3), UUID(int=99)
 SIBLINGS = [("a0", ONE), ("a1", TWO), ("a2", THREE)]
 
 
+def entry(item_id: UUID) -> tuple[str, UUID]:
+    """An anchor as decide() passes it: the sibling's entry, or a stranger's (not among them)."""
+    return next((e for e in SIBLINGS if e[1] == item_id), ("zz", item_id))
+
+
 def successive_keys(count: int) -> list[str]:
     result: list[str] = []
     for _ in range(count):
@@ -75,37 +80,37 @@ class TestPlace:
         assert place(SIBLINGS) == Slot(key=key_between("a2", None), after=THREE, before=None)
 
     def test_puts_an_item_after_its_anchor(self):
-        assert place(SIBLINGS, after=ONE) == Slot(
+        assert place(SIBLINGS, after=entry(ONE)) == Slot(
             key=key_between("a0", "a1"), after=ONE, before=TWO
         )
 
     def test_puts_an_item_after_the_last_sibling_at_the_end(self):
-        assert place(SIBLINGS, after=THREE) == place(SIBLINGS)
+        assert place(SIBLINGS, after=entry(THREE)) == place(SIBLINGS)
 
     def test_puts_an_item_before_its_anchor(self):
-        assert place(SIBLINGS, before=TWO) == Slot(
+        assert place(SIBLINGS, before=entry(TWO)) == Slot(
             key=key_between("a0", "a1"), after=ONE, before=TWO
         )
 
     def test_puts_an_item_before_the_first_sibling_at_the_start(self):
-        assert place(SIBLINGS, before=ONE) == Slot(
+        assert place(SIBLINGS, before=entry(ONE)) == Slot(
             key=key_between(None, "a0"), after=None, before=ONE
         )
 
     def test_puts_an_item_at_the_end_when_the_after_anchor_is_not_a_sibling(self):
-        assert place(SIBLINGS, after=STRANGER) == place(SIBLINGS)
+        assert place(SIBLINGS, after=entry(STRANGER)) == place(SIBLINGS)
 
     def test_puts_an_item_at_the_end_when_the_before_anchor_is_not_a_sibling(self):
-        assert place(SIBLINGS, before=STRANGER) == place(SIBLINGS)
+        assert place(SIBLINGS, before=entry(STRANGER)) == place(SIBLINGS)
 
     def test_puts_an_item_at_the_end_of_an_empty_list_whatever_the_anchor(self):
-        assert place([], after=STRANGER) == place([], before=STRANGER) == place([])
+        assert place([], after=entry(STRANGER)) == place([], before=entry(STRANGER)) == place([])
 
     def test_prefers_the_after_anchor_when_given_both(self):
-        assert place(SIBLINGS, after=TWO, before=ONE).after == TWO
+        assert place(SIBLINGS, after=entry(TWO), before=entry(ONE)).after == TWO
 
     def test_falls_back_to_the_before_anchor_when_the_after_anchor_is_gone(self):
-        assert place(SIBLINGS, after=STRANGER, before=TWO).before == TWO
+        assert place(SIBLINGS, after=entry(STRANGER), before=entry(TWO)).before == TWO
 
     @settings(max_examples=150, deadline=None)
     @for_all(
@@ -115,7 +120,8 @@ class TestPlace:
     )
     def test_lands_strictly_between_the_neighbours_it_names(self, count, anchor, side):
         siblings = [(key, UUID(int=i)) for i, key in enumerate(successive_keys(count))]
-        slot = place(siblings, **{side: UUID(int=anchor)})
+        lookup = dict((i, e) for e in siblings for i in [e[1]])
+        slot = place(siblings, **{side: lookup.get(UUID(int=anchor), ("zz", UUID(int=anchor)))})
         placed = sorted([*siblings, (slot.key, STRANGER)])
         index = placed.index((slot.key, STRANGER))
         assert slot.key not in {key for key, _ in siblings}

@@ -7,6 +7,7 @@ so deciding the same command twice yields the same events.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -63,7 +64,7 @@ from boards.domain.errors import (
     RuleViolationError,
 )
 from boards.domain.model import Board, Card, Column
-from boards.domain.ordering import Slot, place
+from boards.domain.ordering import Entry, Slot, index_of, place
 
 _EDITOR_COMMANDS = (
     AddColumn,
@@ -76,6 +77,10 @@ _EDITOR_COMMANDS = (
     ArchiveCard,
     RestoreCard,
 )
+
+
+# Sorts after every id: "after all entries with this key".
+_LAST_ID = UUID(int=(1 << 128) - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +171,46 @@ def _column(board: Board, column_id: UUID, *, active: bool = True) -> Column:
     return column
 
 
-def _check_anchor_exists(known: Any, anchor: UUID | None, code: str) -> None:
-    if anchor is not None and anchor not in known:
+def _column_anchor(board: Board, column_id: UUID | None) -> Entry | None:
+    """An anchor column as it stands now; None (the end) when it has been archived."""
+    if column_id is None:
+        return None
+    column = board.columns.get(column_id)
+    if column is None:
         raise RuleViolationError(
-            f"no such {code.split('_')[0]} to place next to", code=code, id=str(anchor)
+            "no such column to place next to", code="column_not_found", column_id=str(column_id)
         )
+    return None if column.archived else (column.position, column_id)
+
+
+def _card_anchor(board: Board, card_id: UUID | None, column_id: UUID) -> Entry | None:
+    """An anchor card as it stands now; None (the end) when it left the column or was archived."""
+    if card_id is None:
+        return None
+    card = board.cards.get(card_id)
+    if card is None:
+        raise RuleViolationError(
+            "no such card to place next to", code="card_not_found", card_id=str(card_id)
+        )
+    if card.archived or card.column_id != column_id:
+        return None
+    return (card.position, card_id)
+
+
+def _without(lane: tuple[Entry, ...], entry: Entry) -> tuple[tuple[Entry, ...], int | None]:
+    index = index_of(lane, entry)
+    if index is None:
+        return lane, None
+    return lane[:index] + lane[index + 1 :], index
+
+
+def _stays(lane: tuple[Entry, ...], index: int | None, slot: Slot) -> bool:
+    """True when the item at `index` already sits exactly between the slot's neighbours."""
+    if index is None:
+        return False
+    current_after = lane[index - 1][1] if index > 0 else None
+    current_before = lane[index + 1][1] if index + 1 < len(lane) else None
+    return (current_after, current_before) == (slot.after, slot.before)
 
 
 def add_column(board: Board, c: AddColumn, ctx: Context) -> list[Event]:
@@ -181,9 +221,11 @@ def add_column(board: Board, c: AddColumn, ctx: Context) -> list[Event]:
     column_id = c.column_id or derive_id(ctx.command_id, "column")
     if column_id in board.columns:
         raise RuleViolationError("a column with this id exists", code="column_exists")
-    for anchor in (c.after_column_id, c.before_column_id):
-        _check_anchor_exists(board.columns, anchor, "column_not_found")
-    slot = place(board.column_order, after=c.after_column_id, before=c.before_column_id)
+    slot = place(
+        board.column_order,
+        after=_column_anchor(board, c.after_column_id),
+        before=_column_anchor(board, c.before_column_id),
+    )
     return [
         *_rebalanced_columns(slot),
         ColumnAdded(column_id=column_id, title=c.title, position=slot.key),
@@ -199,11 +241,13 @@ def rename_column(board: Board, c: RenameColumn, ctx: Context) -> list[Event]:
 
 def move_column(board: Board, c: MoveColumn, ctx: Context) -> list[Event]:
     column = _column(board, c.column_id)
-    for anchor in (c.after_column_id, c.before_column_id):
-        _check_anchor_exists(board.columns, anchor, "column_not_found")
-    siblings = [item for item in board.column_order if item[1] != c.column_id]
-    slot = place(siblings, after=c.after_column_id, before=c.before_column_id)
-    if _stays(board.column_order, c.column_id, slot.after, slot.before):
+    siblings, index = _without(board.column_order, (column.position, c.column_id))
+    slot = place(
+        siblings,
+        after=_column_anchor(board, c.after_column_id),
+        before=_column_anchor(board, c.before_column_id),
+    )
+    if _stays(board.column_order, index, slot):
         return []
     return [
         *_rebalanced_columns(slot),
@@ -245,17 +289,6 @@ def _check_assignees(board: Board, assignees: list[str] | None) -> None:
         )
 
 
-def _stays(lane: Any, item_id: UUID, after: UUID | None, before: UUID | None) -> bool:
-    """True when the item already sits exactly between these neighbours."""
-    ids = [i for _, i in lane]
-    if item_id not in ids:
-        return False
-    index = ids.index(item_id)
-    current_after = ids[index - 1] if index > 0 else None
-    current_before = ids[index + 1] if index + 1 < len(ids) else None
-    return (current_after, current_before) == (after, before)
-
-
 def add_card(board: Board, c: AddCard, ctx: Context) -> list[Event]:
     _column(board, c.column_id)
     _check_open_card_limit(board)
@@ -263,9 +296,11 @@ def add_card(board: Board, c: AddCard, ctx: Context) -> list[Event]:
     card_id = c.card_id or derive_id(ctx.command_id, "card")
     if card_id in board.cards:
         raise RuleViolationError("a card with this id exists", code="card_exists")
-    for anchor in (c.after_card_id, c.before_card_id):
-        _check_anchor_exists(board.cards, anchor, "card_not_found")
-    slot = place(board.lane(c.column_id), after=c.after_card_id, before=c.before_card_id)
+    slot = place(
+        board.lane(c.column_id),
+        after=_card_anchor(board, c.after_card_id, c.column_id),
+        before=_card_anchor(board, c.before_card_id, c.column_id),
+    )
     return [
         *_rebalanced_cards(c.column_id, slot),
         CardAdded(
@@ -303,12 +338,14 @@ def edit_card(board: Board, c: EditCard, ctx: Context) -> list[Event]:
 def move_card(board: Board, c: MoveCard, ctx: Context) -> list[Event]:
     card = _card(board, c.card_id)
     _column(board, c.column_id)
-    for anchor in (c.after_card_id, c.before_card_id):
-        _check_anchor_exists(board.cards, anchor, "card_not_found")
     lane = board.lane(c.column_id)
-    siblings = [item for item in lane if item[1] != c.card_id]
-    slot = place(siblings, after=c.after_card_id, before=c.before_card_id)
-    if card.column_id == c.column_id and _stays(lane, c.card_id, slot.after, slot.before):
+    siblings, index = _without(lane, (card.position, c.card_id))
+    slot = place(
+        siblings,
+        after=_card_anchor(board, c.after_card_id, c.column_id),
+        before=_card_anchor(board, c.before_card_id, c.column_id),
+    )
+    if _stays(lane, index, slot):
         return []
     return [
         *_rebalanced_cards(c.column_id, slot),
@@ -337,11 +374,11 @@ def restore_card(board: Board, c: RestoreCard, ctx: Context) -> list[Event]:
     _check_open_card_limit(board)
     # Back where it was: after the last open card whose key sorts before its old key.
     lane = board.lane(card.column_id)
-    before_it = [item_id for key, item_id in lane if key <= card.position]
+    index = bisect_right(lane, (card.position, _LAST_ID))
     slot = place(
         lane,
-        after=before_it[-1] if before_it else None,
-        before=lane[0][1] if lane and not before_it else None,
+        after=lane[index - 1] if index > 0 else None,
+        before=lane[0] if index == 0 and lane else None,
     )
     return [
         *_rebalanced_cards(card.column_id, slot),

@@ -90,8 +90,11 @@ def _insert(lane: Lane, key: str, item_id: UUID) -> Lane:
     return tuple(items)
 
 
-def _remove(lane: Lane, item_id: UUID) -> Lane:
-    return tuple(item for item in lane if item[1] != item_id)
+def _remove(lane: Lane, key: str, item_id: UUID) -> Lane:
+    index = bisect.bisect_left(lane, (key, item_id))
+    if index < len(lane) and lane[index] == (key, item_id):
+        return lane[:index] + lane[index + 1 :]
+    return lane
 
 
 def _with(mapping: Mapping[Any, Any], key: Any, value: Any) -> dict[Any, Any]:
@@ -132,16 +135,17 @@ def _column_renamed(board: Board, e: ColumnRenamed) -> Board:
 
 def _column_moved(board: Board, e: ColumnMoved) -> Board:
     column = replace(board.columns[e.column_id], position=e.position)
-    order = _insert(_remove(board.column_order, e.column_id), e.position, e.column_id)
+    order = _remove(board.column_order, board.columns[e.column_id].position, e.column_id)
+    order = _insert(order, e.position, e.column_id)
     return replace(board, columns=_with(board.columns, e.column_id, column), column_order=order)
 
 
 def _column_archived(board: Board, e: ColumnArchived) -> Board:
-    column = replace(board.columns[e.column_id], archived=True)
+    column = board.columns[e.column_id]
     return replace(
         board,
-        columns=_with(board.columns, e.column_id, column),
-        column_order=_remove(board.column_order, e.column_id),
+        columns=_with(board.columns, e.column_id, replace(column, archived=True)),
+        column_order=_remove(board.column_order, column.position, e.column_id),
     )
 
 
@@ -202,17 +206,20 @@ def _card_edited(board: Board, e: CardEdited) -> Board:
 
 def _card_moved(board: Board, e: CardMoved) -> Board:
     card = replace(board.cards[e.card_id], column_id=e.to_column_id, position=e.position)
-    lanes = _with(board.lanes, e.from_column_id, _remove(board.lane(e.from_column_id), e.card_id))
+    old_lane = board.lane(e.from_column_id)
+    old_key = board.cards[e.card_id].position
+    lanes = _with(board.lanes, e.from_column_id, _remove(old_lane, old_key, e.card_id))
     lanes[e.to_column_id] = _insert(lanes.get(e.to_column_id, ()), e.position, e.card_id)
     return replace(board, cards=_with(board.cards, e.card_id, card), lanes=lanes)
 
 
 def _card_archived(board: Board, e: CardArchived) -> Board:
-    card = replace(board.cards[e.card_id], archived=True)
+    card = board.cards[e.card_id]
+    lane = _remove(board.lane(e.column_id), card.position, e.card_id)
     return replace(
         board,
-        cards=_with(board.cards, e.card_id, card),
-        lanes=_with(board.lanes, e.column_id, _remove(board.lane(e.column_id), e.card_id)),
+        cards=_with(board.cards, e.card_id, replace(card, archived=True)),
+        lanes=_with(board.lanes, e.column_id, lane),
         open_cards=board.open_cards - 1,
     )
 

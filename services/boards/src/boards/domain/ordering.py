@@ -13,6 +13,7 @@ instead (a `...Rebalanced` event), so keys stay short however a column is used.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
@@ -37,20 +38,31 @@ def key_between(low: str | None, high: str | None) -> str:
     return str(generate_key_between(low, high))
 
 
+Entry = tuple[str, UUID]
+
+
+def index_of(lane: Sequence[Entry], entry: Entry | None) -> int | None:
+    """Where `entry` stands in a lane sorted by (key, id): a bisect, not a scan of ids."""
+    if entry is None:
+        return None
+    index = bisect_left(lane, entry)
+    return index if index < len(lane) and lane[index] == entry else None
+
+
 def place(
-    siblings: Sequence[tuple[str, UUID]],
+    siblings: Sequence[Entry],
     *,
-    after: UUID | None = None,
-    before: UUID | None = None,
+    after: Entry | None = None,
+    before: Entry | None = None,
 ) -> Slot:
-    """Siblings are (key, id) in order, without the item being placed. An anchor that is not
-    among them (it moved away or was archived meanwhile) means the end: the intent is resolved
-    against the current state rather than refused."""
-    ids = [item_id for _, item_id in siblings]
-    if after is not None and after in ids:
-        index = ids.index(after) + 1
-    elif before is not None and before in ids:
-        index = ids.index(before)
+    """Siblings are (key, id) in order, without the item being placed; anchors are entries. An
+    anchor that is not among them (it moved away or was archived meanwhile) means the end: the
+    intent is resolved against the current state rather than refused."""
+    after_index, before_index = index_of(siblings, after), index_of(siblings, before)
+    if after_index is not None:
+        index = after_index + 1
+    elif before_index is not None:
+        index = before_index
     else:
         index = len(siblings)
     low = siblings[index - 1] if index > 0 else None
