@@ -70,8 +70,9 @@ def _redis_ctx(given: Redis | None):  # type: ignore[no-untyped-def]
             app[redis_key] = redis
             app[redis_safety_key] = safety
             app[store_key] = store
-            app[commands_key] = BoardCommands(store)
+            app[commands_key] = commands = BoardCommands(store)
             yield
+            await commands.drain()
         finally:
             if given is None:
                 await redis.aclose()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -31,9 +32,14 @@ from boards.adapters.event_store import (
     VersionConflictError,
 )
 from boards.domain import Board, Context, DomainError, decide, fold
+from boards.domain.snapshot import from_snapshot, to_snapshot
+
+log = logging.getLogger("boards.commands")
 
 MAX_ATTEMPTS = 50
 DEFAULT_CACHED_BOARDS = 10_000
+# A snapshot every this many events bounds a cold load to one snapshot plus at most this many.
+DEFAULT_SNAPSHOT_EVERY = 1_000
 
 
 def utc_now() -> datetime:
@@ -74,12 +80,15 @@ class BoardCommands:
         *,
         clock: Callable[[], datetime] = utc_now,
         cached_boards: int = DEFAULT_CACHED_BOARDS,
+        snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
     ) -> None:
         self._store = store
         self._clock = clock
         self._cache: OrderedDict[UUID, Board] = OrderedDict()
         self._cached_boards = cached_boards
         self._locks: WeakValueDictionary[UUID, asyncio.Lock] = WeakValueDictionary()
+        self._snapshot_every = snapshot_every
+        self._snapshot_tasks: set[asyncio.Task[None]] = set()
 
     async def handle(self, board_id: UUID, command: AnyCommand, caller: Caller) -> Outcome:
         lock = self._locks.get(board_id)
@@ -186,11 +195,14 @@ class BoardCommands:
         if isinstance(outcome, Recorded):
             return self._replay(outcome, digest)
         assert isinstance(outcome, Appended)
-        self._remember(fold(board, envelopes))
+        decided = fold(board, envelopes)
+        self._remember(decided)
+        if decided.version // self._snapshot_every > board.version // self._snapshot_every:
+            self._snapshot_later(decided)
         return Outcome(body, outcome.version)
 
     async def _refresh(self, board_id: UUID) -> Board:
-        cached = self._cache.get(board_id) or Board(board_id=board_id)
+        cached = self._cache.get(board_id) or await self._from_snapshot(board_id)
         head = await self._store.head(board_id)
         if head < cached.version:
             cached = Board(board_id=board_id)  # the log went back (a restore): fold it again
@@ -198,6 +210,28 @@ class BoardCommands:
             cached = fold(cached, await self._store.read(board_id, after_version=cached.version))
         self._remember(cached)
         return cached
+
+    async def _from_snapshot(self, board_id: UUID) -> Board:
+        saved = await self._store.snapshot(board_id)
+        board = from_snapshot(orjson.loads(saved[1])) if saved is not None else None
+        return board or Board(board_id=board_id)
+
+    def _snapshot_later(self, board: Board) -> None:
+        # Off the request path: a snapshot is a cache of the log, never needed for correctness.
+        task = asyncio.create_task(self._save_snapshot(board))
+        self._snapshot_tasks.add(task)
+        task.add_done_callback(self._snapshot_tasks.discard)
+
+    async def _save_snapshot(self, board: Board) -> None:
+        try:
+            data = orjson.dumps(to_snapshot(board))
+            await self._store.save_snapshot(board.board_id, board.version, data)
+        except Exception:
+            log.warning("could not save a snapshot", exc_info=True)
+
+    async def drain(self) -> None:
+        """Waits for snapshots being saved (tests, shutdown)."""
+        await asyncio.gather(*self._snapshot_tasks, return_exceptions=True)
 
     def _remember(self, board: Board) -> None:
         self._cache[board.board_id] = board

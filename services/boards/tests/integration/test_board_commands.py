@@ -208,3 +208,32 @@ class TestRetries:
             await commands.handle(
                 board, command_envelope(RenameBoard(title="two"), command_id=command_id), ALICE
             )
+
+
+class ReadCountingStore(RedisEventStore):
+    reads_after: list[int] = []
+
+    async def read(self, board_id, *, after_version=0, to_version=None):  # type: ignore[no-untyped-def]
+        self.reads_after.append(after_version)
+        return await super().read(board_id, after_version=after_version, to_version=to_version)
+
+
+class TestSnapshots:
+    async def test_a_new_process_starts_from_the_newest_snapshot(
+        self, redis: Redis, stream_keys: StreamKeys
+    ) -> None:
+        store = RedisEventStore(redis, stream_keys)
+        await store.install()
+        writer = BoardCommands(store, snapshot_every=10)
+        board, columns, cards = await _board_with(writer, columns=2, cards=5)  # versions 1..8
+        for i in range(17):  # versions 9..25: snapshots at 10 and 20
+            await _send(writer, board, MoveCard(card_id=cards[i % 5], column_id=columns[i % 2]))
+        await writer.drain()
+        assert (await store.snapshot(board) or (0, b""))[0] == 20
+
+        reader_store = ReadCountingStore(redis, stream_keys)
+        reader_store.reads_after = []
+        loaded = await BoardCommands(reader_store).load(board)
+        assert reader_store.reads_after == [20]
+        assert loaded == fold(Board(board_id=board), await store.read(board))
+        assert loaded.version == 25

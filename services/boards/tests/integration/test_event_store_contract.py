@@ -167,3 +167,16 @@ class TestRead:
     async def test_the_epoch_is_stable(self, store: EventStore) -> None:
         board = uuid.uuid4()
         assert await store.epoch(board) == await store.epoch(board)
+
+
+class TestSnapshots:
+    async def test_none_until_one_is_saved(self, store: EventStore) -> None:
+        assert await store.snapshot(uuid.uuid4()) is None
+
+    async def test_keeps_the_newest(self, store: EventStore) -> None:
+        board = uuid.uuid4()
+        assert await store.save_snapshot(board, 10, b"ten")
+        assert await store.save_snapshot(board, 20, b"twenty")
+        assert not await store.save_snapshot(board, 15, b"fifteen")
+        assert not await store.save_snapshot(board, 20, b"another twenty")
+        assert await store.snapshot(board) == (20, b"twenty")

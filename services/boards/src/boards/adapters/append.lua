@@ -81,4 +81,16 @@ local function append(keys, args)
   return {'OK', current + count}
 end
 
+-- Keeps the newest snapshot of a board: an older one (a slow writer) never replaces it.
+-- KEYS: 1 snapshot (hash: version, data)   ARGV: 1 version, 2 data   Returns 1 if stored, else 0
+local function save_snapshot(keys, args)
+  local stored = tonumber(redis.call('HGET', keys[1], 'version') or '-1')
+  if tonumber(args[1]) <= stored then
+    return 0
+  end
+  redis.call('HSET', keys[1], 'version', args[1], 'data', args[2])
+  return 1
+end
+
 redis.register_function('cardstream_append', append)
+redis.register_function('cardstream_save_snapshot', save_snapshot)

@@ -25,6 +25,7 @@ class InMemoryEventStore:
         self._logs: defaultdict[UUID, list[bytes]] = defaultdict(list)
         self._records: dict[tuple[UUID, UUID], Recorded] = {}
         self._epoch = uuid.uuid4().hex
+        self._snapshots: dict[UUID, tuple[int, bytes]] = {}
         # What the partition feeds would hold, in append order: (board id, version, event).
         self.feed: list[tuple[UUID, int, bytes]] = []
 
@@ -59,3 +60,13 @@ class InMemoryEventStore:
 
     async def head(self, board_id: UUID) -> int:
         return len(self._logs.get(board_id, []))
+
+    async def snapshot(self, board_id: UUID) -> tuple[int, bytes] | None:
+        return self._snapshots.get(board_id)
+
+    async def save_snapshot(self, board_id: UUID, version: int, data: bytes) -> bool:
+        stored = self._snapshots.get(board_id)
+        if stored is not None and stored[0] >= version:
+            return False
+        self._snapshots[board_id] = (version, data)
+        return True

@@ -23,6 +23,7 @@ from boards.adapters.event_store import (
 )
 
 APPEND_FUNCTION = "cardstream_append"
+SNAPSHOT_FUNCTION = "cardstream_save_snapshot"
 READ_PAGE = 1000
 
 
@@ -127,3 +128,15 @@ class RedisEventStore:
     async def head(self, board_id: UUID) -> int:
         value: bytes | None = await self._redis.get(self._keys.board_head(board_id))  # type: ignore[assignment]
         return int(value) if value is not None else 0
+
+    async def snapshot(self, board_id: UUID) -> tuple[int, bytes] | None:
+        key = self._keys.board_snapshot(board_id)
+        values: list[Any] = await self._redis.hmget(key, ["version", "data"])
+        if values[0] is None or values[1] is None:
+            return None
+        return int(values[0]), bytes(values[1])
+
+    async def save_snapshot(self, board_id: UUID, version: int, data: bytes) -> bool:
+        key = self._keys.board_snapshot(board_id)
+        stored = await self._redis.fcall(SNAPSHOT_FUNCTION, 1, key, version, data)
+        return bool(stored)

@@ -1,0 +1,91 @@
+"""A board's state as plain data, so a big board can be loaded without folding its whole log.
+
+Only what cannot be derived is kept: lanes, column order and the open-card count are rebuilt
+from the cards and columns on the way back in. `SNAPSHOT_SCHEMA` changes whenever `Board`
+does; a snapshot of another schema is ignored and the log is folded instead.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from contracts.fields import Role
+
+from boards.domain.model import Board, Card, Column, Lane
+
+SNAPSHOT_SCHEMA = 1
+
+
+def to_snapshot(board: Board) -> dict[str, Any]:
+    return {
+        "schema": SNAPSHOT_SCHEMA,
+        "board_id": str(board.board_id),
+        "version": board.version,
+        "title": board.title,
+        "archived": board.archived,
+        "members": {user: role.value for user, role in board.members.items()},
+        "columns": [
+            [str(c.column_id), c.title, c.position, c.archived] for c in board.columns.values()
+        ],
+        "cards": [
+            [
+                str(c.card_id),
+                str(c.column_id),
+                c.position,
+                c.title,
+                c.description,
+                list(c.labels),
+                list(c.assignees),
+                c.due_date.isoformat() if c.due_date else None,
+                c.archived,
+            ]
+            for c in board.cards.values()
+        ],
+    }
+
+
+def from_snapshot(data: dict[str, Any]) -> Board | None:
+    """The board, or None when the snapshot is of another schema."""
+    if data.get("schema") != SNAPSHOT_SCHEMA:
+        return None
+    columns = {
+        UUID(cid): Column(UUID(cid), title, position, archived)
+        for cid, title, position, archived in data["columns"]
+    }
+    cards = {}
+    lanes: defaultdict[UUID, list[tuple[str, UUID]]] = defaultdict(list)
+    for cid, column_id, position, title, description, labels, assignees, due, archived in data[
+        "cards"
+    ]:
+        card = Card(
+            UUID(cid),
+            UUID(column_id),
+            position,
+            title,
+            description,
+            tuple(labels),
+            tuple(assignees),
+            datetime.fromisoformat(due) if due else None,
+            archived,
+        )
+        cards[card.card_id] = card
+        if not archived:
+            lanes[card.column_id].append((position, card.card_id))
+    order: Lane = tuple(
+        sorted((c.position, c.column_id) for c in columns.values() if not c.archived)
+    )
+    return Board(
+        board_id=UUID(data["board_id"]),
+        version=data["version"],
+        title=data["title"],
+        archived=data["archived"],
+        members={user: Role(role) for user, role in data["members"].items()},
+        columns=columns,
+        cards=cards,
+        column_order=order,
+        lanes={column_id: tuple(sorted(lane)) for column_id, lane in lanes.items()},
+        open_cards=sum(len(lane) for lane in lanes.values()),
+    )
