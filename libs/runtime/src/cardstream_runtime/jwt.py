@@ -9,10 +9,11 @@ A token that verified once is remembered until it expires, so the hot path skips
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +22,8 @@ import aiohttp
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+
+from cardstream_runtime.settings import ServiceSettings
 
 MAX_TOKEN_BYTES = 8 * 1024
 ALGORITHMS = ("ES256",)
@@ -177,3 +180,23 @@ def bearer_token(authorization: str | None) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidTokenError("no bearer token")
     return token.strip()
+
+
+@contextlib.asynccontextmanager
+async def verifier_from_settings(
+    settings: ServiceSettings, keys: KeySource | None = None
+) -> AsyncIterator[TokenVerifier]:
+    """The verifier a service's settings describe; `keys` replaces the key source (tests)."""
+    session: aiohttp.ClientSession | None = None
+    if keys is None and settings.jwks_url is not None:
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+        keys = JwksKeys(str(settings.jwks_url), session)
+    elif keys is None and settings.jwt_public_key_file is not None:
+        keys = StaticKeys.from_pem_file(settings.jwt_public_key_file)
+    if keys is None:
+        raise ValueError("no key source for tokens")
+    try:
+        yield TokenVerifier(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    finally:
+        if session is not None:
+            await session.close()

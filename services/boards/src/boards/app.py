@@ -6,10 +6,9 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
-import aiohttp
 from aiohttp import web
 from cardstream_runtime.errors import error_middleware
-from cardstream_runtime.jwt import JwksKeys, KeySource, StaticKeys, TokenVerifier
+from cardstream_runtime.jwt import KeySource, verifier_from_settings
 from cardstream_runtime.logs import request_context_middleware
 from contracts.streams import StreamKeys
 from redis.asyncio import Redis
@@ -95,20 +94,8 @@ def _judge(safety: RedisSafety, settings: BoardsSettings) -> None:
 
 def _verifier_ctx(given: KeySource | None):  # type: ignore[no-untyped-def]
     async def verifier_ctx(app: web.Application) -> AsyncIterator[None]:
-        settings = app[settings_key]
-        session: aiohttp.ClientSession | None = None
-        keys = given
-        if keys is None and settings.jwks_url is not None:
-            session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
-            keys = JwksKeys(str(settings.jwks_url), session)
-        elif keys is None and settings.jwt_public_key_file is not None:
-            keys = StaticKeys.from_pem_file(settings.jwt_public_key_file)
-        assert keys is not None  # the settings validator guarantees one source
-        app[verifier_key] = TokenVerifier(
-            keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience
-        )
-        yield
-        if session is not None:
-            await session.close()
+        async with verifier_from_settings(app[settings_key], given) as verifier:
+            app[verifier_key] = verifier
+            yield
 
     return verifier_ctx

@@ -9,8 +9,8 @@ from uuid import UUID
 
 from aiohttp import web
 from cardstream_runtime import logs
+from cardstream_runtime.auth import authenticate
 from cardstream_runtime.errors import ApiError
-from cardstream_runtime.jwt import Claims, InvalidTokenError, bearer_token
 from contracts.commands import CreateBoard
 from contracts.envelope import AnyCommand, command_adapter
 from pydantic import ValidationError
@@ -45,14 +45,6 @@ _DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
 ]
 
 
-async def authenticate(request: web.Request) -> Claims:
-    try:
-        token = bearer_token(request.headers.get("Authorization"))
-        return await request.app[verifier_key].verify(token)
-    except InvalidTokenError as exc:
-        raise ApiError(401, "unauthorized", str(exc)) from None
-
-
 def _validation_details(exc: ValidationError) -> list[dict[str, Any]]:
     # Never echo the input back: it may be large or hold what the caller should not see again.
     return [
@@ -75,7 +67,7 @@ async def read_command(request: web.Request) -> AnyCommand:
 
 
 async def run_command(request: web.Request, board_id: UUID, command: AnyCommand) -> Outcome:
-    claims = await authenticate(request)
+    claims = await authenticate(request, request.app[verifier_key])
     caller = Caller(
         user_id=claims.sub, correlation_id=logs.correlation_id.get() or uuid.uuid4().hex
     )
