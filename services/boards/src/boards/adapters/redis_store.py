@@ -21,6 +21,7 @@ from boards.adapters.event_store import (
     Recorded,
     VersionConflictError,
 )
+from boards.adapters.pipelining import AutoPipeline
 
 APPEND_FUNCTION = "cardstream_append"
 SNAPSHOT_FUNCTION = "cardstream_save_snapshot"
@@ -45,6 +46,7 @@ class RedisEventStore:
         self._keys = keys
         self._ttl = idempotency_ttl
         self._epochs: dict[int, str] = {}
+        self._pipeline = AutoPipeline(redis)
 
     async def install(self) -> None:
         await self._redis.function_load(append_library(), replace=True)
@@ -68,7 +70,8 @@ class RedisEventStore:
         keys = self._keys
         board_id = batch.board_id
         partition = keys.partition_of(board_id)
-        reply: list[Any] = await self._redis.fcall(
+        reply: list[Any] = await self._pipeline.execute(
+            "FCALL",
             APPEND_FUNCTION,
             5,
             keys.board_log(board_id),
