@@ -1,6 +1,7 @@
-"""Local development stack behind `make run`: Redis, FerretDB and the services, data in .run/.
+"""Local development stack behind `make run`: Redis, FerretDB, the services and nginx in front of
+them on one URL (deploy/nginx/cardstream.conf.template, as in production), data in .run/.
 
-Run it with `.venv/bin/python scripts/devstack.py`. Ctrl-C stops everything: services first,
+Run it with `.venv/bin/python scripts/devstack.py`. Ctrl-C stops everything: nginx, the services,
 then FerretDB, then Redis (SHUTDOWN, so the AOF is flushed). Data survives restarts.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import signal
 import socket
@@ -20,12 +22,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cardstream_testing.gateway import Gateway, Upstreams
 from cardstream_testing.servers import FerretDBServer, RedisServer, ServerStartError, log_tail
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / ".run"
 LOGS = RUN / "logs"
 JWT_DIR = RUN / "dev-jwt"
+WEB_ROOT = ROOT / "web"
 PYTHON = sys.executable
 
 HEALTH_TIMEOUT = 30.0
@@ -42,13 +46,18 @@ class Ports:
     redis: int
     mongo: int
     boards: int
+    projector: int
+    # The one URL: nginx. The services' own ports are internal.
+    public: int
 
     @classmethod
     def from_env(cls) -> Ports:
         return cls(
             redis=_port_from_env("CARDSTREAM_REDIS_PORT", 6390),
             mongo=_port_from_env("CARDSTREAM_MONGO_PORT", 27027),
-            boards=_port_from_env("CARDSTREAM_PORT", 8080),
+            boards=_port_from_env("CARDSTREAM_BOARDS_PORT", 8091),
+            projector=_port_from_env("CARDSTREAM_PROJECTOR_PORT", 8092),
+            public=_port_from_env("CARDSTREAM_PORT", 8080),
         )
 
 
@@ -71,12 +80,13 @@ class Service:
 
 def services(ports: Ports) -> list[Service]:
     """The services to run, in start order; they are stopped in reverse."""
+    origins = [f"http://127.0.0.1:{ports.public}", f"http://localhost:{ports.public}"]
     return [
         Service(
             name="boards",
             argv=(PYTHON, "-m", "boards"),
             port=ports.boards,
-            port_setting="CARDSTREAM_PORT",
+            port_setting="CARDSTREAM_BOARDS_PORT",
             env={
                 "BOARDS_HOST": "127.0.0.1",
                 "BOARDS_PORT": str(ports.boards),
@@ -87,7 +97,34 @@ def services(ports: Ports) -> list[Service]:
                 "BOARDS_MODE": "development",
             },
         ),
+        Service(
+            name="projector",
+            argv=(PYTHON, "-m", "projector"),
+            port=ports.projector,
+            port_setting="CARDSTREAM_PROJECTOR_PORT",
+            env={
+                "PROJECTOR_HOST": "127.0.0.1",
+                "PROJECTOR_PORT": str(ports.projector),
+                "PROJECTOR_REDIS_URL": f"redis://127.0.0.1:{ports.redis}/0",
+                "PROJECTOR_MONGO_URL": f"mongodb://127.0.0.1:{ports.mongo}/",
+                "PROJECTOR_MONGO_DB": "cardstream",
+                "PROJECTOR_JWT_PUBLIC_KEY_FILE": str(JWT_DIR / "public.pem"),
+                "PROJECTOR_JWT_ISSUER": "cardstream-dev",
+                "PROJECTOR_JWT_AUDIENCE": "cardstream",
+                # Browsers reach /ws through nginx, so their Origin is the one URL.
+                "PROJECTOR_ALLOWED_ORIGINS": json.dumps(origins),
+            },
+        ),
     ]
+
+
+def gateway(ports: Ports) -> Gateway:
+    # No auth service runs locally yet (development tokens instead): /auth/ answers a JSON 503.
+    # When it does, its address goes in `auth=` and nothing else changes.
+    upstreams = Upstreams(
+        boards=f"127.0.0.1:{ports.boards}", projector=f"127.0.0.1:{ports.projector}"
+    )
+    return Gateway(upstreams, web_root=WEB_ROOT, prefix=RUN / "nginx", port=ports.public)
 
 
 def _port_from_env(name: str, default: int) -> int:
@@ -191,7 +228,10 @@ def init_dev_signing_key() -> None:
         )
 
 
-def watch(children: Mapping[str, RedisServer | FerretDBServer | ServiceProcess]) -> None:
+Child = RedisServer | FerretDBServer | ServiceProcess | Gateway
+
+
+def watch(children: Mapping[str, Child]) -> None:
     """Block until a child exits; Ctrl-C and SIGTERM arrive as KeyboardInterrupt."""
     while True:
         for name, child in children.items():
@@ -217,15 +257,16 @@ def run(ports: Ports) -> None:
         check_port_free(service.port, service.name, service.port_setting)
     check_port_free(ports.redis, "redis", "CARDSTREAM_REDIS_PORT")
     check_port_free(ports.mongo, "ferretdb", "CARDSTREAM_MONGO_PORT")
+    check_port_free(ports.public, "nginx", "CARDSTREAM_PORT")
     init_dev_signing_key()
     names = ", ".join(f"{s.name} :{s.port}" for s in services(ports))
     print(
-        f"starting redis :{ports.redis}, ferretdb :{ports.mongo}, {names} "
+        f"starting redis :{ports.redis}, ferretdb :{ports.mongo}, {names}, nginx :{ports.public} "
         f"(data and logs in {RUN.relative_to(ROOT)}/) ...",
         flush=True,
     )
 
-    children: dict[str, RedisServer | FerretDBServer | ServiceProcess] = {}
+    children: dict[str, Child] = {}
     with orderly_stop() as stack:
         redis = RedisServer(RUN / "redis", port=ports.redis, log_path=LOGS / "redis.log")
         stack.callback(redis.stop)
@@ -245,6 +286,10 @@ def run(ports: Ports) -> None:
         for process in started:
             process.wait_healthy()
 
+        nginx = gateway(ports)
+        stack.callback(nginx.stop)
+        children["nginx"] = nginx.start()
+
         announce(ports)
         watch(children)
 
@@ -253,7 +298,7 @@ def announce(ports: Ports) -> None:
     token_command = ".venv/bin/python -m cardstream_runtime.devtoken --key-dir .run/dev-jwt"
     print(
         "Google sign-in is not configured: a local development identity is used instead.\n"
-        f"cardstream is up: http://127.0.0.1:{ports.boards}/\n"
+        f"cardstream is up: http://127.0.0.1:{ports.public}/  (API, /ws and the browser client)\n"
         f"  get a token: {token_command} --sub alice   (Ctrl-C stops everything)",
         flush=True,
     )

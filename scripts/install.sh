@@ -11,7 +11,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # --- apt packages: append here (chromium comes later) ------------------------------------
-APT_PACKAGES=(redis-server curl)
+# nginx: Debian 12's `nginx` package is the binary (nginx-light is now a metapackage over it plus
+# an echo module we do not use). devstack runs it unprivileged with its own prefix in .run/nginx/.
+APT_PACKAGES=(redis-server curl nginx)
 
 FERRETDB_VERSION=v1.24.2
 TOOLS_DIR="${CARDSTREAM_TOOLS:-$HOME/.cache/cardstream/tools}"
@@ -19,7 +21,7 @@ FERRETDB_BIN="$TOOLS_DIR/ferretdb-$FERRETDB_VERSION/ferretdb"
 
 VENV=.venv
 # --- editable Python packages: append a directory per new service ------------------------
-EDITABLE_PACKAGES=(contracts libs/runtime libs/testing services/boards)
+EDITABLE_PACKAGES=(contracts libs/runtime libs/testing services/boards services/projector)
 
 WORK=""
 trap 'rm -rf "$WORK"' EXIT

@@ -49,6 +49,27 @@ from contracts import commands as commands_module
 from contracts import events as events_module
 
 EXPECTED_API = {
+    "BoardCounts",
+    "BoardDetail",
+    "BoardSummary",
+    "BoardView",
+    "CardView",
+    "ColumnView",
+    "MemberView",
+    "AuthMessage",
+    "ClientMessage",
+    "ErrorMessage",
+    "EventsMessage",
+    "PingMessage",
+    "PongMessage",
+    "PresenceMessage",
+    "ServerMessage",
+    "SnapshotMessage",
+    "SubscribeMessage",
+    "UnsubscribeMessage",
+    "Viewer",
+    "client_message_adapter",
+    "server_message_adapter",
     # commands
     "COMMAND_TYPES",
     "EDITABLE_CARD_FIELDS",

@@ -1,12 +1,16 @@
-"""What crosses HTTP: command results and the one error shape every service answers with."""
+"""What crosses the wire: command results, the one error shape every service answers with, and
+the WebSocket messages of the live board."""
 
 from __future__ import annotations
 
-from pydantic import JsonValue, NonNegativeInt
+from typing import Annotated, Literal
+
+from pydantic import Field, JsonValue, NonNegativeInt, StringConstraints, TypeAdapter
 
 from contracts.base import Contract
 from contracts.envelope import TaggedEvent
-from contracts.fields import BoardId
+from contracts.fields import BoardId, PersonName, UserId
+from contracts.read_models import BoardDetail
 
 
 class CommandResult(Contract):
@@ -23,3 +27,79 @@ class ErrorDetail(Contract):
 
 class ErrorBody(Contract):
     error: ErrorDetail
+
+
+# -- WebSocket messages (docs/websocket.md) ---------------------------------------------------
+# Client to server.
+
+
+class AuthMessage(Contract):
+    type: Literal["auth"] = "auth"
+    token: Annotated[str, StringConstraints(min_length=1, max_length=8192)]
+
+
+class SubscribeMessage(Contract):
+    type: Literal["subscribe"] = "subscribe"
+    board_id: BoardId
+    since_version: NonNegativeInt | None = None
+
+
+class UnsubscribeMessage(Contract):
+    type: Literal["unsubscribe"] = "unsubscribe"
+    board_id: BoardId
+
+
+class PingMessage(Contract):
+    type: Literal["ping"] = "ping"
+
+
+ClientMessage = Annotated[
+    AuthMessage | SubscribeMessage | UnsubscribeMessage | PingMessage, Field(discriminator="type")
+]
+client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+
+
+# Server to client.
+
+
+class SnapshotMessage(Contract):
+    type: Literal["snapshot"] = "snapshot"
+    board: BoardDetail
+    version: NonNegativeInt
+
+
+class EventsMessage(Contract):
+    """Strictly increasing versions, no gap, no duplicate, per board and connection."""
+
+    type: Literal["events"] = "events"
+    board_id: BoardId
+    events: list[TaggedEvent]
+
+
+class Viewer(Contract):
+    user_id: UserId
+    name: PersonName | None = None
+
+
+class PresenceMessage(Contract):
+    type: Literal["presence"] = "presence"
+    board_id: BoardId
+    viewers: list[Viewer]
+
+
+class ErrorMessage(Contract):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    board_id: BoardId | None = None
+
+
+class PongMessage(Contract):
+    type: Literal["pong"] = "pong"
+
+
+ServerMessage = Annotated[
+    SnapshotMessage | EventsMessage | PresenceMessage | ErrorMessage | PongMessage,
+    Field(discriminator="type"),
+]
+server_message_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)

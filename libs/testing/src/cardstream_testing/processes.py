@@ -83,6 +83,17 @@ class ServiceProcess:
             process.kill()
             process.wait()
 
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would, and wait for it to be gone."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
     def log(self) -> str:
         return log_tail(self.log_path, 50)
 

@@ -1,0 +1,91 @@
+"""Read models: what the projector builds from the log and serves, over HTTP and in WebSocket
+snapshots. Each carries the board version it reflects."""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime, NonNegativeInt
+
+from contracts.base import Contract
+from contracts.fields import (
+    Assignees,
+    BoardId,
+    CardId,
+    ColumnId,
+    Description,
+    Email,
+    Labels,
+    OrderKey,
+    PersonName,
+    Role,
+    Title,
+    UserId,
+)
+
+
+class ColumnView(Contract):
+    column_id: ColumnId
+    title: Title
+    position: OrderKey
+    archived: bool = False
+
+
+class MemberView(Contract):
+    user_id: UserId
+    role: Role
+    email: Email | None = None
+    name: PersonName | None = None
+
+
+class BoardCounts(Contract):
+    columns: NonNegativeInt = 0
+    open_cards: NonNegativeInt = 0
+    archived_cards: NonNegativeInt = 0
+
+
+class BoardView(Contract):
+    """Columns are in board order (position, then id); archived ones are flagged, not dropped."""
+
+    board_id: BoardId
+    version: NonNegativeInt
+    title: Title
+    archived: bool = False
+    owner_id: UserId
+    columns: list[ColumnView] = []
+    members: list[MemberView] = []
+    counts: BoardCounts = BoardCounts()
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+class CardView(Contract):
+    card_id: CardId
+    board_id: BoardId
+    column_id: ColumnId
+    position: OrderKey
+    title: Title
+    description: Description = ""
+    labels: Labels = []
+    assignees: Assignees = []
+    due_date: AwareDatetime | None = None
+    archived: bool = False
+    # The board version of the last event that changed this card.
+    version: NonNegativeInt
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+class BoardDetail(Contract):
+    """A board with its cards, in column order then card order (position, then id)."""
+
+    board: BoardView
+    cards: list[CardView]
+
+
+class BoardSummary(Contract):
+    """One line of a user's board list."""
+
+    board_id: BoardId
+    title: Title
+    archived: bool
+    role: Role
+    version: NonNegativeInt

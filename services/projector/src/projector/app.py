@@ -1,0 +1,130 @@
+"""`create_app`: the projector, wired. It applies the feeds to MongoDB (when `apply` is on),
+serves the read models over HTTP and pushes live updates over WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from aiohttp import web
+from cardstream_runtime.errors import error_middleware
+from cardstream_runtime.jwt import KeySource, verifier_from_settings
+from cardstream_runtime.logs import request_context_middleware
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
+from projector.consumer import LogDivergedError
+from projector.http import routes
+from projector.keys import (
+    hub_key,
+    mongo_key,
+    read_store_key,
+    redis_key,
+    settings_key,
+    supervisor_key,
+    verifier_key,
+)
+from projector.mongo import MongoReadStore
+from projector.settings import ProjectorSettings
+from projector.supervisor import Supervisor
+from projector.ws.hub import WebSocketHub
+
+AppContext = Callable[[web.Application], AsyncIterator[None]]
+
+
+def create_app(
+    settings: ProjectorSettings,
+    *,
+    keys: KeySource | None = None,
+    on_diverged: Callable[[LogDivergedError], None] | None = None,
+) -> web.Application:
+    app = web.Application(
+        middlewares=[request_context_middleware, error_middleware],
+        handler_args={"max_field_size": 16 * 1024},
+    )
+    app[settings_key] = settings
+    app.add_routes(routes)
+    app.router.add_get("/ws", websocket)
+    app.cleanup_ctx.append(redis_ctx)
+    app.cleanup_ctx.append(mongo_ctx)
+    app.cleanup_ctx.append(_verifier_ctx(keys))
+    app.cleanup_ctx.append(_supervisor_ctx(on_diverged))
+    app.cleanup_ctx.append(hub_ctx)
+    # Sockets are closed (1001) when shutdown begins, not after aiohttp's handler timeout.
+    app.on_shutdown.append(close_hub)
+    return app
+
+
+async def close_hub(app: web.Application) -> None:
+    await app[hub_key].close()
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    return await request.app[hub_key].handle(request)
+
+
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    redis = Redis.from_url(app[settings_key].redis_url, decode_responses=False)
+    app[redis_key] = redis
+    try:
+        yield
+    finally:
+        await redis.aclose()
+
+
+async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongo_url,
+        tz_aware=True,
+        serverSelectionTimeoutMS=settings.mongo_timeout_ms,
+    )
+    app[mongo_key] = client
+    store = MongoReadStore(client[settings.mongo_db])
+    try:
+        await store.ensure_indexes()
+        app[read_store_key] = store
+        yield
+    finally:
+        await client.close()
+
+
+def _verifier_ctx(given: KeySource | None) -> AppContext:
+    async def verifier_ctx(app: web.Application) -> AsyncIterator[None]:
+        async with verifier_from_settings(app[settings_key], given) as verifier:
+            app[verifier_key] = verifier
+            yield
+
+    return verifier_ctx
+
+
+def _supervisor_ctx(on_diverged: Callable[[LogDivergedError], None] | None) -> AppContext:
+    async def supervisor_ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[settings_key]
+        supervisor = Supervisor(
+            app[redis_key], app[read_store_key], settings, on_diverged=on_diverged
+        )
+        app[supervisor_key] = supervisor
+        task = asyncio.create_task(supervisor.run()) if settings.apply else None
+        try:
+            yield
+        finally:
+            await supervisor.stop()
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    return supervisor_ctx
+
+
+async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
+    hub = WebSocketHub(app[redis_key], app[read_store_key], app[verifier_key], app[settings_key])
+    app[hub_key] = hub
+    await hub.start()
+    try:
+        yield
+    finally:
+        await hub.close()

@@ -1,0 +1,438 @@
+"""Applying the partition feeds to MongoDB.
+
+One process at a time applies a partition: the holder of its lease in Redis. The holder reads the
+feed with a consumer group, in batches; applies each board's events in version order (a gap is
+healed from the board's own log, never skipped); writes the touched documents; moves the
+partition's checkpoint in MongoDB forward; and only then acknowledges the entries. The consumer
+group is a delivery mechanism, not the checkpoint: on taking a partition, the group is rewound to
+the MongoDB checkpoint, so nothing after it can be missed, and what is delivered twice is dropped
+by the documents' version guards.
+
+An event that keeps failing (it cannot be parsed or applied) is parked on the partition's
+dead-letter stream after `max_attempts`, with the reason; its board is blocked at that version
+(later events of that board are parked too), while every other board keeps flowing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from contracts.envelope import AnyEvent, event_adapter
+from contracts.streams import BOARD_FIELD, EVENT_FIELD, VERSION_FIELD, StreamKeys, board_entry_id
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from projector.mongo import Checkpoint, MongoReadStore
+from projector.projections import BoardProjection, apply_event
+from projector.projections.board import ProjectionError
+
+log = logging.getLogger("projector.consumer")
+
+CACHED_BOARDS = 2_000
+RETRY_PAUSE_S = 0.5
+
+
+class LogDivergedError(Exception):
+    """The log is not the one the read models were built from (a restore lost its tail, or a new
+    epoch began). Applying on would silently diverge; an operator must rebuild."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    entry_id: str
+    board_id: str | None
+    version: int | None
+    raw: bytes
+
+
+def dead_letter_key(keys: StreamKeys, partition: int, group: str = "projector") -> str:
+    return f"{keys.tag(partition)}:deadletter:{group}"
+
+
+def lease_key(keys: StreamKeys, partition: int, group: str) -> str:
+    # Per consumer group: a rebuild into new collections runs as another group beside the live one.
+    return f"{keys.tag(partition)}:lease:{group}"
+
+
+def _entry(entry_id: bytes, fields: dict[bytes, bytes]) -> Entry:
+    board = fields.get(BOARD_FIELD.encode())
+    version = fields.get(VERSION_FIELD.encode())
+    try:
+        parsed_version = int(version) if version is not None else None
+    except ValueError:
+        parsed_version = None
+    return Entry(
+        entry_id.decode(),
+        board.decode(errors="replace") if board is not None else None,
+        parsed_version,
+        fields.get(EVENT_FIELD.encode(), b""),
+    )
+
+
+def _id_tuple(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class EventFailedError(Exception):
+    """`final`: retrying cannot help (its board is blocked by an event parked before it)."""
+
+    def __init__(self, entry: Entry, reason: str, *, final: bool = False) -> None:
+        super().__init__(reason)
+        self.entry = entry
+        self.reason = reason
+        self.final = final
+
+
+class PartitionApplier:
+    """Applies one partition's feed while this process holds its lease."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        keys: StreamKeys,
+        store: MongoReadStore,
+        partition: int,
+        *,
+        consumer: str,
+        group: str = "projector",
+        batch_size: int = 500,
+        block_ms: int = 1000,
+        max_attempts: int = 5,
+        claim_idle_ms: int = 5000,
+        on_applied: Callable[[Sequence[AnyEvent]], None] | None = None,
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.store = store
+        self.partition = partition
+        self.consumer = consumer
+        self.group = group
+        self.batch_size = batch_size
+        self.block_ms = block_ms
+        self.max_attempts = max_attempts
+        self.claim_idle_ms = claim_idle_ms
+        self.on_applied = on_applied
+        self.feed = keys.feed(partition)
+        self.checkpoint: Checkpoint | None = None
+        self._boards: OrderedDict[str, BoardProjection] = OrderedDict()
+        self._attempts: dict[str, int] = {}
+        self._blocked: dict[str, int] = {}
+
+    # -- taking the partition ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Checks the log against the checkpoint and rewinds the group to it."""
+        self.checkpoint = await self.store.checkpoint(self.partition)
+        epoch: bytes | None = await self.redis.get(self.keys.epoch(self.partition))  # type: ignore[assignment]
+        current_epoch = epoch.decode() if epoch is not None else None
+        await self._check_not_diverged(current_epoch)
+        position = self.checkpoint.position if self.checkpoint else "0-0"
+        try:
+            await self.redis.xgroup_create(self.feed, self.group, id=position, mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        await self.redis.xgroup_setid(self.feed, self.group, id=position)
+        await self._claim_abandoned()
+
+    async def _check_not_diverged(self, current_epoch: str | None) -> None:
+        checkpoint = self.checkpoint
+        if checkpoint is None:
+            return
+        if (
+            checkpoint.epoch is not None
+            and current_epoch is not None
+            and checkpoint.epoch != current_epoch
+        ):
+            raise LogDivergedError(
+                f"partition {self.partition}: the log's epoch is {current_epoch}, the read models "
+                f"were built from epoch {checkpoint.epoch}; rebuild the read models"
+            )
+        head = await self._head()
+        if _id_tuple(head) < _id_tuple(checkpoint.position):
+            raise LogDivergedError(
+                f"partition {self.partition}: the feed ends at {head}, below the checkpoint "
+                f"{checkpoint.position}: the log lost its tail; rebuild the read models"
+            )
+
+    async def _head(self) -> str:
+        try:
+            info: dict[Any, Any] = await self.redis.xinfo_stream(self.feed)
+        except ResponseError:
+            return "0-0"  # no feed at all
+        last = info.get("last-generated-id") or info.get(b"last-generated-id") or b"0-0"
+        return last.decode() if isinstance(last, bytes) else str(last)
+
+    async def _claim_abandoned(self) -> None:
+        # A crashed holder's pending entries: take them over. Those at or before the checkpoint
+        # were applied already; the rest are delivered again by the rewound group.
+        start = "0-0"
+        while True:
+            reply = await self.redis.xautoclaim(
+                self.feed, self.group, self.consumer, self.claim_idle_ms, start_id=start, count=500
+            )
+            next_start, claimed = reply[0], reply[1]
+            done = [entry_id for entry_id, _ in claimed if self._at_or_before_checkpoint(entry_id)]
+            if done:
+                await self.redis.xack(self.feed, self.group, *done)
+            start = next_start.decode() if isinstance(next_start, bytes) else str(next_start)
+            if start == "0-0":
+                return
+
+    def _at_or_before_checkpoint(self, entry_id: bytes | str) -> bool:
+        if self.checkpoint is None:
+            return False
+        text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        return _id_tuple(text) <= _id_tuple(self.checkpoint.position)
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    async def run_once(self, *, block: bool = True) -> int:
+        """Reads and applies one batch; returns how many entries it handled."""
+        reply: Any = await self.redis.xreadgroup(
+            self.group,
+            self.consumer,
+            {self.feed: ">"},
+            count=self.batch_size,
+            block=self.block_ms if block else None,
+        )
+        if not reply:
+            return 0
+        entries = [_entry(entry_id, fields) for entry_id, fields in reply[0][1]]
+        await self.apply(entries)
+        return len(entries)
+
+    async def apply(self, entries: Sequence[Entry]) -> None:
+        parked: list[tuple[Entry, str]] = []
+        touched: dict[str, BoardProjection] = {}
+        try:
+            for entry in entries:
+                try:
+                    await self._apply_entry(entry, touched)
+                except EventFailedError as failure:
+                    if not (failure.final or self._failed_enough(failure.entry)):
+                        raise  # the batch is retried; nothing was acknowledged
+                    parked.append((failure.entry, failure.reason))
+            applied = [event for p in touched.values() for event in p.applied]
+            await self._write(touched)
+        except BaseException:
+            # What was applied in memory but not written must be applied again from the store.
+            for board_id in touched:
+                self._boards.pop(board_id, None)
+            raise
+        if parked:
+            await self._park(parked)
+        await self._advance(entries)
+        if self.on_applied is not None and applied:
+            self.on_applied(applied)
+
+    async def _advance(self, entries: Sequence[Entry]) -> None:
+        epoch: bytes | None = await self.redis.get(self.keys.epoch(self.partition))  # type: ignore[assignment]
+        checkpoint = Checkpoint(
+            self.partition, entries[-1].entry_id, epoch.decode() if epoch else None
+        )
+        await self.store.save_checkpoint(checkpoint)
+        self.checkpoint = checkpoint
+        await self.redis.xack(self.feed, self.group, *[e.entry_id for e in entries])
+        for entry in entries:
+            self._attempts.pop(entry.entry_id, None)
+
+    async def rewind(self) -> None:
+        """Delivers everything after the checkpoint again (after a failed batch)."""
+        position = self.checkpoint.position if self.checkpoint else "0-0"
+        await self.redis.xgroup_setid(self.feed, self.group, id=position)
+
+    def _failed_enough(self, entry: Entry) -> bool:
+        attempts = self._attempts.get(entry.entry_id, 0) + 1
+        self._attempts[entry.entry_id] = attempts
+        return attempts >= self.max_attempts
+
+    async def _apply_entry(self, entry: Entry, touched: dict[str, BoardProjection]) -> None:
+        event = self._parse(entry)
+        board_id = str(event.board_id)
+        blocked_at = self._blocked.get(board_id)
+        if blocked_at is not None and event.version > blocked_at:
+            raise EventFailedError(
+                entry, f"board {board_id} is blocked at version {blocked_at}", final=True
+            )
+        projection = touched.get(board_id) or await self._projection(board_id)
+        touched[board_id] = projection
+        if event.version <= projection.version:
+            return  # delivered again; already applied
+        if event.version > projection.version + 1:
+            await self._heal(projection, event.version - 1, entry)
+        self._apply(projection, event, entry)
+
+    def _parse(self, entry: Entry) -> AnyEvent:
+        try:
+            event = event_adapter.validate_json(entry.raw)
+        except ValidationError as exc:
+            raise EventFailedError(entry, f"unreadable event: {exc.errors()[0]['msg']}") from None
+        if (entry.board_id, entry.version) != (str(event.board_id), event.version):
+            raise EventFailedError(entry, "the entry's board or version disagrees with its event")
+        return event
+
+    def _apply(self, projection: BoardProjection, event: AnyEvent, entry: Entry) -> None:
+        try:
+            apply_event(projection, event)
+        except ProjectionError as exc:
+            if self._attempts.get(entry.entry_id, 0) + 1 >= self.max_attempts:
+                self._blocked[projection.board_id] = event.version
+            raise EventFailedError(entry, str(exc)) from None
+
+    async def _heal(self, projection: BoardProjection, up_to: int, entry: Entry) -> None:
+        """Reads the versions the feed skipped from the board's own log."""
+        board_log = self.keys.board_log(uuid.UUID(projection.board_id))
+        missing: Any = await self.redis.xrange(
+            board_log, board_entry_id(projection.version + 1), board_entry_id(up_to)
+        )
+        log.warning(
+            "healing a gap from the board's log",
+            extra={
+                "fields": {
+                    "board": projection.board_id,
+                    "from": projection.version + 1,
+                    "to": up_to,
+                }
+            },
+        )
+        for entry_id, fields in missing:
+            healed = _entry(
+                entry_id, {**fields, BOARD_FIELD.encode(): projection.board_id.encode()}
+            )
+            event = event_adapter.validate_json(healed.raw)
+            self._apply(projection, event, entry)
+        if projection.version != up_to:
+            raise EventFailedError(entry, f"the board's log lacks versions up to {up_to}")
+
+    async def _projection(self, board_id: str) -> BoardProjection:
+        cached = self._boards.get(board_id)
+        if cached is None:
+            cached = await self.store.load(board_id)
+            if cached.torn:
+                cached = await self._refold(cached)
+        self._boards[board_id] = cached
+        self._boards.move_to_end(board_id)
+        while len(self._boards) > CACHED_BOARDS:
+            self._boards.popitem(last=False)
+        return cached
+
+    async def _refold(self, torn: BoardProjection) -> BoardProjection:
+        """The board as of its stored version, folded from its log; the cards stored ahead keep
+        their documents (the guards leave them be) and are reached again by replaying."""
+        log.warning("folding a torn board again", extra={"fields": {"board": torn.board_id}})
+        events: Any = await self.redis.xrange(
+            self.keys.board_log(uuid.UUID(torn.board_id)), "-", board_entry_id(torn.stored_version)
+        )
+        fresh = BoardProjection(board_id=torn.board_id)
+        for _, fields in events:
+            apply_event(fresh, event_adapter.validate_json(fields[EVENT_FIELD.encode()]))
+        fresh.stored_version = torn.stored_version
+        fresh.stored_cards = set(torn.cards)
+        fresh.dirty_cards.clear()
+        fresh.dirty_members.clear()
+        fresh.applied.clear()
+        return fresh
+
+    async def _write(self, touched: dict[str, BoardProjection]) -> None:
+        stale = await self.store.write(list(touched.values()))
+        for projection in stale:
+            # Another writer got there first (a lease handover): its documents stand; forget ours.
+            self._boards.pop(projection.board_id, None)
+            log.info(
+                "board written by another projector",
+                extra={"fields": {"board": projection.board_id}},
+            )
+
+    async def _park(self, parked: list[tuple[Entry, str]]) -> None:
+        key = dead_letter_key(self.keys, self.partition, self.group)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for entry, reason in parked:
+                pipe.xadd(
+                    key,
+                    {
+                        "entry_id": entry.entry_id,
+                        "board": entry.board_id or "",
+                        "version": "" if entry.version is None else str(entry.version),
+                        "reason": reason,
+                        "event": entry.raw,
+                        "parked_at": str(int(time.time() * 1000)),
+                    },
+                )
+            await pipe.execute()
+        for entry, reason in parked:
+            log.error(
+                "parked an event on the dead-letter stream",
+                extra={
+                    "fields": {"entry": entry.entry_id, "board": entry.board_id, "reason": reason}
+                },
+            )
+
+
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end"
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+
+class PartitionLease:
+    """`SET NX PX` to take, a compare-and-extend script to renew. A holder that cannot renew
+    in time stops applying before anyone else may take over (it renews at a third of the TTL)."""
+
+    def __init__(self, redis: Redis, key: str, owner: str, ttl_ms: int) -> None:
+        self.redis = redis
+        self.key = key
+        self.owner = owner
+        self.ttl_ms = ttl_ms
+
+    async def acquire(self) -> bool:
+        return bool(await self.redis.set(self.key, self.owner, nx=True, px=self.ttl_ms))
+
+    async def renew(self) -> bool:
+        return bool(await self.redis.eval(_RENEW, 1, self.key, self.owner, self.ttl_ms))
+
+    async def release(self) -> None:
+        with contextlib.suppress(RedisError):
+            await self.redis.eval(
+                _RELEASE,
+                1,
+                self.key,
+                self.owner,
+            )
+
+
+async def hold_and_apply(
+    applier: PartitionApplier, lease: PartitionLease, stop: asyncio.Event
+) -> None:
+    """Applies the partition while the lease is ours; returns when it is lost or on stop."""
+    renew_every = lease.ttl_ms / 3000
+    last_renewal = time.monotonic()
+    await applier.start()
+    try:
+        while not stop.is_set():
+            if time.monotonic() - last_renewal >= renew_every:
+                if not await lease.renew():
+                    log.warning(
+                        "lost the lease", extra={"fields": {"partition": applier.partition}}
+                    )
+                    return
+                last_renewal = time.monotonic()
+            try:
+                await applier.run_once()
+            except EventFailedError:
+                await applier.rewind()  # counted; parked once it has failed often enough
+    finally:
+        await lease.release()

@@ -1,0 +1,49 @@
+"""The projector's settings, read from `PROJECTOR_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from cardstream_runtime.settings import ServiceSettings
+from contracts.streams import DEFAULT_PARTITIONS
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+
+def _instance_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class ProjectorSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="PROJECTOR_", frozen=True, extra="ignore")
+
+    port: int = 8082
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    mongo_url: str = "mongodb://127.0.0.1:27017/"
+    mongo_db: str = "cardstream"
+    # How long a read waits for MongoDB before answering 503 (PyMongo's default is 30 s).
+    mongo_timeout_ms: int = Field(default=5000, ge=100)
+    partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1, le=1024)
+    key_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9:_-]*$")
+
+    # Applying the feed to MongoDB. Off: this process only serves reads and WebSockets.
+    apply: bool = True
+    instance_id: str = Field(default_factory=_instance_id)
+    consumer_group: str = "projector"
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    block_ms: int = Field(default=1000, ge=10)
+    # A partition is applied by the holder of its lease; a crashed holder's lease lapses.
+    lease_ms: int = Field(default=5000, ge=200)
+    # An event that fails this many times is parked on the dead-letter stream.
+    max_attempts: int = Field(default=5, ge=1)
+
+    # Reads.
+    min_version_wait_s: float = Field(default=2.0, ge=0, le=30)
+
+    # WebSockets.
+    allowed_origins: list[str] = ["http://127.0.0.1:8080", "http://localhost:8080"]
+    ws_auth_timeout_s: float = 5.0
+    ws_max_message_bytes: int = 64 * 1024
+    # Messages waiting for one slow connection before it is sent a fresh snapshot or dropped.
+    ws_send_queue: int = Field(default=256, ge=8)

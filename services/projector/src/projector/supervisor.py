@@ -1,0 +1,116 @@
+"""Which partitions this process applies: those whose lease it holds.
+
+Every `lease_ms / 3` the supervisor tries to take each partition it does not hold, so partitions
+of a crashed process are picked up once its leases lapse. Several processes share the partitions
+first come, first served; any of them serves any board's readers and subscribers regardless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+
+from contracts.envelope import AnyEvent
+from contracts.streams import StreamKeys
+from pymongo.errors import PyMongoError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from projector.consumer import (
+    LogDivergedError,
+    PartitionApplier,
+    PartitionLease,
+    hold_and_apply,
+    lease_key,
+)
+from projector.mongo import MongoReadStore
+from projector.settings import ProjectorSettings
+
+log = logging.getLogger("projector.supervisor")
+
+
+class Supervisor:
+    def __init__(
+        self,
+        redis: Redis,
+        store: MongoReadStore,
+        settings: ProjectorSettings,
+        *,
+        on_applied: Callable[[Sequence[AnyEvent]], None] | None = None,
+        on_diverged: Callable[[LogDivergedError], None] | None = None,
+    ) -> None:
+        self.redis = redis
+        self.store = store
+        self.settings = settings
+        self.keys = StreamKeys(prefix=settings.key_prefix, partitions=settings.partitions)
+        self.on_applied = on_applied
+        self.on_diverged = on_diverged
+        self.held: dict[int, asyncio.Task[None]] = {}
+        self.diverged: LogDivergedError | None = None
+        self._stop = asyncio.Event()
+
+    async def run(self) -> None:
+        interval = self.settings.lease_ms / 3000
+        while not self._stop.is_set():
+            for partition in range(self.settings.partitions):
+                if partition not in self.held:
+                    await self._try_take(partition)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), interval)
+
+    async def _try_take(self, partition: int) -> None:
+        lease = PartitionLease(
+            self.redis,
+            lease_key(self.keys, partition, self.settings.consumer_group),
+            self.settings.instance_id,
+            self.settings.lease_ms,
+        )
+        try:
+            if not await lease.acquire():
+                return
+        except RedisError:
+            log.warning("cannot reach Redis to take a lease", exc_info=True)
+            return
+        applier = PartitionApplier(
+            self.redis,
+            self.keys,
+            self.store,
+            partition,
+            consumer=self.settings.instance_id,
+            group=self.settings.consumer_group,
+            batch_size=self.settings.batch_size,
+            block_ms=min(self.settings.block_ms, self.settings.lease_ms // 4),
+            max_attempts=self.settings.max_attempts,
+            claim_idle_ms=self.settings.lease_ms,
+            on_applied=self.on_applied,
+        )
+        task = asyncio.create_task(self._apply(applier, lease), name=f"partition-{partition}")
+        self.held[partition] = task
+        task.add_done_callback(lambda _: self.held.pop(partition, None))
+        log.info("took a partition", extra={"fields": {"partition": partition}})
+
+    async def _apply(self, applier: PartitionApplier, lease: PartitionLease) -> None:
+        while not self._stop.is_set():
+            try:
+                await hold_and_apply(applier, lease, self._stop)
+                return  # lease lost or stopping; the supervisor may take it again later
+            except LogDivergedError as exc:
+                log.critical(str(exc))
+                self.diverged = exc
+                if self.on_diverged is not None:
+                    self.on_diverged(exc)
+                return
+            except (RedisError, PyMongoError, OSError):
+                # Infrastructure, not the events: nothing was acknowledged; try again shortly.
+                log.warning("applying failed; retrying", exc_info=True)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), 0.5)
+                if not await lease.acquire() and not await lease.renew():
+                    return
+
+    async def stop(self) -> None:
+        self._stop.set()
+        tasks = list(self.held.values())
+        await asyncio.gather(*tasks, return_exceptions=True)

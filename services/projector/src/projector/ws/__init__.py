@@ -1,0 +1,1 @@
+"""Live board updates over WebSocket."""

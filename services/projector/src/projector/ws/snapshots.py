@@ -1,0 +1,106 @@
+"""Snapshots for subscribers: the read model's board, encoded once for everyone who asks at the
+same time. A board the read model has not seen yet (created a moment ago) is folded from its log."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from uuid import UUID
+
+from contracts.envelope import event_adapter
+from contracts.read_models import BoardDetail, BoardView, CardView
+from pydantic import ValidationError
+
+from projector.mongo import MongoReadStore
+from projector.projections import BoardProjection, apply_event, card_order_key
+from projector.projections.board import ProjectionError
+from projector.ws.batches import Item
+from projector.ws.feed import BoardLog
+from projector.ws.messages import encode_snapshot
+
+# A board longer than this without a read model is not folded per subscriber: the projector is
+# behind, and the subscriber is told to retry.
+FOLD_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    version: int
+    members: frozenset[str]
+    message: bytes
+
+
+class Snapshots:
+    def __init__(self, store: MongoReadStore, board_log: BoardLog) -> None:
+        self._store = store
+        self._log = board_log
+        self._loading: dict[UUID, asyncio.Task[Snapshot | None]] = {}
+
+    async def get(self, board_id: UUID) -> Snapshot | None:
+        """The board as the read model has it (or as its log folds), None if there is none.
+
+        Concurrent callers share one read: any snapshot is good for a caller who registered for
+        live events before asking, because it catches up from the log after the snapshot.
+        """
+        task = self._loading.get(board_id)
+        if task is None:
+            task = asyncio.create_task(self._load(board_id))
+            self._loading[board_id] = task
+            task.add_done_callback(lambda done: self._loaded(board_id, done))
+        # Shielded: one caller giving up must not cancel the read for the others.
+        return await asyncio.shield(task)
+
+    def _loaded(self, board_id: UUID, task: asyncio.Task[Snapshot | None]) -> None:
+        if self._loading.get(board_id) is task:
+            del self._loading[board_id]
+        if not task.cancelled():
+            task.exception()  # retrieved here too: every caller may have gone
+
+    async def close(self) -> None:
+        tasks = list(self._loading.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
+    async def _load(self, board_id: UUID) -> Snapshot | None:
+        detail = await self._store.board_detail(board_id)
+        if detail is None:
+            detail = fold_detail(
+                str(board_id), await self._log.after(board_id, 0, limit=FOLD_LIMIT)
+            )
+        if detail is None:
+            return None
+        return Snapshot(
+            version=detail.board.version,
+            members=frozenset(m.user_id for m in detail.board.members),
+            message=encode_snapshot(detail),
+        )
+
+
+def fold_detail(board_id: str, items: list[Item]) -> BoardDetail | None:
+    """The board detail the read model will hold once it has applied these events (the whole log),
+    shaped as `MongoReadStore.board_detail` shapes it; None for no board or an unreadable log."""
+    projection = BoardProjection(board_id=board_id)
+    try:
+        for _, raw in items:
+            apply_event(projection, event_adapter.validate_json(raw))
+    except (ProjectionError, ValidationError):
+        return None
+    if projection.board is None:
+        return None
+    columns = sorted(
+        (c for c in projection.board["columns"] if not c.get("archived", False)),
+        key=lambda c: (c["position"], c["column_id"]),
+    )
+    rank = {c["column_id"]: i for i, c in enumerate(columns)}
+    cards = sorted(
+        (
+            card
+            for card in projection.cards.values()
+            if not card.get("archived", False) and card["column_id"] in rank
+        ),
+        key=lambda card: (rank[card["column_id"]], *card_order_key(card)),
+    )
+    view = BoardView.model_validate({**projection.board, "columns": columns})
+    return BoardDetail(board=view, cards=[CardView.model_validate(card) for card in cards])

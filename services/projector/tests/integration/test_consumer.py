@@ -1,0 +1,282 @@
+"""Applying the feed to MongoDB: order, redelivery, gaps, poison, divergence, two appliers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from cardstream_testing.feeds import append, envelopes
+from contracts.events import (
+    BoardCreated,
+    BoardRenamed,
+    CardAdded,
+    CardMoved,
+    ColumnAdded,
+    Event,
+)
+from contracts.streams import StreamKeys
+from projector.consumer import LogDivergedError, PartitionApplier, dead_letter_key
+from projector.mongo import Checkpoint, MongoReadStore
+from redis.asyncio import Redis
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url, decode_responses=False)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def keys(key_prefix: str) -> StreamKeys:
+    # One partition: every board of a test lands on the same feed.
+    return StreamKeys(prefix=key_prefix, partitions=1)
+
+
+def _applier(
+    redis: Redis, keys: StreamKeys, store: MongoReadStore, name: str = "one", **kw: Any
+) -> PartitionApplier:
+    return PartitionApplier(
+        redis, keys, store, 0, consumer=name, block_ms=50, claim_idle_ms=0, **kw
+    )
+
+
+def _story(board: uuid.UUID, renames: int = 0) -> list[Event]:
+    column, card = uuid.uuid5(board, "column"), uuid.uuid5(board, "card")
+    return [
+        BoardCreated(title="t0", owner_id="alice"),
+        ColumnAdded(column_id=column, title="c", position="a0"),
+        CardAdded(card_id=card, column_id=column, position="a0", title="card"),
+        *[BoardRenamed(title=f"t{i + 1}", previous_title=f"t{i}") for i in range(renames)],
+    ]
+
+
+async def _drain(applier: PartitionApplier) -> None:
+    for _ in range(100):
+        if await applier.run_once(block=False) == 0:
+            return
+    raise AssertionError("the feed did not drain")
+
+
+async def _docs(store: MongoReadStore, board: uuid.UUID) -> dict[str, Any]:
+    detail = await store.board_detail(board, archived=True)
+    assert detail is not None
+    return detail.model_dump(mode="json")
+
+
+class TestApplying:
+    async def test_applies_the_feed_in_order(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        board = uuid.uuid4()
+        await append(redis, keys, envelopes(board, _story(board, renames=5)))
+        applier = _applier(redis, keys, read_store)
+        await applier.start()
+        await _drain(applier)
+        detail = await read_store.board_detail(board)
+        assert detail is not None
+        assert (detail.board.version, detail.board.title) == (8, "t5")
+        checkpoint = await read_store.checkpoint(0)
+        assert checkpoint is not None
+        assert checkpoint.epoch == "test-epoch"
+
+    async def test_a_rewound_group_applies_nothing_twice(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        board = uuid.uuid4()
+        await append(redis, keys, envelopes(board, _story(board, renames=3)))
+        applier = _applier(redis, keys, read_store)
+        await applier.start()
+        await _drain(applier)
+        before = await _docs(read_store, board)
+        events_before = await read_store.events.count_documents({"board_id": str(board)})
+        # Everything delivered again, to a fresh process with nothing cached.
+        await redis.xgroup_setid(keys.feed(0), "projector", id="0-0")
+        again = _applier(redis, keys, read_store, name="two")
+        await _drain(again)
+        assert await _docs(read_store, board) == before
+        assert await read_store.events.count_documents({"board_id": str(board)}) == events_before
+
+    async def test_heals_a_gap_in_the_feed_from_the_boards_log(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        board = uuid.uuid4()
+        events = envelopes(board, _story(board, renames=4))
+        await append(redis, keys, events[:3])
+        await append(redis, keys, events[3:5], to_feed=False)  # the feed lost versions 4 and 5
+        await append(redis, keys, events[5:])
+        applier = _applier(redis, keys, read_store)
+        await applier.start()
+        await _drain(applier)
+        detail = await read_store.board_detail(board)
+        assert detail is not None
+        assert (detail.board.version, detail.board.title) == (7, "t4")
+        versions = sorted(
+            [d["version"] async for d in read_store.events.find({"board_id": str(board)})]
+        )
+        assert versions == list(range(1, 8))
+
+    async def test_starts_from_its_checkpoint_not_the_groups_position(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        board = uuid.uuid4()
+        await append(redis, keys, envelopes(board, _story(board, renames=2)))
+        applier = _applier(redis, keys, read_store)
+        await applier.start()
+        await _drain(applier)
+        # The group says "all read", but MongoDB lost the last writes (say, a restore of it).
+        await read_store.checkpoints.delete_many({})
+        await read_store.boards.delete_many({"_id": str(board)})
+        await read_store.cards.delete_many({"board_id": str(board)})
+        fresh = _applier(redis, keys, read_store, name="two")
+        await fresh.start()
+        await _drain(fresh)
+        detail = await read_store.board_detail(board)
+        assert detail is not None
+        assert detail.board.version == 5
+
+
+class TestPoison:
+    async def test_a_poison_entry_is_parked_and_other_boards_keep_flowing(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        good, other = uuid.uuid4(), uuid.uuid4()
+        await append(redis, keys, envelopes(good, _story(good)))
+        await redis.xadd(keys.feed(0), {"board": str(other), "version": 1, "event": b"{not json"})
+        await append(redis, keys, envelopes(other, _story(other, renames=1)))
+        applier = _applier(redis, keys, read_store, max_attempts=3)
+        await applier.start()
+        for _ in range(10):
+            try:
+                await _drain(applier)
+                break
+            except Exception:
+                await applier.rewind()
+        parked = await redis.xrange(dead_letter_key(keys, 0))
+        assert len(parked) == 1
+        assert parked[0][1][b"board"] == str(other).encode()
+        assert b"unreadable" in parked[0][1][b"reason"]
+        for board, version in ((good, 3), (other, 4)):
+            assert await read_store.board_version(board) == version
+
+    async def test_an_event_that_cannot_be_applied_blocks_only_its_board(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        bad, good = uuid.uuid4(), uuid.uuid4()
+        ghost = uuid.uuid4()
+        story = _story(bad)
+        column = story[1].column_id  # type: ignore[union-attr]
+        broken = CardMoved(
+            card_id=ghost,
+            from_column_id=column,
+            to_column_id=column,
+            position="a1",
+            previous_position="a0",
+        )
+        await append(
+            redis,
+            keys,
+            envelopes(bad, [*story, broken, BoardRenamed(title="x", previous_title="t0")]),
+        )
+        await append(redis, keys, envelopes(good, _story(good, renames=2)))
+        applier = _applier(redis, keys, read_store, max_attempts=2)
+        await applier.start()
+        for _ in range(10):
+            try:
+                await _drain(applier)
+                break
+            except Exception:
+                await applier.rewind()
+        assert await read_store.board_version(bad) == 3
+        assert await read_store.board_version(good) == 5
+        reasons = [f[b"reason"] for _, f in await redis.xrange(dead_letter_key(keys, 0))]
+        assert len(reasons) == 2
+        assert b"not on board" in reasons[0]
+        assert b"blocked at version 4" in reasons[1]
+
+
+class TestDivergence:
+    async def test_refuses_a_log_of_another_epoch(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        board = uuid.uuid4()
+        await append(redis, keys, envelopes(board, _story(board)))
+        await read_store.save_checkpoint(Checkpoint(0, "1-0", "an-older-epoch"))
+        with pytest.raises(LogDivergedError, match="epoch"):
+            await _applier(redis, keys, read_store).start()
+
+    async def test_refuses_a_feed_that_ends_below_its_checkpoint(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        board = uuid.uuid4()
+        await append(redis, keys, envelopes(board, _story(board)))
+        await read_store.save_checkpoint(Checkpoint(0, "99999999999999-0", "test-epoch"))
+        with pytest.raises(LogDivergedError, match="below the checkpoint"):
+            await _applier(redis, keys, read_store).start()
+
+
+class TestTwoAppliers:
+    async def test_alternating_appliers_apply_each_event_once(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        board = uuid.uuid4()
+        events = envelopes(board, _story(board, renames=30))
+        one, two = (
+            _applier(redis, keys, read_store, "one"),
+            _applier(redis, keys, read_store, "two"),
+        )
+        await one.start()
+        for i in range(0, len(events), 5):
+            await append(redis, keys, events[i : i + 5])
+            applier = one if (i // 5) % 2 == 0 else two
+            await applier.start()  # a lease handover: rewinds to the checkpoint
+            await _drain(applier)
+        assert await read_store.board_version(board) == len(events)
+        versions = sorted(
+            [d["version"] async for d in read_store.events.find({"board_id": str(board)})]
+        )
+        assert versions == list(range(1, len(events) + 1))
+
+
+class TestTornWrites:
+    async def test_a_crash_between_card_and_board_writes_is_repaired_by_the_next_holder(
+        self,
+        redis: Redis,
+        keys: StreamKeys,
+        read_store: MongoReadStore,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        board = uuid.uuid4()
+        events = envelopes(board, _story(board, renames=1))
+        column = uuid.uuid5(board, "column")
+        extra = [
+            CardAdded(card_id=uuid.uuid4(), column_id=column, position=f"a{i + 1}", title="n")
+            for i in range(3)
+        ]
+        events += envelopes(board, extra, start=len(events) + 1)
+        await append(redis, keys, events[:4])
+        first = _applier(redis, keys, read_store)
+        await first.start()
+        await _drain(first)
+        await append(redis, keys, events[4:])
+
+        async def crash(self: MongoReadStore, projection: Any) -> bool:
+            raise ConnectionError("the process died here")
+
+        monkeypatch.setattr(MongoReadStore, "_write_board", crash)
+        with pytest.raises(ConnectionError):
+            await first.run_once(block=False)
+        monkeypatch.undo()
+        assert await read_store.board_version(board) == 4
+        assert await read_store.cards.count_documents({"board_id": str(board)}) == 4
+
+        second = _applier(redis, keys, read_store, name="two")
+        await second.start()
+        await _drain(second)
+        assert await read_store.board_version(board) == 7
+        assert await redis.xlen(dead_letter_key(keys, 0)) == 0
+        detail = await read_store.board_detail(board)
+        assert detail is not None
+        assert len(detail.cards) == 4
