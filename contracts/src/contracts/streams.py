@@ -59,3 +59,8 @@ class StreamKeys:
 
     def partition_of(self, board_id: UUID) -> int:
         return partition_of(board_id, self.partitions)
+
+    def sessions_ended(self) -> str:
+        """Pub/sub channel: the auth service publishes a session id here when it ends (logout),
+        and every projector closes that session's WebSockets."""
+        return f"{self.prefix}cs:sessions:ended"

@@ -582,6 +582,19 @@ class TestTokens:
         await kept.send_json({"type": "ping"})
         assert await receive(kept) == {"type": "pong"}
 
+    async def test_a_logout_published_by_the_auth_service_closes_that_sessions_sockets(
+        self, client: Client, signer: DevSigner, redis: Redis, stream_keys: StreamKeys
+    ) -> None:
+        ended = await connect(client, signer, "alice", sid="gone")
+        kept = await connect(client, signer, "alice", sid="stays")
+        for ws in (ended, kept):
+            await ws.send_json({"type": "ping"})
+            assert await receive(ws) == {"type": "pong"}
+        await redis.publish(stream_keys.sessions_ended(), "gone")
+        assert await closed_with(ended) == 4401
+        await kept.send_json({"type": "ping"})
+        assert await receive(kept) == {"type": "pong"}
+
 
 class TestBackpressure:
     QUEUE = 8

@@ -39,6 +39,7 @@ from redis.exceptions import RedisError
 
 from projector.mongo import MongoReadStore
 from projector.settings import ProjectorSettings
+from projector.ws import channels
 from projector.ws.batches import (
     BoardBatch,
     Item,
@@ -116,6 +117,8 @@ class WebSocketHub:
         self._verifier = verifier
         self._settings = settings
         keys = StreamKeys(prefix=settings.key_prefix, partitions=settings.partitions)
+        self._redis = redis
+        self._sessions_channel = keys.sessions_ended()
         self._log = BoardLog(redis, keys)
         self._snapshots = Snapshots(store, self._log)
         self._boards: dict[str, _Board] = {}
@@ -144,6 +147,10 @@ class WebSocketHub:
             asyncio.create_task(self._tail.run(), name="ws-feed-tail"),
             asyncio.create_task(self._presence.run(), name="ws-presence"),
             asyncio.create_task(self._presence.listen(), name="ws-presence-channel"),
+            asyncio.create_task(
+                channels.listen(self._redis, self._sessions_channel, self._session_ended),
+                name="ws-sessions-ended",
+            ),
         ]
 
     async def close(self) -> None:
@@ -162,6 +169,15 @@ class WebSocketHub:
             await self._presence.clear()
         except RedisError:
             log.warning("cannot clear presence; it lapses on its own", exc_info=True)
+
+    def _session_ended(self, data: bytes) -> None:
+        # Published by the auth service on logout: that session's sockets close at once.
+        task = asyncio.create_task(self._end_session(data.decode(errors="replace")))
+        self._syncs.add(task)
+        task.add_done_callback(self._syncs.discard)
+
+    async def _end_session(self, sid: str) -> None:
+        await self.close_session(sid)
 
     async def close_session(self, sid: str) -> int:
         """Closes the sockets of session `sid` (a logout) with 4401; returns how many."""

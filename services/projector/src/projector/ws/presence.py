@@ -24,6 +24,7 @@ from contracts.streams import StreamKeys
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from projector.ws import channels
 from projector.ws.feed import raise_if_cancelling
 from projector.ws.messages import ViewerKey
 
@@ -32,7 +33,6 @@ log = logging.getLogger("projector.ws.presence")
 TTL_S = 30.0
 REFRESH_S = 10.0
 RETRY_PAUSE_S = 0.5
-LISTEN_TIMEOUT_S = 1.0
 
 Viewers = tuple[ViewerKey, ...]
 
@@ -141,24 +141,11 @@ class Presence:
                 self._wake.set()
 
     async def listen(self) -> None:
-        while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self.channel)
-                while True:
-                    raise_if_cancelling()
-                    # Bounded, so a stop that redis-py swallowed is seen on the next turn.
-                    message = await pubsub.get_message(timeout=LISTEN_TIMEOUT_S)
-                    if message is not None:
-                        self._heard(message.get("data"))
-            except RedisError:
-                log.warning("lost the presence channel; resubscribing", exc_info=True)
-                # Anything missed meanwhile: read every board again.
-                self._reread |= set(self._local)
-                await asyncio.sleep(RETRY_PAUSE_S)
-            finally:
-                with contextlib.suppress(RedisError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await channels.listen(self._redis, self.channel, self._heard, lost=self._lost)
+
+    def _lost(self) -> None:
+        # Anything missed meanwhile: read every board again.
+        self._reread |= set(self._local)
 
     def _heard(self, data: Any) -> None:
         if not isinstance(data, bytes):
