@@ -33,12 +33,10 @@ class ServiceProcess:
         timeout: float = 20.0,
     ) -> None:
         self.module = module
+        self._fixed_port = port is not None
         self.port = port or free_port()
-        self.env = {
-            **env,
-            port_setting: str(self.port),
-            port_setting.replace("PORT", "HOST"): "127.0.0.1",
-        }
+        self._port_setting = port_setting
+        self.env = {**env, port_setting.replace("PORT", "HOST"): "127.0.0.1"}
         self.log_path = log_path
         self.timeout = timeout
         self._process: subprocess.Popen[bytes] | None = None
@@ -48,22 +46,33 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Self:
+        # A free port can be taken by someone else before the service binds it: pick another.
+        for _attempt in range(3):
+            if self._start_once():
+                return self
+            if self._fixed_port or "address already in use" not in log_tail(self.log_path).lower():
+                break
+            self.port = free_port()
+        raise RuntimeError(f"{self.module} did not start:\n{log_tail(self.log_path)}")
+
+    def _start_once(self) -> bool:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", self.module],
-                env={**os.environ, **self.env},
+                env={**os.environ, **self.env, self._port_setting: str(self.port)},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + self.timeout
-        while not self._healthy():
+        # Healthy and still ours: a port taken by another server would answer just as well.
+        while not (self._healthy() and self._process.poll() is None):
             if self._process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"{self.module} did not start:\n{log_tail(self.log_path)}")
+                return False
             time.sleep(_POLL_SECONDS)
-        return self
+        return True
 
     def _healthy(self) -> bool:
         try:
