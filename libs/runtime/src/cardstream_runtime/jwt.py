@@ -200,3 +200,46 @@ async def verifier_from_settings(
     finally:
         if session is not None:
             await session.close()
+
+
+# RFC 7518 3.2: an HMAC key at least as long as the hash output (512 bits for HS512).
+MIN_SHARED_SECRET_BYTES = 64
+SHARED_SECRET_ALGORITHM = "HS512"
+
+
+class SharedSecretVerifier:
+    """HS512 tokens minted by a NextAuth front end's `jwt()` callback with `APP_JWT_SECRET`.
+
+    Off unless a service is configured for it, and kept apart from `TokenVerifier`: a token is
+    routed to one verifier by its header, so a public key can never be tried as an HMAC secret.
+    Never used on the WebSocket.
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < MIN_SHARED_SECRET_BYTES:
+            raise ValueError(f"the shared secret must be at least {MIN_SHARED_SECRET_BYTES} bytes")
+        self._secret = secret
+
+    async def verify(self, token: str) -> Claims:
+        if not token.isascii() or len(token) > MAX_TOKEN_BYTES:
+            raise InvalidTokenError("malformed or oversized token")
+        try:
+            payload = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[SHARED_SECRET_ALGORITHM],
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iat", "sub"], "verify_aud": False},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidTokenError(str(exc)) from None
+        return _claims(payload)
+
+
+def token_algorithm(token: str) -> str | None:
+    """The `alg` a token's header claims, unverified: only for choosing which verifier to use."""
+    try:
+        alg = jwt.get_unverified_header(token).get("alg")
+    except (jwt.PyJWTError, UnicodeError, ValueError):
+        return None
+    return alg if isinstance(alg, str) else None

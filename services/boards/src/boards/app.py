@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 from cardstream_runtime.errors import error_middleware
-from cardstream_runtime.jwt import KeySource, verifier_from_settings
+from cardstream_runtime.jwt import KeySource, SharedSecretVerifier, verifier_from_settings
 from cardstream_runtime.logs import request_context_middleware
 from contracts.streams import StreamKeys
 from redis.asyncio import Redis
@@ -18,6 +18,7 @@ from boards.adapters.redis_store import RedisEventStore
 from boards.entrypoints.http import routes
 from boards.keys import (
     commands_key,
+    nextauth_verifier_key,
     redis_key,
     redis_safety_key,
     settings_key,
@@ -94,8 +95,15 @@ def _judge(safety: RedisSafety, settings: BoardsSettings) -> None:
 
 def _verifier_ctx(given: KeySource | None):  # type: ignore[no-untyped-def]
     async def verifier_ctx(app: web.Application) -> AsyncIterator[None]:
-        async with verifier_from_settings(app[settings_key], given) as verifier:
+        settings = app[settings_key]
+        async with verifier_from_settings(settings, given) as verifier:
             app[verifier_key] = verifier
+            secret = settings.nextauth_secret
+            app[nextauth_verifier_key] = (
+                SharedSecretVerifier(secret.get_secret_value().encode())
+                if settings.accept_nextauth_tokens and secret is not None
+                else None
+            )
             yield
 
     return verifier_ctx

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from cardstream_runtime.jwt import TokenVerifier
+from cardstream_runtime.jwt import SharedSecretVerifier, TokenVerifier
 from redis.asyncio import Redis
 
 from boards.adapters.event_store import EventStore
@@ -16,4 +16,6 @@ redis_key = web.AppKey("redis", Redis)
 store_key = web.AppKey("store", EventStore)
 commands_key = web.AppKey("commands", BoardCommands)
 verifier_key = web.AppKey("verifier", TokenVerifier)
+# None unless the NextAuth compatibility option is on.
+nextauth_verifier_key: web.AppKey[SharedSecretVerifier | None] = web.AppKey("nextauth_verifier")
 redis_safety_key = web.AppKey("redis_safety", RedisSafety)

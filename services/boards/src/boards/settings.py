@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from cardstream_runtime.settings import ServiceSettings
 from contracts.streams import DEFAULT_PARTITIONS
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from boards.adapters.event_store import IDEMPOTENCY_TTL_SECONDS
@@ -20,3 +22,12 @@ class BoardsSettings(ServiceSettings):
     key_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9:_-]*$")
     idempotency_ttl_seconds: int = Field(default=IDEMPOTENCY_TTL_SECONDS, ge=60)
     max_body_bytes: int = 64 * 1024
+    # NextAuth compatibility (docs/nextauth.md): off unless a secret is set and this is on.
+    accept_nextauth_tokens: bool = False
+    nextauth_secret: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _nextauth_secret_given(self) -> Self:
+        if self.accept_nextauth_tokens and self.nextauth_secret is None:
+            raise ValueError("accept_nextauth_tokens needs nextauth_secret (APP_JWT_SECRET)")
+        return self

@@ -561,6 +561,14 @@ class TestTokens:
         await ws.send_json({"type": "ping"})
         assert await receive(ws) == {"type": "pong"}
 
+    async def test_a_nextauth_hs512_token_is_refused_on_the_websocket(self, client: Client) -> None:
+        now = int(time.time())
+        claims = {"sub": "alice", "iat": now, "exp": now + 600}
+        token = jwt.encode(claims, "s" * 64, algorithm="HS512")
+        ws = await client.ws_connect("/ws")
+        await ws.send_json({"type": "auth", "token": token})
+        assert await closed_with(ws) == 4401
+
     async def test_a_token_for_another_user_closes_with_4401(
         self, client: Client, signer: DevSigner
     ) -> None:

@@ -31,7 +31,7 @@ from boards.domain import (
     PermissionDeniedError,
     derive_id,
 )
-from boards.keys import commands_key, redis_key, verifier_key
+from boards.keys import commands_key, nextauth_verifier_key, redis_key, verifier_key
 from boards.service import Caller, Outcome
 
 log = logging.getLogger("boards.http")
@@ -67,7 +67,9 @@ async def read_command(request: web.Request) -> AnyCommand:
 
 
 async def run_command(request: web.Request, board_id: UUID, command: AnyCommand) -> Outcome:
-    claims = await authenticate(request, request.app[verifier_key])
+    claims = await authenticate(
+        request, request.app[verifier_key], request.app[nextauth_verifier_key]
+    )
     caller = Caller(
         user_id=claims.sub, correlation_id=logs.correlation_id.get() or uuid.uuid4().hex
     )
