@@ -21,7 +21,7 @@ FERRETDB_BIN="$TOOLS_DIR/ferretdb-$FERRETDB_VERSION/ferretdb"
 
 VENV=.venv
 # --- editable Python packages: append a directory per new service ------------------------
-EDITABLE_PACKAGES=(contracts libs/runtime libs/testing services/boards services/projector)
+EDITABLE_PACKAGES=(contracts libs/runtime libs/testing services/boards services/projector services/auth)
 
 WORK=""
 trap 'rm -rf "$WORK"' EXIT

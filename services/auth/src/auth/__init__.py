@@ -1,0 +1,1 @@
+"""Sign-in with Google (OpenID Connect) and cardstream's own access tokens."""

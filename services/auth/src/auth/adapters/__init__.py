@@ -1,0 +1,1 @@
+"""Adapters by technology: Redis, MongoDB, and the OpenID provider over HTTP."""

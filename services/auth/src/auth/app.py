@@ -1,0 +1,169 @@
+"""`create_app`: the auth service, wired. Tests pass the parts they replace (a Redis or MongoDB
+client, an HTTP client for the provider, a clock); production builds real ones from settings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from cardstream_runtime.errors import error_middleware
+from cardstream_runtime.jwt import TokenVerifier
+from cardstream_runtime.logs import request_context_middleware
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
+from auth.adapters.mongo_accounts import MongoAccounts
+from auth.adapters.mongo_sessions import MongoSessions
+from auth.adapters.mongo_signing_keys import MongoSigningKeys
+from auth.adapters.openid_provider import HttpOpenIdProvider
+from auth.adapters.redis_login_states import RedisLoginStates
+from auth.adapters.redis_seen_tokens import RedisSeenTokens
+from auth.adapters.redis_session_events import RedisSessionEvents
+from auth.domain.id_token import GOOGLE_ISSUERS
+from auth.entrypoints.http import auth_errors_middleware, routes
+from auth.keys import (
+    http_client_key,
+    mongo_key,
+    redis_key,
+    service_key,
+    settings_key,
+    signing_keys_key,
+    verifier_key,
+)
+from auth.service import AuthService
+from auth.settings import AuthSettings
+from auth.signing import SigningKeyCache
+
+AppContext = Callable[[web.Application], AsyncIterator[None]]
+Doc = dict[str, Any]
+
+
+class MissingClientError(ValueError):
+    pass
+
+
+def create_app(
+    settings: AuthSettings,
+    *,
+    redis: Redis | None = None,
+    mongo: AsyncMongoClient[Doc] | None = None,
+    http_client: aiohttp.ClientSession | None = None,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    if not settings.oidc_client_id:
+        raise MissingClientError(
+            "set AUTH_OIDC_CLIENT_ID (and AUTH_OIDC_CLIENT_SECRET) to the provider's client"
+        )
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[request_context_middleware, error_middleware, auth_errors_middleware],
+        # Room above the verifier's 8 KiB token cap, so an oversized token gets our 401.
+        handler_args={"max_field_size": 16 * 1024},
+    )
+    app[settings_key] = settings
+    app.add_routes(routes)
+    app.cleanup_ctx.append(_redis_ctx(redis))
+    app.cleanup_ctx.append(_mongo_ctx(mongo))
+    app.cleanup_ctx.append(_http_client_ctx(http_client))
+    app.cleanup_ctx.append(_service_ctx(clock))
+    return app
+
+
+def _redis_ctx(given: Redis | None) -> AppContext:
+    async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+        redis = given or Redis.from_url(app[settings_key].redis_url, decode_responses=False)
+        app[redis_key] = redis
+        try:
+            yield
+        finally:
+            if given is None:
+                await redis.aclose()
+
+    return redis_ctx
+
+
+def _mongo_ctx(given: AsyncMongoClient[Doc] | None) -> AppContext:
+    async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[settings_key]
+        client: AsyncMongoClient[Doc] = given or AsyncMongoClient(
+            settings.mongo_url,
+            tz_aware=True,
+            serverSelectionTimeoutMS=settings.mongo_timeout_ms,
+        )
+        app[mongo_key] = client
+        try:
+            yield
+        finally:
+            if given is None:
+                await client.close()
+
+    return mongo_ctx
+
+
+def _http_client_ctx(given: aiohttp.ClientSession | None) -> AppContext:
+    async def http_client_ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[settings_key]
+        session = given or aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=settings.provider_timeout_s),
+            headers={"User-Agent": "cardstream-auth"},
+        )
+        app[http_client_key] = session
+        try:
+            yield
+        finally:
+            if given is None:
+                await session.close()
+
+    return http_client_ctx
+
+
+def _service_ctx(clock: Callable[[], float]) -> AppContext:
+    async def service_ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[settings_key]
+        db = app[mongo_key][settings.mongo_db]
+        accounts = MongoAccounts(db)
+        sessions = MongoSessions(db)
+        await accounts.ensure_indexes()
+        await sessions.ensure_indexes()
+        keys = SigningKeyCache(MongoSigningKeys(db), refresh_s=settings.signing_keys_refresh_s)
+        await keys.ring()  # creates the ring on first start; fails start-up without MongoDB
+        app[signing_keys_key] = keys
+        app[verifier_key] = TokenVerifier(
+            keys, issuer=settings.issuer, audience=settings.audiences[0]
+        )
+        redis = app[redis_key]
+        app[service_key] = AuthService(
+            settings,
+            provider=build_provider(settings, app[http_client_key]),
+            login_states=RedisLoginStates(redis, key_prefix=settings.key_prefix),
+            accounts=accounts,
+            sessions=sessions,
+            keys=keys,
+            events=RedisSessionEvents(redis, channel=settings.sessions_channel),
+            seen_tokens=RedisSeenTokens(redis, key_prefix=settings.key_prefix),
+            clock=clock,
+        )
+        yield
+
+    return service_ctx
+
+
+def build_provider(settings: AuthSettings, session: aiohttp.ClientSession) -> HttpOpenIdProvider:
+    extra: list[tuple[str, str]] = []
+    if settings.oidc_issuer in GOOGLE_ISSUERS and len(settings.allowed_domains) == 1:
+        # Google's account chooser then offers that Workspace's accounts only; the `hd` claim
+        # is still checked, since anyone can edit this parameter.
+        extra.append(("hd", settings.allowed_domains[0]))
+    return HttpOpenIdProvider(
+        issuer=settings.oidc_issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret.get_secret_value(),
+        redirect_uri=settings.redirect_uri,
+        session=session,
+        jwks_default_max_age_s=settings.provider_jwks_default_max_age_s,
+        jwks_min_refetch_s=settings.provider_jwks_min_refetch_s,
+        extra_authorize_params=extra,
+    )

@@ -1,0 +1,60 @@
+"""Our tokens' contents: access token claims and refresh token secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+ACCESS_TOKEN_TYPE = "at+jwt"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    user_id: str
+    email: str
+    name: str | None
+
+
+def access_token_claims(
+    user: User,
+    *,
+    sid: str,
+    issuer: str,
+    audiences: Sequence[str],
+    now: int,
+    ttl_s: int,
+) -> dict[str, Any]:
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "sub": user.user_id,
+        "aud": list(audiences),
+        "iat": now,
+        "exp": now + ttl_s,
+        "jti": uuid.uuid4().hex,
+        "sid": sid,
+        "email": user.email,
+    }
+    if user.name:
+        claims["name"] = user.name
+    return claims
+
+
+def new_refresh_token() -> str:
+    """256 random bits; only their hash is stored."""
+    return secrets.token_urlsafe(32)
+
+
+def refresh_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_session_id() -> str:
+    return uuid.uuid4().hex
+
+
+def new_user_id() -> str:
+    return str(uuid.uuid4())

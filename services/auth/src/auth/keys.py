@@ -1,0 +1,23 @@
+"""Typed application keys: what create_app puts on the app, and under which name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from cardstream_runtime.jwt import TokenVerifier
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
+from auth.service import AuthService
+from auth.settings import AuthSettings
+from auth.signing import SigningKeyCache
+
+settings_key = web.AppKey("settings", AuthSettings)
+redis_key = web.AppKey("redis", Redis)
+mongo_key = web.AppKey("mongo", AsyncMongoClient[dict[str, Any]])
+http_client_key = web.AppKey("http_client", aiohttp.ClientSession)
+signing_keys_key = web.AppKey("signing_keys", SigningKeyCache)
+verifier_key = web.AppKey("verifier", TokenVerifier)
+service_key = web.AppKey("service", AuthService)

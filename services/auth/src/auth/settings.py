@@ -1,0 +1,125 @@
+"""The auth service's settings, read from `AUTH_*` environment variables.
+
+Lists (`AUTH_AUDIENCES`, `AUTH_ALLOWED_DOMAINS`, `AUTH_ALLOWED_EMAILS`) take JSON:
+`AUTH_ALLOWED_DOMAINS='["example.com"]'`.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+from urllib.parse import urlsplit
+
+from cardstream_runtime.settings import Mode
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GOOGLE_ISSUER = "https://accounts.google.com"
+DEFAULT_AUDIENCES = ["cardstream-boards", "cardstream-projector"]
+
+
+def _http_url(value: str, name: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{name} must be an http(s) URL")
+    return value.rstrip("/")
+
+
+def _is_loopback(url: str) -> bool:
+    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
+
+
+class AuthSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AUTH_", frozen=True, extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8083
+    mode: Mode = Mode.DEVELOPMENT
+    log_level: str = "INFO"
+
+    # The one URL users see (nginx in front of every service); cookies and redirects live there.
+    public_url: str = "http://127.0.0.1:8080"
+    # `iss` of the access tokens we sign; empty means public_url.
+    issuer: str = ""
+    # Every access token names all of them; each service checks that its own is there.
+    audiences: list[str] = Field(default_factory=lambda: list(DEFAULT_AUDIENCES), min_length=1)
+
+    # The OpenID provider we send users to (Google unless told otherwise).
+    oidc_issuer: str = GOOGLE_ISSUER
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr = SecretStr("")
+    # Empty means `<public_url>/auth/callback`; must be registered with the provider as is.
+    redirect_uri: str = ""
+    # Either list, when set, admits its members only (hd claim for domains, email for emails).
+    allowed_domains: list[str] = []
+    allowed_emails: list[str] = []
+    # Clock skew tolerated on the provider's `exp` and `iat`.
+    id_token_leeway_s: int = Field(default=60, ge=0, le=300)
+    provider_timeout_s: float = Field(default=10.0, gt=0)
+    # Provider keys: kept this long when the response names no max-age; an unknown `kid`
+    # triggers a refetch at most this often.
+    provider_jwks_default_max_age_s: int = Field(default=300, ge=0)
+    provider_jwks_min_refetch_s: float = Field(default=10.0, ge=0)
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9:_-]*$")
+    mongo_url: str = "mongodb://127.0.0.1:27017/"
+    mongo_db: str = "cardstream_auth"
+    mongo_timeout_ms: int = Field(default=5000, ge=100)
+
+    access_ttl_s: int = Field(default=600, ge=10, le=3600)
+    refresh_ttl_s: int = Field(default=30 * 24 * 3600, ge=60)
+    state_ttl_s: int = Field(default=600, ge=1, le=600)
+    # How long this process trusts its copy of the signing keys before rereading them (a
+    # rotation by another process is picked up within this time).
+    signing_keys_refresh_s: float = Field(default=30.0, ge=0)
+    post_login_redirect: str = "/"
+    # Off only for plain-http localhost in development.
+    cookie_secure: bool = True
+    max_body_bytes: int = 32 * 1024
+
+    @field_validator("public_url", "oidc_issuer")
+    @classmethod
+    def _urls(cls, value: str, info: ValidationInfo) -> str:
+        return _http_url(value, info.field_name or "url")
+
+    @field_validator("post_login_redirect")
+    @classmethod
+    def _local_path(cls, value: str) -> str:
+        if not value.startswith("/") or value.startswith("//"):
+            raise ValueError("post_login_redirect must be a path on this site, like /")
+        return value
+
+    @field_validator("allowed_domains", "allowed_emails")
+    @classmethod
+    def _lowercase(cls, values: list[str]) -> list[str]:
+        return [v.strip().lower() for v in values if v.strip()]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        # The model is frozen; derived defaults are filled in once, here.
+        if not self.issuer:
+            object.__setattr__(self, "issuer", self.public_url)
+        if not self.redirect_uri:
+            object.__setattr__(self, "redirect_uri", f"{self.public_url}/auth/callback")
+        object.__setattr__(self, "redirect_uri", _http_url(self.redirect_uri, "redirect_uri"))
+        if not self.cookie_secure and (self.production or not _is_loopback(self.public_url)):
+            raise ValueError("cookie_secure may be off only in development on a loopback URL")
+        if self.production:
+            self._production_ready()
+        return self
+
+    def _production_ready(self) -> None:
+        for name in ("public_url", "redirect_uri", "oidc_issuer"):
+            if urlsplit(getattr(self, name)).scheme != "https":
+                raise ValueError(f"{name} must be https in production")
+        if not self.oidc_client_id or not self.oidc_client_secret.get_secret_value():
+            raise ValueError("set oidc_client_id and oidc_client_secret in production")
+
+    @property
+    def production(self) -> bool:
+        return self.mode == Mode.PRODUCTION
+
+    @property
+    def sessions_channel(self) -> str:
+        """Where a session id is published when the session ends (logout, reuse, revocation)."""
+        return f"{self.key_prefix}cs:sessions:ended"

@@ -1,0 +1,91 @@
+"""Our signing keys and token contents."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from auth.adapters.http_json import freshness
+from auth.domain.signing import KeyRing, SigningKey
+from auth.domain.tokens import User, access_token_claims, new_refresh_token, refresh_token_hash
+from cardstream_runtime.jwt import StaticKeys, TokenVerifier, key_id
+from multidict import CIMultiDict
+
+
+class TestSigningKeys:
+    def test_the_kid_is_the_runtimes(self):
+        key = SigningKey.generate()
+
+        assert key.kid == key_id(key.public_key)
+
+    def test_a_key_survives_its_pem(self):
+        key = SigningKey.generate()
+
+        assert SigningKey.from_pem(key.pem()).kid == key.kid
+
+    def test_the_public_jwk_has_no_private_part(self):
+        jwk = SigningKey.generate().public_jwk()
+
+        assert {"kty", "crv", "x", "y", "kid", "use", "alg"} <= set(jwk)
+        assert "d" not in jwk
+
+    def test_rotation_moves_each_key_along(self):
+        ring = KeyRing(1, None, SigningKey.generate(), SigningKey.generate())
+
+        rotated = ring.rotated()
+
+        assert rotated.version == 2
+        assert rotated.previous == ring.current
+        assert rotated.current == ring.next
+        assert rotated.next not in (ring.current, ring.next)
+        assert len(rotated.published()) == 3
+        assert len(ring.published()) == 2
+
+    async def test_a_signed_token_verifies_with_the_shared_verifier(self):
+        key = SigningKey.generate()
+        user = User(user_id="7b0f4c1e-0000-4000-8000-000000000000", email="a@b.c", name="A")
+        claims = access_token_claims(
+            user,
+            sid="s1",
+            issuer="https://cards.example",
+            audiences=["cardstream-boards", "cardstream-projector"],
+            now=int(time.time()),
+            ttl_s=600,
+        )
+        verifier = TokenVerifier(
+            StaticKeys({key.kid: key.public_key}),
+            issuer="https://cards.example",
+            audience="cardstream-projector",
+        )
+
+        verified = await verifier.verify(key.sign(claims))
+
+        assert (verified.sub, verified.sid, verified.email) == (user.user_id, "s1", "a@b.c")
+
+
+class TestRefreshTokens:
+    def test_256_random_bits_stored_as_sha256(self):
+        token = new_refresh_token()
+
+        assert len(token) == 43
+        assert new_refresh_token() != token
+        assert len(refresh_token_hash(token)) == 64
+        assert token not in refresh_token_hash(token)
+
+
+class TestFreshness:
+    @pytest.mark.parametrize(
+        ("headers", "expected"),
+        [
+            ({"Cache-Control": "public, max-age=300"}, 300),
+            ({"Cache-Control": "public, max-age=300", "Age": "100"}, 200),
+            ({"Cache-Control": "max-age=300", "Age": "900"}, 0),
+            ({"Cache-Control": "no-store"}, 0),
+            ({"Cache-Control": "no-cache, max-age=300"}, 0),
+            ({"Cache-Control": "max-age=banana"}, 60),
+            ({}, 60),
+            ({"Cache-Control": "max-age=99999999"}, 24 * 3600),
+        ],
+    )
+    def test_cache_control_decides(self, headers, expected):
+        assert freshness(CIMultiDict(headers), default_s=60) == expected
