@@ -4,7 +4,7 @@
 # (tests/e2e runs it against a real boards process, so the README stays true.)
 set -euo pipefail
 : "${API:=http://127.0.0.1:8080}"
-: "${TOKEN:?set TOKEN, e.g. TOKEN=\$(.venv/bin/python -m cardstream_runtime.devtoken --key-dir .run/dev-jwt --sub alice)}"
+: "${TOKEN:?set TOKEN, e.g. TOKEN=\$(scripts/dev-token.sh alice@example.com)}"
 
 uuid() { cat /proc/sys/kernel/random/uuid; }
 send() {  # send PATH JSON: POST with the token, fail on any HTTP error, print the answer

@@ -28,7 +28,6 @@ from cardstream_testing.servers import FerretDBServer, RedisServer, ServerStartE
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / ".run"
 LOGS = RUN / "logs"
-JWT_DIR = RUN / "dev-jwt"
 WEB_ROOT = ROOT / "web"
 PYTHON = sys.executable
 
@@ -47,6 +46,8 @@ class Ports:
     mongo: int
     boards: int
     projector: int
+    auth: int
+    identity_provider: int
     # The one URL: nginx. The services' own ports are internal.
     public: int
 
@@ -57,6 +58,8 @@ class Ports:
             mongo=_port_from_env("CARDSTREAM_MONGO_PORT", 27027),
             boards=_port_from_env("CARDSTREAM_BOARDS_PORT", 8091),
             projector=_port_from_env("CARDSTREAM_PROJECTOR_PORT", 8092),
+            auth=_port_from_env("CARDSTREAM_AUTH_PORT", 8083),
+            identity_provider=_port_from_env("CARDSTREAM_IDP_PORT", 8093),
             public=_port_from_env("CARDSTREAM_PORT", 8080),
         )
 
@@ -78,10 +81,66 @@ class Service:
         return f"{self.url}healthz"
 
 
+def google_configured() -> bool:
+    return bool(os.environ.get("AUTH_OIDC_CLIENT_ID"))
+
+
 def services(ports: Ports) -> list[Service]:
     """The services to run, in start order; they are stopped in reverse."""
-    origins = [f"http://127.0.0.1:{ports.public}", f"http://localhost:{ports.public}"]
+    public_url = f"http://127.0.0.1:{ports.public}"
+    origins = [public_url, f"http://localhost:{ports.public}"]
+    idp_url = f"http://127.0.0.1:{ports.identity_provider}"
+    redis_url = f"redis://127.0.0.1:{ports.redis}/0"
+    mongo_url = f"mongodb://127.0.0.1:{ports.mongo}/"
+    # Every service verifies our tokens against the auth service's key set.
+    jwks_url = f"http://127.0.0.1:{ports.auth}/.well-known/jwks.json"
+    local: list[Service] = []
+    provider_env: dict[str, str] = {}
+    if not google_configured():
+        client = {
+            "client_id": "cardstream-local",
+            "client_secret": "local-secret",
+            "redirect_uris": [f"{o}/auth/callback" for o in origins],
+        }
+        local.append(
+            Service(
+                name="identity-provider",
+                argv=(PYTHON, "-m", "auth.devprovider"),
+                port=ports.identity_provider,
+                port_setting="CARDSTREAM_IDP_PORT",
+                env={
+                    "DEVIDP_HOST": "127.0.0.1",
+                    "DEVIDP_PORT": str(ports.identity_provider),
+                    "DEVIDP_ISSUER": idp_url,
+                    "DEVIDP_CLIENTS": json.dumps([client]),
+                },
+            )
+        )
+        provider_env = {
+            "AUTH_OIDC_ISSUER": idp_url,
+            "AUTH_OIDC_CLIENT_ID": "cardstream-local",
+            "AUTH_OIDC_CLIENT_SECRET": "local-secret",
+        }
     return [
+        *local,
+        Service(
+            name="auth",
+            argv=(PYTHON, "-m", "auth"),
+            port=ports.auth,
+            port_setting="CARDSTREAM_AUTH_PORT",
+            env={
+                "AUTH_HOST": "127.0.0.1",
+                "AUTH_PORT": str(ports.auth),
+                "AUTH_MODE": "development",
+                "AUTH_PUBLIC_URL": public_url,
+                "AUTH_REDIS_URL": redis_url,
+                "AUTH_MONGO_URL": mongo_url,
+                "AUTH_MONGO_DB": "cardstream_auth",
+                # Plain http on localhost: a Secure cookie would never come back.
+                "AUTH_COOKIE_SECURE": "false",
+                **provider_env,
+            },
+        ),
         Service(
             name="boards",
             argv=(PYTHON, "-m", "boards"),
@@ -90,10 +149,10 @@ def services(ports: Ports) -> list[Service]:
             env={
                 "BOARDS_HOST": "127.0.0.1",
                 "BOARDS_PORT": str(ports.boards),
-                "BOARDS_REDIS_URL": f"redis://127.0.0.1:{ports.redis}/0",
-                "BOARDS_JWT_PUBLIC_KEY_FILE": str(JWT_DIR / "public.pem"),
-                "BOARDS_JWT_ISSUER": "cardstream-dev",
-                "BOARDS_JWT_AUDIENCE": "cardstream",
+                "BOARDS_REDIS_URL": redis_url,
+                "BOARDS_JWKS_URL": jwks_url,
+                "BOARDS_JWT_ISSUER": public_url,
+                "BOARDS_JWT_AUDIENCE": "cardstream-boards",
                 "BOARDS_MODE": "development",
             },
         ),
@@ -105,12 +164,12 @@ def services(ports: Ports) -> list[Service]:
             env={
                 "PROJECTOR_HOST": "127.0.0.1",
                 "PROJECTOR_PORT": str(ports.projector),
-                "PROJECTOR_REDIS_URL": f"redis://127.0.0.1:{ports.redis}/0",
-                "PROJECTOR_MONGO_URL": f"mongodb://127.0.0.1:{ports.mongo}/",
+                "PROJECTOR_REDIS_URL": redis_url,
+                "PROJECTOR_MONGO_URL": mongo_url,
                 "PROJECTOR_MONGO_DB": "cardstream",
-                "PROJECTOR_JWT_PUBLIC_KEY_FILE": str(JWT_DIR / "public.pem"),
-                "PROJECTOR_JWT_ISSUER": "cardstream-dev",
-                "PROJECTOR_JWT_AUDIENCE": "cardstream",
+                "PROJECTOR_JWKS_URL": jwks_url,
+                "PROJECTOR_JWT_ISSUER": public_url,
+                "PROJECTOR_JWT_AUDIENCE": "cardstream-projector",
                 # Browsers reach /ws through nginx, so their Origin is the one URL.
                 "PROJECTOR_ALLOWED_ORIGINS": json.dumps(origins),
             },
@@ -119,10 +178,10 @@ def services(ports: Ports) -> list[Service]:
 
 
 def gateway(ports: Ports) -> Gateway:
-    # No auth service runs locally yet (development tokens instead): /auth/ answers a JSON 503.
-    # When it does, its address goes in `auth=` and nothing else changes.
     upstreams = Upstreams(
-        boards=f"127.0.0.1:{ports.boards}", projector=f"127.0.0.1:{ports.projector}"
+        boards=f"127.0.0.1:{ports.boards}",
+        projector=f"127.0.0.1:{ports.projector}",
+        auth=f"127.0.0.1:{ports.auth}",
     )
     return Gateway(upstreams, web_root=WEB_ROOT, prefix=RUN / "nginx", port=ports.public)
 
@@ -218,16 +277,6 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def init_dev_signing_key() -> None:
-    argv = [PYTHON, "-m", "cardstream_runtime.devtoken", "--key-dir", str(JWT_DIR), "--init"]
-    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise DevstackError(
-            f"could not create the development signing key ({' '.join(argv)}):\n"
-            f"{result.stdout}{result.stderr}"
-        )
-
-
 Child = RedisServer | FerretDBServer | ServiceProcess | Gateway
 
 
@@ -258,7 +307,6 @@ def run(ports: Ports) -> None:
     check_port_free(ports.redis, "redis", "CARDSTREAM_REDIS_PORT")
     check_port_free(ports.mongo, "ferretdb", "CARDSTREAM_MONGO_PORT")
     check_port_free(ports.public, "nginx", "CARDSTREAM_PORT")
-    init_dev_signing_key()
     names = ", ".join(f"{s.name} :{s.port}" for s in services(ports))
     print(
         f"starting redis :{ports.redis}, ferretdb :{ports.mongo}, {names}, nginx :{ports.public} "
@@ -276,14 +324,12 @@ def run(ports: Ports) -> None:
         stack.callback(mongo.stop)
         children["ferretdb"] = mongo.start()
 
-        started: list[ServiceProcess] = []
+        # One at a time: auth discovers the identity provider, the others fetch auth's keys.
         for service in services(ports):
             process = ServiceProcess(service)
             stack.callback(process.stop)
             process.start()
             children[service.name] = process
-            started.append(process)
-        for process in started:
             process.wait_healthy()
 
         nginx = gateway(ports)
@@ -295,11 +341,18 @@ def run(ports: Ports) -> None:
 
 
 def announce(ports: Ports) -> None:
-    token_command = ".venv/bin/python -m cardstream_runtime.devtoken --key-dir .run/dev-jwt"
+    if google_configured():
+        sign_in = "Sign-in: Google (AUTH_OIDC_CLIENT_ID is set)."
+    else:
+        sign_in = (
+            "Google sign-in is not configured (AUTH_OIDC_CLIENT_ID is unset): the local OpenID "
+            f"provider at http://127.0.0.1:{ports.identity_provider} stands in for Google; "
+            "pick or type any account."
+        )
     print(
-        "Google sign-in is not configured: a local development identity is used instead.\n"
-        f"cardstream is up: http://127.0.0.1:{ports.public}/  (API, /ws and the browser client)\n"
-        f"  get a token: {token_command} --sub alice   (Ctrl-C stops everything)",
+        f"{sign_in}\n"
+        f"cardstream is up: http://127.0.0.1:{ports.public}/  (API, /ws, /auth and the client)\n"
+        "  a token for scripts: scripts/dev-token.sh alice@example.com  (Ctrl-C stops everything)",
         flush=True,
     )
 

@@ -77,7 +77,9 @@ class StaticKeys:
 
 
 class JwksKeys:
-    """Keys from a JWKS URL. Keeps the last good set when a refetch fails."""
+    """Keys from a JWKS URL. Refetched when an unknown `kid` shows up (rate-limited) and when the
+    set's `Cache-Control: max-age` has passed, so a key withdrawn by a rotation stops being
+    trusted; the last good set is kept when a refetch fails."""
 
     def __init__(
         self, url: str, session: aiohttp.ClientSession, *, min_refetch_seconds: float = 5.0
@@ -87,10 +89,11 @@ class JwksKeys:
         self._min_refetch = min_refetch_seconds
         self._keys: dict[str, Any] = {}
         self._fetched_at = -float("inf")
+        self._expires_at = -float("inf")
         self._lock = asyncio.Lock()
 
     async def key(self, kid: str) -> Any:
-        if kid not in self._keys:
+        if kid not in self._keys or time.monotonic() >= self._expires_at:
             await self._refetch()
         try:
             return self._keys[kid]
@@ -106,10 +109,20 @@ class JwksKeys:
                 async with self._session.get(self._url) as response:
                     response.raise_for_status()
                     document = await response.json()
+                    max_age = _max_age(response.headers.get("Cache-Control", ""))
                 keys = jwt.PyJWKSet.from_dict(document)
             except (aiohttp.ClientError, ValueError, jwt.PyJWTError):
                 return  # keep the last good set; the token is refused only if its kid is unknown
             self._keys = {k.key_id: k.key for k in keys.keys if k.key_id}
+            self._expires_at = self._fetched_at + max(max_age, self._min_refetch)
+
+
+def _max_age(cache_control: str, default: float = 300.0) -> float:
+    for directive in cache_control.split(","):
+        name, _, value = directive.strip().partition("=")
+        if name.lower() == "max-age" and value.isdigit():
+            return float(value)
+    return default
 
 
 class TokenVerifier:

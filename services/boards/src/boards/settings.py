@@ -16,6 +16,8 @@ class BoardsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="BOARDS_", frozen=True, extra="ignore")
 
     port: int = 8081
+    # Our access tokens name every service they are for; this one accepts only its own name.
+    jwt_audience: str = "cardstream-boards"
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Changing the partition count moves boards between feeds: only on an empty log.
     partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1, le=1024)

@@ -19,6 +19,7 @@ class ProjectorSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PROJECTOR_", frozen=True, extra="ignore")
 
     port: int = 8082
+    jwt_audience: str = "cardstream-projector"
     redis_url: str = "redis://127.0.0.1:6379/0"
     mongo_url: str = "mongodb://127.0.0.1:27017/"
     mongo_db: str = "cardstream"

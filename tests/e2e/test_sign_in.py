@@ -1,0 +1,178 @@
+"""Issue 4's acceptance across services: sign in through the one URL against the local OpenID
+provider, over HTTP only, and use the token on the command API, the reads and the WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from cardstream_testing import FerretDBServer, RedisServer, free_port
+from cardstream_testing.gateway import Gateway, Upstreams
+from cardstream_testing.processes import ServiceProcess
+
+WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
+CLIENT_ID, CLIENT_SECRET = "cardstream-e2e", "e2e-secret"
+
+
+@dataclass
+class SignedInStack:
+    url: str
+    processes: list[ServiceProcess]
+
+
+@pytest.fixture
+def signed_in_stack(
+    tmp_path: Path, mongo_server: FerretDBServer, mongo_db_name: str
+) -> Iterator[SignedInStack]:
+    public_port = free_port()
+    public_url = f"http://127.0.0.1:{public_port}"
+    with RedisServer(tmp_path / "redis") as redis:
+        idp_port = free_port()
+        idp_url = f"http://127.0.0.1:{idp_port}"
+        client = {
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "redirect_uris": [f"{public_url}/auth/callback"],
+        }
+        idp = ServiceProcess(
+            "auth.devprovider",
+            {"DEVIDP_ISSUER": idp_url, "DEVIDP_CLIENTS": json.dumps([client])},
+            port_setting="DEVIDP_PORT",
+            port=idp_port,
+            log_path=tmp_path / "idp.log",
+        )
+        auth = ServiceProcess(
+            "auth",
+            {
+                "AUTH_PUBLIC_URL": public_url,
+                "AUTH_OIDC_ISSUER": idp_url,
+                "AUTH_OIDC_CLIENT_ID": CLIENT_ID,
+                "AUTH_OIDC_CLIENT_SECRET": CLIENT_SECRET,
+                "AUTH_COOKIE_SECURE": "false",
+                "AUTH_REDIS_URL": redis.url,
+                "AUTH_MONGO_URL": mongo_server.url,
+                "AUTH_MONGO_DB": f"{mongo_db_name}_auth",
+                "AUTH_LOG_LEVEL": "WARNING",
+            },
+            port_setting="AUTH_PORT",
+            log_path=tmp_path / "auth.log",
+        )
+        jwks = f"{auth.url}/.well-known/jwks.json"
+        boards = ServiceProcess(
+            "boards",
+            {
+                "BOARDS_REDIS_URL": redis.url,
+                "BOARDS_JWKS_URL": jwks,
+                "BOARDS_JWT_ISSUER": public_url,
+                "BOARDS_JWT_AUDIENCE": "cardstream-boards",
+                "BOARDS_LOG_LEVEL": "WARNING",
+            },
+            port_setting="BOARDS_PORT",
+            log_path=tmp_path / "boards.log",
+        )
+        projector = ServiceProcess(
+            "projector",
+            {
+                "PROJECTOR_REDIS_URL": redis.url,
+                "PROJECTOR_MONGO_URL": mongo_server.url,
+                "PROJECTOR_MONGO_DB": mongo_db_name,
+                "PROJECTOR_JWKS_URL": jwks,
+                "PROJECTOR_JWT_ISSUER": public_url,
+                "PROJECTOR_JWT_AUDIENCE": "cardstream-projector",
+                "PROJECTOR_ALLOWED_ORIGINS": json.dumps([public_url]),
+                "PROJECTOR_LOG_LEVEL": "WARNING",
+            },
+            port_setting="PROJECTOR_PORT",
+            log_path=tmp_path / "projector.log",
+        )
+        processes = [idp, auth, boards, projector]
+        try:
+            for process in processes:
+                process.start()
+            upstreams = Upstreams(
+                boards=f"127.0.0.1:{boards.port}",
+                projector=f"127.0.0.1:{projector.port}",
+                auth=f"127.0.0.1:{auth.port}",
+            )
+            with Gateway(upstreams, web_root=WEB_ROOT, port=public_port):
+                yield SignedInStack(public_url, processes)
+        finally:
+            for process in reversed(processes):
+                process.stop()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[aiohttp.ClientSession]:
+    """Not a browser: an HTTP client with a cookie jar that follows redirects, as a script would."""
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(
+        cookie_jar=jar, timeout=aiohttp.ClientTimeout(total=30)
+    ) as session:
+        yield session
+
+
+async def _sign_in(session: aiohttp.ClientSession, url: str, email: str) -> dict[str, Any]:
+    async with session.get(
+        f"{url}/auth/login", params={"login_hint": email}, headers={"Accept": "application/json"}
+    ) as response:
+        assert response.status == 200, await response.text()
+        answer: dict[str, Any] = await response.json()
+        return answer
+
+
+class TestSignIn:
+    async def test_the_code_flow_ends_with_a_token_every_service_accepts(
+        self, signed_in_stack: SignedInStack, browser: aiohttp.ClientSession
+    ) -> None:
+        url = signed_in_stack.url
+        tokens = await _sign_in(browser, url, "ada@example.com")
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        body = {
+            "command_id": str(uuid.uuid4()),
+            "type": "CreateBoard",
+            "payload": {"title": "Signed in"},
+        }
+        async with browser.post(f"{url}/api/boards", json=body, headers=bearer) as response:
+            assert response.status == 201, await response.text()
+            board = (await response.json())["board_id"]
+        async with browser.get(
+            f"{url}/api/boards/{board}?min_version=1", headers=bearer
+        ) as response:
+            assert response.status == 200
+            assert (await response.json())["board"]["owner_id"] == tokens["user"]["id"]
+        async with browser.get(f"{url}/auth/me", headers=bearer) as response:
+            assert (await response.json())["user"]["email"] == "ada@example.com"
+
+    async def test_logout_closes_the_sessions_websocket(
+        self, signed_in_stack: SignedInStack, browser: aiohttp.ClientSession
+    ) -> None:
+        url = signed_in_stack.url
+        tokens = await _sign_in(browser, url, "bob@example.com")
+        ws = await browser.ws_connect(f"{url}/ws", origin=url)
+        await ws.send_json({"type": "auth", "token": tokens["access_token"]})
+        await ws.send_json({"type": "ping"})
+        assert (await ws.receive_json(timeout=10))["type"] == "pong"
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        async with browser.post(f"{url}/auth/logout", headers=bearer) as response:
+            assert response.status == 204
+        message = await asyncio.wait_for(ws.receive(), 10)
+        assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        assert (message.data if message.type is aiohttp.WSMsgType.CLOSE else ws.close_code) == 4401
+        async with browser.post(
+            f"{url}/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+        ) as response:
+            assert response.status == 401
+
+    async def test_a_foreign_origin_cannot_open_the_websocket(
+        self, signed_in_stack: SignedInStack, browser: aiohttp.ClientSession
+    ) -> None:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await browser.ws_connect(f"{signed_in_stack.url}/ws", origin="https://evil.example")
+        assert refused.value.status == 403
