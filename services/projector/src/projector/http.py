@@ -7,6 +7,9 @@ Read-your-writes: a client that has just written version N asks with `?min_versi
 waits, bounded by `min_version_wait_s`, until the board's read model reaches N. Every board read
 says the version it reflects in `X-Projection-Version`, and `X-Projection-Behind: true` when it
 answers before reaching `min_version`.
+
+Audit (docs/audit.md): a board's history in words, the board at a past version or time, and its
+events as NDJSON, read from the archive and the Redis log together; for current members only.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 from uuid import UUID
 
 from aiohttp import web
@@ -24,10 +28,33 @@ from cardstream_runtime.auth import authenticate
 from cardstream_runtime.errors import ApiError, error_response
 from contracts.read_models import BoardSummary, BoardView
 from contracts.streams import StreamKeys
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
+from projector.audit import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    NDJSON,
+    BoardEvents,
+    EventLogError,
+    HistoryFilter,
+    MongoEventArchive,
+    RedisEventLog,
+    VersionAheadError,
+    board_at,
+    history_page,
+    ndjson_pages,
+)
 from projector.keys import (
     hub_key,
     mongo_key,
@@ -39,6 +66,7 @@ from projector.keys import (
 )
 from projector.metrics import CONTENT_TYPE, partition_lags, render
 from projector.mongo import MongoReadStore
+from projector.projections.board import ProjectionError
 
 log = logging.getLogger("projector.http")
 routes = web.RouteTableDef()
@@ -60,11 +88,75 @@ class ReadQuery(BaseModel):
     min_version: Annotated[int, Field(ge=0, le=MAX_VERSION)] | None = None
 
 
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+# An unencoded `+` in a query string arrives as a space: `...T09:30:00 02:00`.
+_PLUS_AS_SPACE = re.compile(r" (\d{2}:\d{2})$")
+
+
+def _rfc3339(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    value = _PLUS_AS_SPACE.sub(r"+\1", value)
+    if not _RFC3339.match(value):
+        raise ValueError("not an RFC 3339 date-time with an offset, like 2026-01-01T09:30:00Z")
+    return value.upper()
+
+
+Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+Version = Annotated[int, Field(ge=0, le=MAX_VERSION)]
+
+
 class BoardQuery(ReadQuery):
     archived: bool = False
+    # The board as it was (folded from the log), at a version or at a time.
+    at_version: Version | None = None
+    at: Rfc3339 | None = None
+
+    @model_validator(mode="after")
+    def _one_point_in_time(self) -> Self:
+        if self.at_version is not None and self.at is not None:
+            raise ValueError("give at_version or at, not both")
+        if self.point_in_time and self.min_version is not None:
+            raise ValueError("min_version does not apply to a board at a point in time")
+        return self
+
+    @property
+    def point_in_time(self) -> bool:
+        return self.at_version is not None or self.at is not None
 
 
-Query = TypeVar("Query", bound=ReadQuery)
+class HistoryQuery(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    card_id: UUID | None = None
+    column_id: UUID | None = None
+    actor: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    from_version: Version | None = None
+    to_version: Version | None = None
+    since: Rfc3339 | None = None
+    until: Rfc3339 | None = None
+    after_version: Version = 0
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
+
+    def history_filter(self) -> HistoryFilter:
+        return HistoryFilter(
+            card_id=self.card_id,
+            column_id=self.column_id,
+            actor=self.actor,
+            from_version=self.from_version,
+            to_version=self.to_version,
+            since=self.since,
+            until=self.until,
+        )
+
+
+class ExportQuery(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    after_version: Version = 0
+
+
+Query = TypeVar("Query", bound=BaseModel)
 
 
 def _query(request: web.Request, model: type[Query]) -> Query:
@@ -164,6 +256,9 @@ async def get_board(request: web.Request) -> web.Response:
     if board_id is None:
         raise _board_not_found()
     query = _query(request, BoardQuery)
+    if query.point_in_time:
+        await _require_member(request, board_id, claims.sub)
+        return await _board_at(request, board_id, query)
     store = request.app[read_store_key]
     wait = ReadYourWrites.start(query.min_version, request.app[settings_key].min_version_wait_s)
     with _read_store_errors():
@@ -195,6 +290,111 @@ async def get_card(request: web.Request) -> web.Response:
         response.headers.update(headers)  # a member may learn that the board is behind
         return response
     return _json(card.model_dump_json().encode(), headers)
+
+
+# -- audit: history, point in time, export (docs/audit.md) ---------------------------------------
+
+
+def _board_events(app: web.Application) -> BoardEvents:
+    settings = app[settings_key]
+    keys = StreamKeys(prefix=settings.key_prefix, partitions=settings.partitions)
+    return BoardEvents(
+        MongoEventArchive(app[read_store_key].events), RedisEventLog(app[redis_key], keys)
+    )
+
+
+@contextlib.contextmanager
+def _log_errors() -> Iterator[None]:
+    with _read_store_errors():
+        try:
+            yield
+        except RedisError:
+            log.warning("the event log failed", exc_info=True)
+            raise ApiError(503, "event_log_unavailable", "the event log cannot be read") from None
+        except (EventLogError, ProjectionError) as exc:
+            log.error("a board's log cannot be read", exc_info=True)
+            raise ApiError(500, "event_log_unreadable", str(exc)) from None
+
+
+async def _require_member(request: web.Request, board_id: UUID, user_id: str) -> None:
+    """Audit reads are for the board's members now (as the read model has them), whatever
+    version or time they look at."""
+    with _read_store_errors():
+        board = await request.app[read_store_key].board_view(board_id)
+    if board is None or not _is_member(board, user_id):
+        raise _board_not_found()
+
+
+async def _audit_request(request: web.Request, model: type[Query]) -> tuple[UUID, Query]:
+    claims = await authenticate(request, request.app[verifier_key])
+    board_id = _uuid(request, "board_id")
+    if board_id is None:
+        raise _board_not_found()
+    query = _query(request, model)
+    await _require_member(request, board_id, claims.sub)
+    return board_id, query
+
+
+async def _board_at(request: web.Request, board_id: UUID, query: BoardQuery) -> web.Response:
+    events = _board_events(request.app)
+    try:
+        with _log_errors():
+            detail = await board_at(
+                events,
+                board_id,
+                version=query.at_version,
+                at=query.at,
+                archived=query.archived,
+            )
+    except VersionAheadError as exc:
+        raise ApiError(
+            404, "version_not_found", str(exc), {"version": exc.version, "head": exc.head}
+        ) from None
+    if detail is None:
+        raise ApiError(404, "board_not_found", "the board did not exist yet at that point")
+    return _json(detail.model_dump_json().encode(), {VERSION_HEADER: str(detail.board.version)})
+
+
+@routes.get("/api/boards/{board_id}/history")
+async def board_history(request: web.Request) -> web.Response:
+    board_id, query = await _audit_request(request, HistoryQuery)
+    with _log_errors():
+        page = await history_page(
+            _board_events(request.app),
+            board_id,
+            query.history_filter(),
+            after_version=query.after_version,
+            limit=query.limit,
+        )
+    return _json(page.model_dump_json().encode())
+
+
+@routes.get("/api/boards/{board_id}/events")
+async def export_events(request: web.Request) -> web.StreamResponse:
+    board_id, query = await _audit_request(request, ExportQuery)
+    chunks = ndjson_pages(_board_events(request.app), board_id, after_version=query.after_version)
+    async with contextlib.aclosing(chunks):
+        # The first page is read before answering, so a log that cannot be read is a clean error.
+        with _log_errors():
+            first = await anext(chunks, b"")
+        # `X-Accel-Buffering: no`: nginx passes each page on as it comes instead of spooling it.
+        response = web.StreamResponse(headers={"Content-Type": NDJSON, "X-Accel-Buffering": "no"})
+        try:
+            await response.prepare(request)
+            await response.write(first)
+            async for chunk in chunks:
+                await response.write(chunk)
+        except ConnectionError:
+            return response  # the client went away
+        except (RedisError, PyMongoError, EventLogError):
+            # Past the headers no error can be answered: cut the connection without the final
+            # chunk, so the client sees a broken transfer rather than a complete-looking export.
+            log.exception("the export broke off", extra={"fields": {"board": str(board_id)}})
+            if request.transport is not None:
+                request.transport.close()
+            return response
+        await response.write_eof()
+    return response
 
 
 @routes.get("/healthz")

@@ -1,0 +1,44 @@
+"""How a board and its cards are shaped into a `BoardDetail`: one pure function, so the live read
+model and the board folded at a point in time come out the same.
+
+`MongoReadStore.board_detail` shapes stored documents the same way (a test holds the two equal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import bson
+from bson.codec_options import CodecOptions
+from contracts.read_models import BoardDetail, BoardView, CardView
+
+from projector.projections import card_order_key
+
+Doc = dict[str, Any]
+
+_STORED = CodecOptions[Doc](tz_aware=True)
+
+
+def as_stored(doc: Mapping[str, Any]) -> Doc:
+    """The document as MongoDB gives it back (times to the millisecond, in UTC): what the live
+    read model holds for the same projection."""
+    return bson.decode(bson.encode(doc), codec_options=_STORED)
+
+
+def board_detail(board: Doc, cards: Iterable[Doc], *, archived: bool = False) -> BoardDetail:
+    """Columns in board order; cards in column order, then by position, then id. Without
+    `archived`, archived columns, their cards and archived cards are left out."""
+    view = BoardView.model_validate({k: v for k, v in board.items() if k != "_id"})
+    columns = [c for c in view.columns if archived or not c.archived]
+    rank = {str(c.column_id): i for i, c in enumerate(columns)}
+    shown = [
+        c for c in cards if c["column_id"] in rank and (archived or not c.get("archived", False))
+    ]
+    shown.sort(key=lambda c: (rank[c["column_id"]], *card_order_key(c)))
+    if not archived:
+        view = view.model_copy(update={"columns": columns})
+    return BoardDetail(
+        board=view,
+        cards=[CardView.model_validate({k: v for k, v in c.items() if k != "_id"}) for c in shown],
+    )
