@@ -1,0 +1,214 @@
+"""The real stack (identity provider, auth, boards, projector behind nginx serving web/) and
+Debian's Chromium driven by Playwright. One stack per module: every test makes its own board
+and users, so tests do not see each other's data."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cardstream_testing import FerretDBServer, RedisServer, free_port
+from cardstream_testing.gateway import Gateway, Upstreams
+from cardstream_testing.processes import ServiceProcess
+from playwright.sync_api import APIRequestContext, Browser, Page, Playwright, sync_playwright
+from pymongo import MongoClient
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB_ROOT = ROOT / "web"
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CLIENT_ID, CLIENT_SECRET = "cardstream-browser", "browser-secret"
+CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class LiveStack:
+    url: str
+    processes: list[ServiceProcess]
+
+
+def _services(
+    tmp: Path, public_url: str, redis_url: str, mongo_url: str, db: str
+) -> list[ServiceProcess]:
+    idp_port = free_port()
+    idp_url = f"http://127.0.0.1:{idp_port}"
+    client = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "redirect_uris": [f"{public_url}/auth/callback"],
+    }
+    idp = ServiceProcess(
+        "auth.devprovider",
+        {"DEVIDP_ISSUER": idp_url, "DEVIDP_CLIENTS": json.dumps([client])},
+        port_setting="DEVIDP_PORT",
+        port=idp_port,
+        log_path=tmp / "idp.log",
+    )
+    auth = ServiceProcess(
+        "auth",
+        {
+            "AUTH_PUBLIC_URL": public_url,
+            "AUTH_OIDC_ISSUER": idp_url,
+            "AUTH_OIDC_CLIENT_ID": CLIENT_ID,
+            "AUTH_OIDC_CLIENT_SECRET": CLIENT_SECRET,
+            "AUTH_COOKIE_SECURE": "false",
+            "AUTH_REDIS_URL": redis_url,
+            "AUTH_MONGO_URL": mongo_url,
+            "AUTH_MONGO_DB": f"{db}_auth",
+            "AUTH_LOG_LEVEL": "WARNING",
+        },
+        port_setting="AUTH_PORT",
+        log_path=tmp / "auth.log",
+    )
+    jwks = f"{auth.url}/.well-known/jwks.json"
+    boards = ServiceProcess(
+        "boards",
+        {
+            "BOARDS_REDIS_URL": redis_url,
+            "BOARDS_JWKS_URL": jwks,
+            "BOARDS_JWT_ISSUER": public_url,
+            "BOARDS_JWT_AUDIENCE": "cardstream-boards",
+            "BOARDS_LOG_LEVEL": "WARNING",
+        },
+        port_setting="BOARDS_PORT",
+        log_path=tmp / "boards.log",
+    )
+    projector = ServiceProcess(
+        "projector",
+        {
+            "PROJECTOR_REDIS_URL": redis_url,
+            "PROJECTOR_MONGO_URL": mongo_url,
+            "PROJECTOR_MONGO_DB": db,
+            "PROJECTOR_JWKS_URL": jwks,
+            "PROJECTOR_JWT_ISSUER": public_url,
+            "PROJECTOR_JWT_AUDIENCE": "cardstream-projector",
+            "PROJECTOR_ALLOWED_ORIGINS": json.dumps([public_url]),
+            "PROJECTOR_LOG_LEVEL": "WARNING",
+        },
+        port_setting="PROJECTOR_PORT",
+        log_path=tmp / "projector.log",
+    )
+    return [idp, auth, boards, projector]
+
+
+@pytest.fixture(scope="module")
+def live_stack(
+    tmp_path_factory: pytest.TempPathFactory, mongo_server: FerretDBServer
+) -> Iterator[LiveStack]:
+    tmp = tmp_path_factory.mktemp("browser-stack")
+    db = f"t{secrets.token_hex(6)}"
+    public_port = free_port()
+    public_url = f"http://127.0.0.1:{public_port}"
+    with RedisServer(tmp / "redis") as redis:
+        processes = _services(tmp, public_url, redis.url, mongo_server.url, db)
+        try:
+            for process in processes:
+                process.start()
+            auth, boards, projector = processes[1], processes[2], processes[3]
+            upstreams = Upstreams(
+                boards=f"127.0.0.1:{boards.port}",
+                projector=f"127.0.0.1:{projector.port}",
+                auth=f"127.0.0.1:{auth.port}",
+            )
+            with Gateway(upstreams, web_root=WEB_ROOT, port=public_port):
+                yield LiveStack(public_url, processes)
+        finally:
+            for process in reversed(processes):
+                process.stop()
+            client: MongoClient[dict[str, object]] = MongoClient(mongo_server.url)
+            with client:
+                client.drop_database(db)
+                client.drop_database(f"{db}_auth")
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_BIN)")
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def artifacts(request: pytest.FixtureRequest) -> Path:
+    folder = ARTIFACTS / request.node.name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture
+def email() -> Callable[[str], str]:
+    """A fresh address per test, so each test's users are new users."""
+    suffix = secrets.token_hex(3)
+    return lambda name: f"{name}.{suffix}@example.com"
+
+
+class User:
+    """One person in their own browser context, and the same person over plain HTTP."""
+
+    def __init__(self, browser: Browser, playwright: Playwright, url: str, email: str) -> None:
+        self.url = url
+        self.email = email
+        self.context = browser.new_context(base_url=url, viewport={"width": 1400, "height": 900})
+        self.page: Page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.goto(f"/auth/login?login_hint={email}")
+        self.page.locator("#account").wait_for(state="visible", timeout=15_000)
+        self.id: str = self.page.locator("body").get_attribute("data-user-id") or ""
+        self.http: APIRequestContext = playwright.request.new_context(base_url=url)
+        answer = self.http.get(
+            f"/auth/login?login_hint={email}", headers={"Accept": "application/json"}
+        )
+        assert answer.ok, answer.text()
+        self.token: str = answer.json()["access_token"]
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return self.http.fetch(path, method=method, headers=headers, data=body)
+
+    def close(self) -> None:
+        self.http.dispose()
+        self.context.close()
+
+
+@pytest.fixture
+def sign_in(
+    live_stack: LiveStack, browser: Browser, playwright: Playwright
+) -> Iterator[Callable[[str], User]]:
+    users: list[User] = []
+
+    def make(email: str) -> User:
+        user = User(browser, playwright, live_stack.url, email)
+        users.append(user)
+        return user
+
+    yield make
+    for user in users:
+        assert not user.errors, f"uncaught errors in {user.email}'s page: {user.errors}"
+        user.close()
