@@ -112,6 +112,7 @@ EXPECTED_API = {
     "CardArchived",
     "CardRestored",
     "MemberAdded",
+    "MemberProfile",
     "MemberRoleChanged",
     "MemberRemoved",
     # envelopes
@@ -253,4 +254,5 @@ class TestCommandsAndEvents:
             *EVENT_TYPES,
             contracts.FieldChange,
             contracts.Placement,
+            contracts.MemberProfile,
         }

@@ -11,8 +11,8 @@ from typing import Any
 
 import aiohttp
 from cardstream_testing.stack import WAIT_S, Api, Stack, Subscriber
-from contracts.envelope import event_adapter
 from contracts.streams import StreamKeys
+from contracts.upcasting import parse_event
 from projector.projections import BoardProjection, apply_event
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
@@ -41,7 +41,7 @@ async def _log(stack: Stack, board: str) -> list[dict[str, Any]]:
 def _fold(events: list[dict[str, Any]], board: str) -> BoardProjection:
     projection = BoardProjection(board_id=board)
     for raw in events:
-        apply_event(projection, event_adapter.validate_python(raw))
+        apply_event(projection, parse_event(raw))
     return projection
 
 

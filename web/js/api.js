@@ -104,6 +104,8 @@ async function send(method, path, body, retried = false) {
 
 export const api = {
   me: () => send("GET", "/auth/me"),
+  // Someone who has signed in at least once, by their address (exact, any case); 404 user_not_found otherwise.
+  findUser: (email) => send("GET", `/auth/users?${new URLSearchParams({ email })}`),
   boards: () => send("GET", "/api/boards"),
   board: (boardId, { archived = false, minVersion } = {}) => {
     const query = new URLSearchParams();

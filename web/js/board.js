@@ -623,18 +623,8 @@ export class BoardPage {
         owner ? el("button", { type: "button", class: "quiet", onclick: () => this.send("RemoveMember", { user_id: m.user_id }) }, "Remove") : null,
       ),
     );
-    const invite = owner
-      ? el(
-          "form",
-          { class: "invite stack", onsubmit: (e) => this.invite(e) },
-          el("h3", {}, "Invite"),
-          el("label", {}, "Email ", el("input", { name: "email", type: "email", required: true })),
-          el("label", {}, "User id (if known) ", el("input", { name: "user_id", maxlength: "128" })),
-          el("label", {}, "Role ", el("select", { name: "role" }, ["editor", "viewer", "owner"].map((r) => el("option", { value: r }, r)))),
-          el("button", { class: "primary" }, "Invite"),
-          el("p", { class: "hint" }, "The auth service has no lookup by email yet: without a user id the email is used as the id."),
-        )
-      : null;
+    // Kept across renders, so that live updates neither wipe what is typed nor the last message.
+    const invite = owner ? (this.inviteForm ??= this.buildInviteForm()) : null;
     this.membersPanel.replaceChildren(
       el("h2", {}, "Members"),
       el("ul", { class: "members" }, rows),
@@ -643,13 +633,52 @@ export class BoardPage {
     );
   }
 
-  invite(event) {
+  buildInviteForm() {
+    return el(
+      "form",
+      { class: "invite stack", onsubmit: (e) => this.invite(e) },
+      el("h3", {}, "Invite"),
+      el("label", {}, "Email ", el("input", { name: "email", type: "email", required: true, maxlength: "320" })),
+      el("label", {}, "Role ", el("select", { name: "role" }, ["editor", "viewer", "owner"].map((r) => el("option", { value: r }, r)))),
+      el("button", { class: "primary" }, "Invite"),
+      el("p", { class: "hint invite-status", role: "status", "aria-live": "polite" }, "They must have signed in to cardstream once."),
+    );
+  }
+
+  // AddMember needs our user id, which only the auth service knows: resolve the address first.
+  async invite(event) {
     event.preventDefault();
     const form = event.target;
+    const status = form.querySelector(".invite-status");
+    const button = form.querySelector("button");
     const email = form.elements.email.value.trim();
-    const userId = form.elements.user_id.value.trim() || email;
-    this.send("AddMember", { user_id: userId, role: form.elements.role.value, email });
+    const role = form.elements.role.value;
+    button.disabled = true;
+    status.textContent = `Looking up ${email}…`;
+    let user;
+    try {
+      user = await api.findUser(email);
+    } catch (error) {
+      button.disabled = false;
+      status.textContent =
+        error.code === "user_not_found"
+          ? `Nobody has signed in to cardstream as ${email} yet: ask them to sign in once, then invite again.`
+          : `Could not look up ${email}: ${error.message}`;
+      status.classList.add("error");
+      return;
+    }
+    if (this.stopped) return;
+    const member = this.view.board.members.find((m) => m.user_id === user.user_id);
+    status.classList.toggle("error", Boolean(member));
+    if (member) {
+      button.disabled = false;
+      status.textContent = `${user.name || user.email} is already a member (${member.role}).`;
+      return;
+    }
+    this.send("AddMember", { user_id: user.user_id, role, email: user.email, ...(user.name ? { name: user.name } : {}) });
     form.reset();
+    button.disabled = false;
+    status.textContent = `Invited ${user.name || user.email} as ${role}.`;
   }
 
   async loadArchived() {

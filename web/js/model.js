@@ -67,7 +67,7 @@ export class BoardModel {
         if (!card) throw new ResyncNeeded(p.card_id);
         Object.assign(card, { archived: false, column_id: p.column_id, position: p.position });
         break;
-      case "MemberAdded": this.board.members = [...this.board.members.filter((m) => m.user_id !== p.user_id), { user_id: p.user_id, role: p.role, email: p.email ?? null, name: p.name ?? null }]; break;
+      case "MemberAdded": this.board.members = [...this.board.members.filter((m) => m.user_id !== p.user_id), { user_id: p.user_id, role: p.role, email: p.profile?.email ?? null, name: p.profile?.name ?? null }]; break;
       case "MemberRoleChanged": this.board.members = this.board.members.map((m) => (m.user_id === p.user_id ? { ...m, role: p.role } : m)); break;
       case "MemberRemoved": this.board.members = this.board.members.filter((m) => m.user_id !== p.user_id); break;
       default: break;

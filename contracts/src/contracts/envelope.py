@@ -14,19 +14,24 @@ from pydantic import (
     Field,
     NonNegativeInt,
     PositiveInt,
+    SerializerFunctionWrapHandler,
     StringConstraints,
     TypeAdapter,
+    model_serializer,
 )
 
 from contracts.base import Contract
 from contracts.commands import COMMAND_TYPES, Command
-from contracts.events import EVENT_TYPES, Event
+from contracts.events import EVENT_TYPES, Event, schema_version_of
 from contracts.fields import BoardId, UserId
 
 TypeT = TypeVar("TypeT")
 PayloadT = TypeVar("PayloadT")
 
 TraceId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+# Lowercase hex SHA-256 (docs/event-chain.md).
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+CHAIN_FIELDS = ("prev_hash", "hash")
 
 
 class _Envelope(Contract):
@@ -59,7 +64,21 @@ class EventEnvelope(_Envelope, Generic[TypeT, PayloadT]):
     correlation_id: TraceId
     causation_id: TraceId
     epoch: TraceId
+    # Optional on read (events stored before the chain lack them), required on write: the
+    # stores refuse an append without them. See docs/event-chain.md.
+    prev_hash: Sha256Hex | None = None
+    hash: Sha256Hex | None = None
     payload: PayloadT
+
+    @model_serializer(mode="wrap")
+    def _omit_missing_chain(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # An unchained event dumps exactly as it was stored, so its hash (computed from the
+        # stored JSON) does not change by being read and written again.
+        data: dict[str, Any] = handler(self)
+        for name in CHAIN_FIELDS:
+            if name in data and data[name] is None:
+                del data[name]
+        return data
 
 
 AnyCommand = CommandEnvelope[str, Command]
@@ -113,4 +132,5 @@ def command_envelope(
 def event_envelope(payload: Event, **meta: Any) -> AnyEvent:
     """Wraps a decided event; `meta` holds every envelope field except `type` and `payload`."""
     envelope_type = _EVENT_ENVELOPES[type(payload)]
+    meta.setdefault("schema_version", schema_version_of(type(payload)))
     return cast(AnyEvent, envelope_type(type=type(payload).__name__, payload=payload, **meta))

@@ -3,10 +3,10 @@ field was before and after, so history never has to re-fold the log to say "from
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, JsonValue
+from pydantic import AwareDatetime, JsonValue, StringConstraints
 
 from contracts.base import Contract
 from contracts.fields import (
@@ -22,6 +22,9 @@ from contracts.fields import (
     Title,
     UserId,
 )
+
+# Only https: a client renders it as an image source.
+AvatarUrl = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https://[^\s]+$")]
 
 
 class BoardCreated(Contract):
@@ -133,11 +136,45 @@ class CardRestored(Contract):
     position: OrderKey
 
 
-class MemberAdded(Contract):
-    user_id: UserId
-    role: Role
+class MemberProfile(Contract):
+    """Who a member is, as the inviter knew them; every part optional."""
+
     email: Email | None = None
     name: PersonName | None = None
+    avatar_url: AvatarUrl | None = None
+
+
+class MemberAdded(Contract):
+    """schema_version 2: `profile` replaces v1's top-level `email` and `name` (upcast on read by
+    `contracts.upcasting`). v1 documents are rejected by this model on purpose: read stored events
+    through `contracts.upcasting.parse_event`."""
+
+    SCHEMA_VERSION: ClassVar[int] = 2
+
+    user_id: UserId
+    role: Role
+    profile: MemberProfile | None = None
+
+    # Transition aid for Python producers still written against v1 (`MemberAdded(email=..)`):
+    # only the constructor takes them; documents (JSON, dicts) are v2 or go through the upcaster.
+    def __init__(self, *, email: str | None = None, name: str | None = None, **data: Any) -> None:
+        if email is not None or name is not None:
+            if data.get("profile") is not None:
+                raise TypeError("pass either profile or email/name, not both")
+            data["profile"] = MemberProfile(email=email, name=name)
+        super().__init__(**data)
+
+    # Tells pydantic this is not a custom validator: otherwise it would call it while validating
+    # documents too, and v1 documents would parse without their upcaster.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    @property
+    def email(self) -> str | None:
+        return self.profile.email if self.profile else None
+
+    @property
+    def name(self) -> str | None:
+        return self.profile.name if self.profile else None
 
 
 class MemberRoleChanged(Contract):
@@ -171,6 +208,13 @@ Event = (
     | MemberRoleChanged
     | MemberRemoved
 )
+
+
+def schema_version_of(event_type: type[Contract]) -> int:
+    """The schema version new events of this type are written in (1 unless the type says)."""
+    version: int = getattr(event_type, "SCHEMA_VERSION", 1)
+    return version
+
 
 EVENT_TYPES: tuple[type[Contract], ...] = (
     BoardCreated,

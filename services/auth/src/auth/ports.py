@@ -36,6 +36,8 @@ class Accounts(Protocol):
 
     async def user(self, user_id: str) -> User | None: ...
 
+    async def user_by_email(self, email: str) -> User | None: ...
+
 
 class Sessions(Protocol):
     async def start(

@@ -1,6 +1,6 @@
 """The auth use cases: log in through the provider, trade a provider's ID token for our tokens,
-refresh, log out, and say who a token belongs to. HTTP lives in entrypoints/, storage in
-adapters/; this module only sequences them."""
+refresh, log out, say who a token belongs to, and find a user by email for an invitation. HTTP
+lives in entrypoints/, storage in adapters/; this module only sequences them."""
 
 from __future__ import annotations
 
@@ -300,3 +300,12 @@ class AuthService:
         if user is None:
             raise RefreshRejectedError("session_ended", "the user no longer exists")
         return user
+
+    async def find_user(self, claims: Claims, email: str) -> User | None:
+        """Someone who has signed in with this address, for a signed-in caller to invite. Like
+        `whoami`, only while the caller's session lasts: a logged-out token cannot go on
+        probing addresses for the rest of its lifetime."""
+        if claims.sid is None:
+            raise RefreshRejectedError("session_ended", "the token names no session")
+        await self._active_session(claims.sid)
+        return await self._accounts.user_by_email(email)

@@ -3,6 +3,8 @@
 Decided state stays in memory between commands; the append's version check is what makes that
 safe (another process may have moved the board on), so the common path costs one Redis round trip.
 Commands of one board are serialised in this process by a lock, so our own writers never race.
+Beside each cached board sits the hash of its newest event, which the next events chain on from
+(docs/event-chain.md); the domain never sees it.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from uuid import UUID
 from weakref import WeakValueDictionary
 
 import orjson
+from contracts.chain import ZERO_HASH, link
 from contracts.envelope import AnyCommand, event_adapter, event_envelope
 from contracts.events import Event
 
 from boards.adapters.event_store import (
     Appended,
+    ChainBrokenError,
     EpochChangedError,
     EventStore,
     IdempotencyMismatchError,
@@ -50,6 +54,14 @@ def utc_now() -> datetime:
 class Caller:
     user_id: str
     correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A board as of its newest event, and that event's hash."""
+
+    board: Board
+    last_hash: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +96,7 @@ class BoardCommands:
     ) -> None:
         self._store = store
         self._clock = clock
-        self._cache: OrderedDict[UUID, Board] = OrderedDict()
+        self._cache: OrderedDict[UUID, Decided] = OrderedDict()
         self._cached_boards = cached_boards
         self._locks: WeakValueDictionary[UUID, asyncio.Lock] = WeakValueDictionary()
         self._snapshot_every = snapshot_every
@@ -99,32 +111,32 @@ class BoardCommands:
 
     async def load(self, board_id: UUID) -> Board:
         """The board as of the newest event in the store (and cached from then on)."""
-        return await self._refresh(board_id)
+        return (await self._refresh(board_id)).board
 
     async def _handle(self, board_id: UUID, command: AnyCommand, caller: Caller) -> Outcome:
         digest = request_hash(command)
         ctx = Context(actor=caller.user_id, command_id=command.command_id)
-        board = self._cache.get(board_id) or await self._refresh(board_id)
+        state = self._cache.get(board_id) or await self._refresh(board_id)
         for _ in range(MAX_ATTEMPTS):
             try:
-                events = self._decide(board, command, ctx)
+                events = self._decide(state.board, command, ctx)
             except (DomainError, VersionConflictError):
                 fresh = await self._refresh(board_id)
-                if fresh.version != board.version:
-                    board = fresh  # our copy was stale; judge again on the board as it is
+                if fresh != state:
+                    state = fresh  # our copy was stale; judge again on the board as it is
                     continue
                 return await self._recorded_or_raise(board_id, command, digest)
             if not events:
-                return await self._nothing_to_do(board, command, digest)
+                return await self._nothing_to_do(state.board, command, digest)
             try:
-                return await self._append(board, command, caller, digest, events)
+                return await self._append(state, command, caller, digest, events)
             except VersionConflictError:
-                board = await self._refresh(board_id)
+                state = await self._refresh(board_id)
                 if command.expected_version is not None:
                     return await self._recorded_or_raise(board_id, command, digest)
-            except EpochChangedError:
-                board = await self._refresh(board_id)
-        raise VersionConflictError(board.version)
+            except (EpochChangedError, ChainBrokenError):
+                state = await self._refresh(board_id)
+        raise VersionConflictError(state.board.version)
 
     @staticmethod
     def _decide(board: Board, command: AnyCommand, ctx: Context) -> list[Event]:
@@ -155,15 +167,16 @@ class BoardCommands:
 
     async def _append(
         self,
-        board: Board,
+        state: Decided,
         command: AnyCommand,
         caller: Caller,
         digest: str,
         events: list[Event],
     ) -> Outcome:
+        board = state.board
         epoch = await self._store.epoch(board.board_id)
         now = self._clock()
-        envelopes = [
+        unchained = [
             event_envelope(
                 payload,
                 event_id=uuid.uuid4(),
@@ -178,6 +191,7 @@ class BoardCommands:
             )
             for i, payload in enumerate(events, start=1)
         ]
+        envelopes = link(unchained, state.last_hash)
         encoded = [event_adapter.dump_json(e) for e in envelopes]
         version = board.version + len(envelopes)
         body = encode_result(board.board_id, version, encoded)
@@ -196,20 +210,41 @@ class BoardCommands:
             return self._replay(outcome, digest)
         assert isinstance(outcome, Appended)
         decided = fold(board, envelopes)
-        self._remember(decided)
+        self._remember(Decided(decided, envelopes[-1].hash or ZERO_HASH))
         if decided.version // self._snapshot_every > board.version // self._snapshot_every:
             self._snapshot_later(decided)
         return Outcome(body, outcome.version)
 
-    async def _refresh(self, board_id: UUID) -> Board:
-        cached = self._cache.get(board_id) or await self._from_snapshot(board_id)
-        head = await self._store.head(board_id)
-        if head < cached.version:
-            cached = Board(board_id=board_id)  # the log went back (a restore): fold it again
-        if head != cached.version:
-            cached = fold(cached, await self._store.read(board_id, after_version=cached.version))
-        self._remember(cached)
-        return cached
+    async def _refresh(self, board_id: UUID) -> Decided:
+        cached = self._cache.get(board_id)
+        tip = await self._store.tip(board_id)
+        # Unknown only for a board from before the chain whose log was trimmed: the append then
+        # takes our word for it (docs/event-chain.md).
+        tip_hash = tip.hash or ZERO_HASH
+        if (
+            cached is not None
+            and cached.board.version == tip.version
+            and (tip.hash is None or cached.last_hash == tip.hash)
+        ):
+            self._remember(cached)
+            return cached
+        board = cached.board if cached is not None else await self._from_snapshot(board_id)
+        last_hash = cached.last_hash if cached is not None else None
+        if tip.version < board.version or (cached is not None and tip.version == board.version):
+            board, last_hash = Board(board_id=board_id), ZERO_HASH  # the log was rewritten
+        # To the end, not to the tip: under contention the newest state is worth the read.
+        events = await self._store.read(board_id, after_version=board.version)
+        if events and last_hash is not None and events[0].prev_hash not in (None, last_hash):
+            # What we cached is not what the log holds below the new events: fold it again.
+            events = await self._store.read(board_id)
+            board = Board(board_id=board_id)
+        if events and events[-1].version > tip.version and events[-1].hash is None:
+            events = [e for e in events if e.version <= tip.version]  # unchained: keep the tip's
+        if events and events[-1].version > tip.version:
+            tip_hash = events[-1].hash or tip_hash
+        decided = Decided(fold(board, events), tip_hash)
+        self._remember(decided)
+        return decided
 
     async def _from_snapshot(self, board_id: UUID) -> Board:
         saved = await self._store.snapshot(board_id)
@@ -233,8 +268,9 @@ class BoardCommands:
         """Waits for snapshots being saved (tests, shutdown)."""
         await asyncio.gather(*self._snapshot_tasks, return_exceptions=True)
 
-    def _remember(self, board: Board) -> None:
-        self._cache[board.board_id] = board
-        self._cache.move_to_end(board.board_id)
+    def _remember(self, decided: Decided) -> None:
+        board_id = decided.board.board_id
+        self._cache[board_id] = decided
+        self._cache.move_to_end(board_id)
         while len(self._cache) > self._cached_boards:
             self._cache.popitem(last=False)

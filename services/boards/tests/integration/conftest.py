@@ -9,6 +9,7 @@ import pytest
 from boards.adapters.event_store import EventStore, NewEvents
 from boards.adapters.memory_store import InMemoryEventStore
 from boards.adapters.redis_store import RedisEventStore
+from contracts.chain import ZERO_HASH, link
 from contracts.envelope import event_adapter, event_envelope
 from contracts.events import BoardCreated, BoardRenamed, Event
 from contracts.streams import StreamKeys
@@ -55,6 +56,11 @@ def renames(count: int, *, start: int = 0) -> list[Event]:
     ]
 
 
+# The hash of each (board, version) a batch was built with, first one wins: a test that builds a
+# refused batch at a version already taken does not disturb the chain of later batches.
+_HASHES: dict[tuple[UUID, int], str] = {}
+
+
 def batch(
     board_id: UUID,
     payloads: list[Event],
@@ -63,11 +69,19 @@ def batch(
     epoch: str,
     command_id: UUID | None = None,
     request_hash: str = "h",
+    prev_hash: str | None = None,
 ) -> NewEvents:
-    """One command's worth of encoded events, as BoardCommands would hand them to a store."""
+    """One command's worth of encoded events, as BoardCommands would hand them to a store,
+    chained on from `prev_hash` (by default: from the batch built before at that version)."""
     command_id = command_id or uuid.uuid4()
-    encoded = [
-        event_adapter.dump_json(
+    if prev_hash is None:
+        prev_hash = (
+            ZERO_HASH
+            if expected_version == 0
+            else _HASHES.get((board_id, expected_version), "f" * 64)
+        )
+    envelopes = link(
+        [
             event_envelope(
                 payload,
                 event_id=uuid.uuid4(),
@@ -80,9 +94,14 @@ def batch(
                 causation_id=str(command_id),
                 epoch=epoch,
             )
-        )
-        for i, payload in enumerate(payloads, start=1)
-    ]
+            for i, payload in enumerate(payloads, start=1)
+        ],
+        prev_hash,
+    )
+    for envelope in envelopes:
+        assert envelope.hash is not None
+        _HASHES.setdefault((board_id, envelope.version), envelope.hash)
+    encoded = [event_adapter.dump_json(e) for e in envelopes]
     return NewEvents(
         board_id=board_id,
         expected_version=expected_version,

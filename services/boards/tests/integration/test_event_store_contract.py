@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from dataclasses import replace
 
 import pytest
 from boards.adapters.event_store import (
     Appended,
+    ChainBrokenError,
+    CorruptLogError,
     EventStore,
     IdempotencyMismatchError,
     Recorded,
+    Tip,
     VersionConflictError,
 )
+from contracts.chain import ZERO_HASH, event_hash
 
 
 async def _versions(store: EventStore, board_id: uuid.UUID) -> list[int]:
@@ -180,3 +186,86 @@ class TestSnapshots:
         assert not await store.save_snapshot(board, 15, b"fifteen")
         assert not await store.save_snapshot(board, 20, b"another twenty")
         assert await store.snapshot(board) == (20, b"twenty")
+
+
+class TestHashChain:
+    async def test_the_tip_is_the_head_version_and_its_events_hash(
+        self, store: EventStore, batches
+    ) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        assert await store.tip(board) == Tip(0, ZERO_HASH)
+        sent = batches.batch(board, batches.created(), expected_version=0, epoch=epoch)
+        await store.append(sent)
+        [event] = await store.read(board)
+        assert await store.tip(board) == Tip(1, event.hash)
+        assert event.hash == event_hash(json.loads(sent.events[0]))
+
+    async def test_refuses_a_batch_not_chained_to_the_head_and_writes_nothing(
+        self, store: EventStore, batches
+    ) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        await store.append(batches.batch(board, batches.created(), expected_version=0, epoch=epoch))
+        tip = await store.tip(board)
+        forked = batches.batch(
+            board, batches.renames(2), expected_version=1, epoch=epoch, prev_hash="a" * 64
+        )
+        with pytest.raises(ChainBrokenError) as broken:
+            await store.append(forked)
+        assert broken.value.head_hash == tip.hash
+        assert await _versions(store, board) == [1]
+        assert await store.tip(board) == tip
+
+    async def test_refuses_a_first_event_not_chained_to_the_zero_hash(
+        self, store: EventStore, batches
+    ) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        with pytest.raises(ChainBrokenError):
+            await store.append(
+                batches.batch(
+                    board, batches.created(), expected_version=0, epoch=epoch, prev_hash="b" * 64
+                )
+            )
+        assert await store.head(board) == 0
+
+    async def test_refuses_events_of_one_batch_not_chained_to_each_other(
+        self, store: EventStore, batches
+    ) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        sent = batches.batch(board, batches.created(), expected_version=0, epoch=epoch)
+        other = batches.batch(board, batches.renames(1), expected_version=1, epoch=epoch)
+        spliced = replace(sent, events=[sent.events[0], _with_prev_hash(other.events[0], "c" * 64)])
+        with pytest.raises(ChainBrokenError):
+            await store.append(spliced)
+        assert await store.head(board) == 0
+
+    async def test_refuses_events_without_a_chain(self, store: EventStore, batches) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        sent = batches.batch(board, batches.created(), expected_version=0, epoch=epoch)
+        document = json.loads(sent.events[0])
+        del document["prev_hash"], document["hash"]
+        with pytest.raises(CorruptLogError):
+            await store.append(replace(sent, events=[json.dumps(document).encode()]))
+        assert await store.head(board) == 0
+
+    async def test_a_stale_version_is_a_conflict_before_it_is_a_broken_chain(
+        self, store: EventStore, batches
+    ) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        await store.append(batches.batch(board, batches.created(), expected_version=0, epoch=epoch))
+        with pytest.raises(VersionConflictError):
+            await store.append(
+                batches.batch(board, batches.created(), expected_version=0, epoch=epoch)
+            )
+
+
+def _with_prev_hash(raw: bytes, prev_hash: str) -> bytes:
+    document = json.loads(raw)
+    document["prev_hash"] = prev_hash
+    document["hash"] = event_hash(document)
+    return json.dumps(document).encode()

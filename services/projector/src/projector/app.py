@@ -26,7 +26,7 @@ from projector.keys import (
     supervisor_key,
     verifier_key,
 )
-from projector.mongo import MongoReadStore
+from projector.mongo import MongoReadStore, generation_pointer
 from projector.settings import ProjectorSettings
 from projector.supervisor import Supervisor
 from projector.ws.hub import WebSocketHub
@@ -82,8 +82,9 @@ async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
         serverSelectionTimeoutMS=settings.mongo_timeout_ms,
     )
     app[mongo_key] = client
-    store = MongoReadStore(client[settings.mongo_db])
+    db = client[settings.mongo_db]
     try:
+        store = MongoReadStore(db, generation=(await generation_pointer(db)).live)
         await store.ensure_indexes()
         app[read_store_key] = store
         yield
@@ -107,15 +108,15 @@ def _supervisor_ctx(on_diverged: Callable[[LogDivergedError], None] | None) -> A
             app[redis_key], app[read_store_key], settings, on_diverged=on_diverged
         )
         app[supervisor_key] = supervisor
-        task = asyncio.create_task(supervisor.run()) if settings.apply else None
+        # Runs without `apply` too: it moves the readers when a rebuild switches generations.
+        task = asyncio.create_task(supervisor.run())
         try:
             yield
         finally:
             await supervisor.stop()
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     return supervisor_ctx
 

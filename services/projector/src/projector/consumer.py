@@ -25,12 +25,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.envelope import AnyEvent, event_adapter
+from contracts.envelope import AnyEvent
 from contracts.streams import BOARD_FIELD, EVENT_FIELD, VERSION_FIELD, StreamKeys, board_entry_id
+from contracts.upcasting import parse_event
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from projector.audit.log import BoardEvents, MongoEventArchive, RedisEventLog
 from projector.mongo import Checkpoint, MongoReadStore
 from projector.projections import BoardProjection, apply_event
 from projector.projections.board import ProjectionError
@@ -275,9 +277,11 @@ class PartitionApplier:
 
     def _parse(self, entry: Entry) -> AnyEvent:
         try:
-            event = event_adapter.validate_json(entry.raw)
+            event = parse_event(entry.raw)
         except ValidationError as exc:
             raise EventFailedError(entry, f"unreadable event: {exc.errors()[0]['msg']}") from None
+        except ValueError as exc:  # not JSON, or a schema version no upcaster knows
+            raise EventFailedError(entry, f"unreadable event: {exc}") from None
         if (entry.board_id, entry.version) != (str(event.board_id), event.version):
             raise EventFailedError(entry, "the entry's board or version disagrees with its event")
         return event
@@ -310,7 +314,7 @@ class PartitionApplier:
             healed = _entry(
                 entry_id, {**fields, BOARD_FIELD.encode(): projection.board_id.encode()}
             )
-            event = event_adapter.validate_json(healed.raw)
+            event = parse_event(healed.raw)
             self._apply(projection, event, entry)
         if projection.version != up_to:
             raise EventFailedError(entry, f"the board's log lacks versions up to {up_to}")
@@ -331,12 +335,13 @@ class PartitionApplier:
         """The board as of its stored version, folded from its log; the cards stored ahead keep
         their documents (the guards leave them be) and are reached again by replaying."""
         log.warning("folding a torn board again", extra={"fields": {"board": torn.board_id}})
-        events: Any = await self.redis.xrange(
-            self.keys.board_log(uuid.UUID(torn.board_id)), "-", board_entry_id(torn.stored_version)
+        # From the archive plus the Redis tail: compaction may have trimmed the log's start.
+        events = BoardEvents(
+            MongoEventArchive(self.store.events), RedisEventLog(self.redis, self.keys)
         )
         fresh = BoardProjection(board_id=torn.board_id)
-        for _, fields in events:
-            apply_event(fresh, event_adapter.validate_json(fields[EVENT_FIELD.encode()]))
+        async for event in events.read(uuid.UUID(torn.board_id), to_version=torn.stored_version):
+            apply_event(fresh, event)
         fresh.stored_version = torn.stored_version
         fresh.stored_cards = set(torn.cards)
         fresh.dirty_cards.clear()
@@ -417,22 +422,40 @@ class PartitionLease:
 async def hold_and_apply(
     applier: PartitionApplier, lease: PartitionLease, stop: asyncio.Event
 ) -> None:
-    """Applies the partition while the lease is ours; returns when it is lost or on stop."""
-    renew_every = lease.ttl_ms / 3000
-    last_renewal = time.monotonic()
-    await applier.start()
+    """Applies the partition while the lease is ours; returns when it is lost or on stop.
+
+    The lease is renewed by its own task, so a slow batch (a big board on a slow database) does
+    not let it lapse; a batch in flight when it is lost still writes only through the guards.
+    """
+    lost = asyncio.Event()
+    renewer = asyncio.create_task(_keep(lease, lost, stop), name=f"lease-{applier.partition}")
     try:
-        while not stop.is_set():
-            if time.monotonic() - last_renewal >= renew_every:
-                if not await lease.renew():
-                    log.warning(
-                        "lost the lease", extra={"fields": {"partition": applier.partition}}
-                    )
-                    return
-                last_renewal = time.monotonic()
+        await applier.start()
+        while not (stop.is_set() or lost.is_set()):
             try:
                 await applier.run_once()
             except EventFailedError:
                 await applier.rewind()  # counted; parked once it has failed often enough
+        if lost.is_set():
+            log.warning("lost the lease", extra={"fields": {"partition": applier.partition}})
     finally:
+        renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewer
         await lease.release()
+
+
+async def _keep(lease: PartitionLease, lost: asyncio.Event, stop: asyncio.Event) -> None:
+    every = lease.ttl_ms / 3000
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+        if stop.is_set():
+            return
+        try:
+            renewed = await lease.renew()
+        except RedisError:
+            renewed = False
+        if not renewed:
+            lost.set()
+            return

@@ -45,14 +45,52 @@ def _stream_id(position: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+# The read models are kept per generation (docs/operations.md): generation 0 in `boards`, `cards`,
+# `memberships`, `checkpoints`; generation N in `boards_gN` and so on. A rebuild fills a new
+# generation while the live one serves, then moves the pointer. The event archive is one
+# collection for all generations: it is the log, not a read model.
+GENERATIONS = "generations"
+POINTER_ID = "read_models"
+GENERATION_COLLECTIONS = ("boards", "cards", "memberships", "checkpoints")
+
+
+def collection_name(base: str, generation: int) -> str:
+    return base if generation == 0 else f"{base}_g{generation}"
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationPointer:
+    live: int
+    # A rebuild under way fills this generation; compaction keeps what its appliers still need.
+    building: int | None = None
+
+
+async def generation_pointer(db: AsyncDatabase[Doc]) -> GenerationPointer:
+    doc = await db[GENERATIONS].find_one({"_id": POINTER_ID})
+    if doc is None:
+        return GenerationPointer(live=0)
+    building = doc.get("building")
+    return GenerationPointer(int(doc.get("live", 0)), int(building) if building else None)
+
+
 class MongoReadStore:
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+    def __init__(self, db: AsyncDatabase[Doc], *, generation: int = 0) -> None:
         self.db = db
-        self.boards: AsyncCollection[Doc] = db["boards"]
-        self.cards: AsyncCollection[Doc] = db["cards"]
-        self.memberships: AsyncCollection[Doc] = db["memberships"]
         self.events: AsyncCollection[Doc] = db["events"]
-        self.checkpoints: AsyncCollection[Doc] = db["checkpoints"]
+        self.switch_to(generation)
+
+    def switch_to(self, generation: int) -> None:
+        """Reads and writes go to another generation's collections from now on. Readers share
+        one store, so a switch-over moves every reader at once."""
+        self.generation = generation
+        self.boards: AsyncCollection[Doc] = self.db[collection_name("boards", generation)]
+        self.cards: AsyncCollection[Doc] = self.db[collection_name("cards", generation)]
+        self.memberships: AsyncCollection[Doc] = self.db[collection_name("memberships", generation)]
+        self.checkpoints: AsyncCollection[Doc] = self.db[collection_name("checkpoints", generation)]
+
+    def at(self, generation: int) -> MongoReadStore:
+        """Another store over the same database, at `generation`."""
+        return MongoReadStore(self.db, generation=generation)
 
     async def ensure_indexes(self) -> None:
         await self.cards.create_index([("board_id", ASCENDING)])

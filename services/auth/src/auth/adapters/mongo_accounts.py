@@ -5,6 +5,11 @@ unique; an email address can change hands, so it never identifies anyone here. W
 multi-document transactions, a first sign-in inserts the account first (the unique index picks
 one winner if two race) and the user second; a user document missing after a crash between the
 two is created on the next sign-in.
+
+For inviting someone to a board, a user can also be looked up by email: the address they last
+signed in with, matched exactly but case-insensitively (`email_key`, the lower-cased address).
+Should two users hold the same address (it changed hands, or two providers), the one who signed
+in most recently is meant, since the address is theirs now.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -33,6 +38,7 @@ class MongoAccounts:
             [("issuer", ASCENDING), ("subject", ASCENDING)], unique=True
         )
         await self.accounts.create_index([("user_id", ASCENDING)])
+        await self.users.create_index([("email_key", ASCENDING)])
 
     async def sign_in(self, identity: Identity, *, now: datetime) -> User:
         """The user the identity belongs to, created on first sign-in; name and email follow
@@ -70,7 +76,12 @@ class MongoAccounts:
         return account
 
     async def _save_user(self, user: User, now: datetime) -> None:
-        fields = {"email": user.email, "name": user.name, "updated_at": now}
+        fields = {
+            "email": user.email,
+            "email_key": email_key(user.email),
+            "name": user.name,
+            "updated_at": now,
+        }
         result = await self.users.update_one({"_id": user.user_id}, {"$set": fields})
         if result.matched_count:
             return
@@ -81,6 +92,20 @@ class MongoAccounts:
 
     async def user(self, user_id: str) -> User | None:
         doc = await self.users.find_one({"_id": user_id})
-        if doc is None:
-            return None
-        return User(user_id=doc["_id"], email=doc["email"], name=doc.get("name"))
+        return None if doc is None else _user(doc)
+
+    async def user_by_email(self, email: str) -> User | None:
+        """The user who last signed in with this address, or None. Users whose last sign-in
+        predates `email_key` are found again after their next sign-in."""
+        doc = await self.users.find_one(
+            {"email_key": email_key(email)}, sort=[("updated_at", DESCENDING)]
+        )
+        return None if doc is None else _user(doc)
+
+
+def email_key(email: str) -> str:
+    return email.strip().lower()
+
+
+def _user(doc: Doc) -> User:
+    return User(user_id=doc["_id"], email=doc["email"], name=doc.get("name"))

@@ -199,6 +199,28 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response(body, headers=NO_STORE)
 
 
+# Long enough for any real address (RFC 5321 allows 254 in a path); more is not an address.
+_MAX_EMAIL = 320
+
+
+@routes.get("/auth/users")
+async def find_user(request: web.Request) -> web.Response:
+    """Who an email address belongs to, so that a board owner can invite them by it."""
+    claims = await authenticate(request, request.app[verifier_key])
+    email = request.query.get("email", "").strip()
+    if not email or len(email) > _MAX_EMAIL or "@" not in email:
+        raise ApiError(400, "invalid_request", "send ?email=<address>")
+    user = await request.app[service_key].find_user(claims, email)
+    if user is None:
+        raise ApiError(
+            404,
+            "user_not_found",
+            "nobody has signed in with this address; ask them to sign in once",
+        )
+    body = {"user_id": user.user_id, "name": user.name, "email": user.email}
+    return web.json_response(body, headers=NO_STORE)
+
+
 # -- keys and health ------------------------------------------------------------------------
 
 

@@ -5,11 +5,11 @@
 -- the whole call up front when it is over maxmemory.
 --
 -- KEYS: 1 board log (stream, ids are versions), 2 board head (string), 3 command record (hash),
---       4 partition feed (stream), 5 partition epoch (string)
+--       4 partition feed (stream), 5 partition epoch (string), 6 board head hash (string)
 -- ARGV: 1 expected version, 2 epoch the events carry, 3 request hash, 4 result to record,
 --       5 record ttl (s), 6 board id, 7.. encoded events in version order
 -- Returns {"OK", version} | {"DUPLICATE", hash, result} | {"CONFLICT", version} | {"NO_EPOCH"}
---       | {"EPOCH", epoch} | {"CORRUPT", reason}
+--       | {"EPOCH", epoch} | {"CHAIN", head hash or ""} | {"CORRUPT", reason}
 
 local function key_type(key)
   return redis.call('TYPE', key)['ok']
@@ -30,7 +30,7 @@ local function last_version(log)
 end
 
 local function check_types(keys)
-  local expected = {'stream', 'string', 'hash', 'stream', 'string'}
+  local expected = {'stream', 'string', 'hash', 'stream', 'string', 'string'}
   for i, key in ipairs(keys) do
     local t = key_type(key)
     if t ~= 'none' and t ~= expected[i] then
@@ -40,8 +40,45 @@ local function check_types(keys)
   return nil
 end
 
+local ZERO_HASH = '0000000000000000000000000000000000000000000000000000000000000000'
+
+local function chain_field(encoded, name)
+  local ok, decoded = pcall(cjson.decode, encoded)
+  if not ok or type(decoded) ~= 'table' then
+    return nil
+  end
+  local value = decoded[name]
+  if type(value) ~= 'string' or not string.match(value, '^%x+$') or #value ~= 64 then
+    return nil
+  end
+  return value
+end
+
+-- The events must continue the board's chain: the first one's prev_hash is the head's hash (the
+-- zero hash on an empty board) and each next one's is the hash of the one before it. A board
+-- written before the chain has no head hash yet: its first chained event is taken as it says.
+local function check_chain(head_hash, current, args, count)
+  local previous = head_hash
+  if current == 0 then
+    previous = ZERO_HASH
+  end
+  for i = 1, count do
+    local prev_hash = chain_field(args[6 + i], 'prev_hash')
+    local hash = chain_field(args[6 + i], 'hash')
+    if not prev_hash or not hash then
+      return {'CORRUPT', 'event ' .. i .. ' has no prev_hash and hash'}
+    end
+    if previous and prev_hash ~= previous then
+      return {'CHAIN', head_hash or ''}
+    end
+    previous = hash
+  end
+  return nil
+end
+
 local function append(keys, args)
   local log, head, record, feed, epoch_key = keys[1], keys[2], keys[3], keys[4], keys[5]
+  local head_hash_key = keys[6]
   local wrong = check_types(keys)
   if wrong then
     return {'CORRUPT', wrong}
@@ -69,6 +106,14 @@ local function append(keys, args)
   if count < 1 then
     return {'CORRUPT', 'no events to append'}
   end
+  local head_hash = redis.call('GET', head_hash_key)
+  if head_hash == false then
+    head_hash = nil
+  end
+  local broken = check_chain(head_hash, current, args, count)
+  if broken then
+    return broken
+  end
 
   for i = 1, count do
     local version = current + i
@@ -76,6 +121,7 @@ local function append(keys, args)
     redis.call('XADD', feed, '*', 'board', args[6], 'version', version, 'event', args[6 + i])
   end
   redis.call('SET', head, current + count)
+  redis.call('SET', head_hash_key, chain_field(args[6 + count], 'hash'))
   redis.call('HSET', record, 'hash', args[3], 'result', args[4])
   redis.call('EXPIRE', record, tonumber(args[5]))
   return {'OK', current + count}

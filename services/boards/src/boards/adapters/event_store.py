@@ -30,6 +30,15 @@ class EpochChangedError(EventStoreError):
     """The log's epoch is not the one the events were stamped with: decide and stamp again."""
 
 
+class ChainBrokenError(EventStoreError):
+    """The first event's `prev_hash` is not the hash of the board's head (or the events are not
+    chained to each other): the writer's idea of the board is not the stored one."""
+
+    def __init__(self, head_hash: str | None) -> None:
+        super().__init__(f"the board's head hash is {head_hash}")
+        self.head_hash = head_hash
+
+
 class CorruptLogError(EventStoreError):
     """A key the append touches is not what the store wrote; nothing was written."""
 
@@ -40,6 +49,15 @@ class Recorded:
 
     request_hash: str
     result: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Tip:
+    """A board's newest version and the hash of its event at that version (`ZERO_HASH` for an
+    empty board; `None` if unknown: a board written before the chain whose log was trimmed)."""
+
+    version: int
+    hash: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +84,9 @@ class EventStore(Protocol):
     async def append(self, batch: NewEvents) -> Appended | Recorded:
         """Atomically appends the events, or returns the earlier record of the same command.
 
-        Raises VersionConflictError, IdempotencyMismatchError, EpochChangedError or
-        CorruptLogError, each having written nothing.
+        The events must be chained (`contracts.chain.link`) on from the hash of the board's head.
+        Raises VersionConflictError, IdempotencyMismatchError, EpochChangedError,
+        ChainBrokenError or CorruptLogError, each having written nothing.
         """
         ...
 
@@ -78,6 +97,8 @@ class EventStore(Protocol):
     async def recorded(self, board_id: UUID, command_id: UUID) -> Recorded | None: ...
 
     async def head(self, board_id: UUID) -> int: ...
+
+    async def tip(self, board_id: UUID) -> Tip: ...
 
     async def snapshot(self, board_id: UUID) -> tuple[int, bytes] | None:
         """The newest saved snapshot of the board and the version it reflects."""

@@ -9,13 +9,19 @@ import uuid
 from collections import defaultdict
 from uuid import UUID
 
-from contracts.envelope import AnyEvent, event_adapter
+import orjson
+from contracts.chain import ZERO_HASH, event_hash
+from contracts.envelope import AnyEvent
+from contracts.upcasting import parse_event
 
 from boards.adapters.event_store import (
     Appended,
+    ChainBrokenError,
+    CorruptLogError,
     IdempotencyMismatchError,
     NewEvents,
     Recorded,
+    Tip,
     VersionConflictError,
 )
 
@@ -41,6 +47,7 @@ class InMemoryEventStore:
         log = self._logs[batch.board_id]
         if len(log) != batch.expected_version:
             raise VersionConflictError(len(log))
+        self._check_chain(log, batch)
         for event in batch.events:
             log.append(event)
             self.feed.append((batch.board_id, len(log), event))
@@ -49,17 +56,36 @@ class InMemoryEventStore:
         )
         return Appended(len(log))
 
+    @staticmethod
+    def _check_chain(log: list[bytes], batch: NewEvents) -> None:
+        # As append.lua: every check before the first write.
+        head_hash = event_hash(orjson.loads(log[-1])) if log else ZERO_HASH
+        previous = head_hash
+        for raw in batch.events:
+            document = orjson.loads(raw)
+            if not isinstance(document.get("prev_hash"), str) or not isinstance(
+                document.get("hash"), str
+            ):
+                raise CorruptLogError("an event has no prev_hash and hash")
+            if document["prev_hash"] != previous:
+                raise ChainBrokenError(head_hash)
+            previous = document["hash"]
+
     async def read(
         self, board_id: UUID, *, after_version: int = 0, to_version: int | None = None
     ) -> list[AnyEvent]:
         log = self._logs.get(board_id, [])
-        return [event_adapter.validate_json(raw) for raw in log[after_version:to_version]]
+        return [parse_event(raw) for raw in log[after_version:to_version]]
 
     async def recorded(self, board_id: UUID, command_id: UUID) -> Recorded | None:
         return self._records.get((board_id, command_id))
 
     async def head(self, board_id: UUID) -> int:
         return len(self._logs.get(board_id, []))
+
+    async def tip(self, board_id: UUID) -> Tip:
+        log = self._logs.get(board_id, [])
+        return Tip(len(log), event_hash(orjson.loads(log[-1])) if log else ZERO_HASH)
 
     async def snapshot(self, board_id: UUID) -> tuple[int, bytes] | None:
         return self._snapshots.get(board_id)

@@ -7,18 +7,23 @@ from importlib.resources import files
 from typing import Any
 from uuid import UUID
 
-from contracts.envelope import AnyEvent, event_adapter
+import orjson
+from contracts.chain import ZERO_HASH, event_hash
+from contracts.envelope import AnyEvent
 from contracts.streams import EVENT_FIELD, StreamKeys, board_entry_id
+from contracts.upcasting import parse_event
 from redis.asyncio import Redis
 
 from boards.adapters.event_store import (
     IDEMPOTENCY_TTL_SECONDS,
     Appended,
+    ChainBrokenError,
     CorruptLogError,
     EpochChangedError,
     IdempotencyMismatchError,
     NewEvents,
     Recorded,
+    Tip,
     VersionConflictError,
 )
 from boards.adapters.pipelining import AutoPipeline
@@ -26,6 +31,11 @@ from boards.adapters.pipelining import AutoPipeline
 APPEND_FUNCTION = "cardstream_append"
 SNAPSHOT_FUNCTION = "cardstream_save_snapshot"
 READ_PAGE = 1000
+
+
+def head_hash_key(keys: StreamKeys, board_id: UUID) -> str:
+    """Beside the head counter, under the same hash tag: the hash of the event at the head."""
+    return f"{keys.board_head(board_id)}:hash"
 
 
 def append_library() -> str:
@@ -73,12 +83,13 @@ class RedisEventStore:
         reply: list[Any] = await self._pipeline.execute(
             "FCALL",
             APPEND_FUNCTION,
-            5,
+            6,
             keys.board_log(board_id),
             keys.board_head(board_id),
             keys.command(board_id, batch.command_id),
             keys.feed(partition),
             keys.epoch(partition),
+            head_hash_key(keys, board_id),
             batch.expected_version,
             batch.epoch,
             batch.request_hash,
@@ -100,6 +111,8 @@ class RedisEventStore:
             return recorded
         if status == "CONFLICT":
             raise VersionConflictError(int(reply[1]))
+        if status == "CHAIN":
+            raise ChainBrokenError(reply[1].decode() or None)
         if status in ("NO_EPOCH", "EPOCH"):
             self._epochs.pop(partition, None)
             raise EpochChangedError(f"the log's epoch changed ({status})")
@@ -114,9 +127,7 @@ class RedisEventStore:
         start = board_entry_id(after_version + 1)
         while True:
             page: list[Any] = await self._redis.xrange(log, start, end, count=READ_PAGE)  # type: ignore[assignment]
-            events.extend(
-                event_adapter.validate_json(fields[EVENT_FIELD.encode()]) for _, fields in page
-            )
+            events.extend(parse_event(fields[EVENT_FIELD.encode()]) for _, fields in page)
             if len(page) < READ_PAGE:
                 return events
             start = "(" + page[-1][0].decode()
@@ -131,6 +142,25 @@ class RedisEventStore:
     async def head(self, board_id: UUID) -> int:
         value: bytes | None = await self._redis.get(self._keys.board_head(board_id))  # type: ignore[assignment]
         return int(value) if value is not None else 0
+
+    async def tip(self, board_id: UUID) -> Tip:
+        keys = [self._keys.board_head(board_id), head_hash_key(self._keys, board_id)]
+        values: list[Any] = await self._redis.mget(keys)
+        version = int(values[0]) if values[0] is not None else 0
+        if version == 0:
+            return Tip(0, ZERO_HASH)
+        if values[1] is not None:
+            return Tip(version, values[1].decode())
+        return Tip(version, await self._unchained_head_hash(board_id, version))
+
+    async def _unchained_head_hash(self, board_id: UUID, version: int) -> str | None:
+        # A board written before the chain: its head's hash is computed from the stored event.
+        log = self._keys.board_log(board_id)
+        entry = board_entry_id(version)
+        page: list[Any] = await self._redis.xrange(log, entry, entry)  # type: ignore[assignment]
+        if not page:
+            return None
+        return event_hash(orjson.loads(page[0][1][EVENT_FIELD.encode()]))
 
     async def snapshot(self, board_id: UUID) -> tuple[int, bytes] | None:
         key = self._keys.board_snapshot(board_id)

@@ -51,6 +51,7 @@ from contracts.events import (
     Event,
     FieldChange,
     MemberAdded,
+    MemberProfile,
     MemberRemoved,
     MemberRoleChanged,
     Placement,
@@ -407,7 +408,8 @@ def add_member(board: Board, c: AddMember, ctx: Context) -> list[Event]:
         raise RuleViolationError(
             "already a member; change the role instead", code="member_exists", user_id=c.user_id
         )
-    return [MemberAdded(user_id=c.user_id, role=c.role, email=c.email, name=c.name)]
+    profile = MemberProfile(email=c.email, name=c.name) if c.email or c.name else None
+    return [MemberAdded(user_id=c.user_id, role=c.role, profile=profile)]
 
 
 def change_member_role(board: Board, c: ChangeMemberRole, ctx: Context) -> list[Event]:

@@ -16,9 +16,9 @@ from collections.abc import AsyncGenerator
 from typing import Any, Protocol
 from uuid import UUID
 
-from contracts.envelope import AnyEvent, event_adapter
+from contracts.envelope import AnyEvent
 from contracts.streams import EVENT_FIELD, StreamKeys, board_entry_id
-from pydantic import ValidationError
+from contracts.upcasting import parse_event
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from redis.asyncio import Redis
@@ -82,8 +82,8 @@ class MongoEventArchive:
     @staticmethod
     def _parse(doc: dict[str, Any], board_id: UUID) -> AnyEvent:
         try:
-            event = event_adapter.validate_python(doc["event"])
-        except (KeyError, ValidationError) as exc:
+            event = parse_event(doc["event"])
+        except (KeyError, ValueError) as exc:
             raise UnreadableEventError(f"archived event {doc.get('_id')} is unreadable") from exc
         return _checked(event, board_id, int(doc["version"]))
 
@@ -108,8 +108,8 @@ class RedisEventLog:
     def _parse(entry_id: bytes, fields: dict[bytes, bytes], board_id: UUID) -> AnyEvent:
         version = int(entry_id.split(b"-", 1)[0])
         try:
-            event = event_adapter.validate_json(fields.get(_EVENT, b""))
-        except ValidationError as exc:
+            event = parse_event(fields.get(_EVENT, b""))
+        except ValueError as exc:
             raise UnreadableEventError(
                 f"log entry {entry_id.decode()} of board {board_id} is unreadable"
             ) from exc

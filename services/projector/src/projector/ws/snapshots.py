@@ -7,8 +7,8 @@ import asyncio
 from dataclasses import dataclass
 from uuid import UUID
 
-from contracts.envelope import event_adapter
 from contracts.read_models import BoardDetail, BoardView, CardView
+from contracts.upcasting import parse_event
 from pydantic import ValidationError
 
 from projector.mongo import MongoReadStore
@@ -84,7 +84,7 @@ def fold_detail(board_id: str, items: list[Item]) -> BoardDetail | None:
     projection = BoardProjection(board_id=board_id)
     try:
         for _, raw in items:
-            apply_event(projection, event_adapter.validate_json(raw))
+            apply_event(projection, parse_event(raw))
     except (ProjectionError, ValidationError):
         return None
     if projection.board is None:

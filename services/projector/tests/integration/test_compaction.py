@@ -1,0 +1,172 @@
+"""Compaction trims Redis below what nothing needs there, and changes no answer: history, export,
+point in time, replay and a rebuild read the archive plus the tail the same as before."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from cardstream_testing.feeds import append, envelopes
+from contracts.events import BoardCreated, BoardRenamed, CardAdded, CardMoved, ColumnAdded, Event
+from contracts.streams import StreamKeys
+from projector.audit import (
+    BoardEvents,
+    HistoryFilter,
+    MongoEventArchive,
+    RedisEventLog,
+    board_at,
+    history_page,
+    ndjson_pages,
+)
+from projector.compaction import compact
+from projector.consumer import PartitionApplier
+from projector.mongo import MongoReadStore, generation_pointer
+from projector.rebuild import (
+    RebuildOptions,
+    canonical,
+    rebuild,
+    stored_documents,
+    verify_live,
+)
+from redis.asyncio import Redis
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url, decode_responses=False)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def keys(key_prefix: str) -> StreamKeys:
+    return StreamKeys(prefix=key_prefix, partitions=4)
+
+
+def _story(board: uuid.UUID, moves: int) -> list[Event]:
+    columns = [uuid.uuid5(board, f"column {i}") for i in range(2)]
+    card = uuid.uuid5(board, "card")
+    payloads: list[Event] = [BoardCreated(title="t0", owner_id="alice")]
+    payloads += [
+        ColumnAdded(column_id=c, title=f"c{i}", position=f"a{i}") for i, c in enumerate(columns)
+    ]
+    payloads.append(CardAdded(card_id=card, column_id=columns[0], title="card", position="a"))
+    for i in range(moves):
+        payloads.append(
+            CardMoved(
+                card_id=card,
+                from_column_id=columns[i % 2],
+                to_column_id=columns[(i + 1) % 2],
+                position="a",
+                previous_position="a",
+            )
+        )
+        payloads.append(BoardRenamed(title=f"t{i + 1}", previous_title=f"t{i}"))
+    return payloads
+
+
+async def _project(redis: Redis, keys: StreamKeys, store: MongoReadStore) -> None:
+    for partition in range(keys.partitions):
+        applier = PartitionApplier(redis, keys, store, partition, consumer="t", block_ms=10)
+        await applier.start()
+        while await applier.run_once(block=False):
+            pass
+
+
+async def _answers(redis: Redis, keys: StreamKeys, store: MongoReadStore, board: uuid.UUID) -> Any:
+    events = BoardEvents(MongoEventArchive(store.events), RedisEventLog(redis, keys), page_size=7)
+    history = await history_page(events, board, HistoryFilter(), limit=1000)
+    export = b"".join([page async for page in ndjson_pages(events, board)])
+    at = [
+        (await board_at(events, board, version=v, archived=True)).model_dump_json()  # type: ignore[union-attr]
+        for v in (1, 5, 12, 20)
+    ]
+    return history.model_dump_json(), export, at, await stored_documents(store, str(board))
+
+
+class TestCompact:
+    async def test_trims_below_the_snapshot_and_the_archive_and_changes_no_answer(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        board = uuid.uuid4()
+        await append(redis, keys, envelopes(board, _story(board, moves=12)))
+        await _project(redis, keys, read_store)
+        await redis.hset(keys.board_snapshot(board), mapping={"version": 10, "data": b"{}"})
+        before = await _answers(redis, keys, read_store, board)
+
+        dry = await compact(redis, read_store.db, keys, dry_run=True)
+        assert [t.trimmed for t in dry.boards] == [9]
+        assert await redis.xlen(keys.board_log(board)) == 28
+        report = await compact(redis, read_store.db, keys)
+
+        assert [(t.min_version, t.trimmed) for t in report.boards] == [(10, 9)]
+        first = await redis.xrange(keys.board_log(board), count=1)
+        assert first[0][0] == b"10-0"
+        feed = report.feeds[keys.partition_of(board)]
+        assert feed.trimmed == 27  # everything below the checkpoint, which stays
+        assert await _answers(redis, keys, read_store, board) == before
+
+    async def test_keeps_what_the_archive_lacks(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        board = uuid.uuid4()
+        await append(redis, keys, envelopes(board, _story(board, moves=5)))
+        await _project(redis, keys, read_store)
+        await redis.hset(keys.board_snapshot(board), mapping={"version": 10, "data": b"{}"})
+        await read_store.events.delete_one({"_id": f"{board}:4"})
+
+        report = await compact(redis, read_store.db, keys, board_ids=[str(board)])
+
+        assert [(t.min_version, t.trimmed) for t in report.boards] == [(3, 2)]
+        assert report.feeds == []
+
+    async def test_a_board_without_a_snapshot_keeps_its_whole_log(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        board = uuid.uuid4()
+        await append(redis, keys, envelopes(board, _story(board, moves=5)))
+        await _project(redis, keys, read_store)
+
+        report = await compact(redis, read_store.db, keys)
+
+        assert [t.trimmed for t in report.boards] == [0]
+        assert await redis.xlen(keys.board_log(board)) == 14
+
+
+class TestRebuildAfterCompaction:
+    async def test_a_rebuild_of_a_compacted_log_equals_the_live_read_models(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        boards = [uuid.uuid4() for _ in range(5)]
+        for board in boards:
+            await append(redis, keys, envelopes(board, _story(board, moves=8)))
+        await _project(redis, keys, read_store)
+        for board in boards[:3]:
+            await redis.hset(keys.board_snapshot(board), mapping={"version": 15, "data": b"{}"})
+        await compact(redis, read_store.db, keys)
+        late = boards[0]
+        await append(
+            redis,
+            keys,
+            envelopes(late, [BoardRenamed(title="late", previous_title="t8")], start=21),
+        )
+        live = {str(b): await stored_documents(read_store, str(b)) for b in boards}
+        progress = io.StringIO()
+
+        result = await rebuild(redis, read_store.db, keys, RebuildOptions(lease_ms=2000), progress)
+
+        assert result.ok, result.problems
+        pointer = await generation_pointer(read_store.db)
+        assert (pointer.live, pointer.building) == (1, None)
+        new = read_store.at(1)
+        assert (await stored_documents(new, str(late)))["board"]["title"] == "late"  # type: ignore[index]
+        for board in boards[1:]:
+            assert canonical(await stored_documents(new, str(board))) == canonical(live[str(board)])
+        assert "folded partition" in progress.getvalue()
+        assert "events/s" in progress.getvalue()
+        assert (await verify_live(redis, read_store.db, keys, io.StringIO())).ok

@@ -1,0 +1,197 @@
+"""Issue 6's acceptance for `rebuild`: while a writer keeps sending commands and a subscriber keeps
+receiving, the read models are rebuilt into a new generation, verified and switched over; the new
+documents equal the old ones (canonical JSON) and a fresh fold; the subscriber sees no gap; reads
+after the switch come from the new generation, which the live projector then keeps applying."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from cardstream_testing.stack import WAIT_S, Api, Stack, Subscriber
+from contracts.streams import StreamKeys
+from projector.audit import BoardEvents, MongoEventArchive, RedisEventLog
+from projector.mongo import MongoReadStore, generation_pointer
+from projector.rebuild import canonical, fold, folded_documents, stored_documents
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
+CLI = "import sys; from projector.cli import main; sys.exit(main(sys.argv[1:]))"
+# A steady writer, not a flood: FerretDB (SQLite) serves the live projector and the rebuild at once.
+WRITE_PAUSE_S = 0.05
+
+
+async def run_cli(stack: Stack, *args: str) -> tuple[int, str, str]:
+    env = {
+        **os.environ,
+        **stack.common_env("PROJECTOR"),
+        "PROJECTOR_MONGO_URL": stack.mongo_url,
+        "PROJECTOR_MONGO_DB": stack.mongo_db,
+        "PROJECTOR_LEASE_MS": "1000",
+    }
+    err_path = stack.tmp / f"cli-{uuid.uuid4().hex[:8]}.err"
+    with err_path.open("wb") as err_file:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            CLI,
+            *args,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=err_file,
+        )
+        try:
+            out, _ = await asyncio.wait_for(process.communicate(), 150)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise AssertionError(f"{args} did not end: {err_path.read_text()}") from None
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err_path.read_text()
+
+
+async def _board_with_columns(api: Api) -> tuple[str, list[str]]:
+    board = await api.create_board()
+    columns = [str(uuid.uuid4()) for _ in range(2)]
+    for i, column in enumerate(columns):
+        assert (await api.command(board, "AddColumn", column_id=column, title=f"c{i}"))[
+            "status"
+        ] == 200
+    return board, columns
+
+
+async def _write(api: Api, board: str, columns: list[str], n: int, tag: str) -> None:
+    cards: list[str] = []
+    for i in range(n):
+        if i % 3 == 0 or not cards:
+            card = str(uuid.uuid4())
+            answer = await api.command(
+                board, "AddCard", column_id=columns[i % 2], title=f"{tag}{i}", card_id=card
+            )
+            cards.append(card)
+        elif i % 3 == 1:
+            answer = await api.command(board, "MoveCard", card_id=cards[-1], column_id=columns[0])
+        else:
+            answer = await api.command(board, "RenameBoard", title=f"{tag}{i}")
+        assert answer["status"] in (200, 422), answer
+
+
+async def _head(stack: Stack, board: str) -> int:
+    redis = Redis.from_url(stack.redis.url)
+    try:
+        entries: Any = await redis.xrevrange(
+            StreamKeys(partitions=4).board_log(uuid.UUID(board)), count=1
+        )
+    finally:
+        await redis.aclose()
+    return int(entries[0][0].split(b"-")[0])
+
+
+async def _equals(value: Awaitable[Any], expected: Any) -> bool:
+    return await value == expected
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]]) -> None:
+    """Polls `check` until it holds, bounded by WAIT_S."""
+    deadline = asyncio.get_running_loop().time() + WAIT_S
+    for _ in itertools.count():
+        if await check():
+            return
+        assert asyncio.get_running_loop().time() < deadline, "did not happen in time"
+        await asyncio.sleep(0.05)
+
+
+class TestRebuild:
+    @pytest.mark.timeout(240)
+    async def test_rebuilds_verifies_and_switches_while_writing_and_subscribed(
+        self, stack: Stack, session: aiohttp.ClientSession
+    ) -> None:
+        stack.start_boards()
+        projector = stack.start_projector()
+        api = Api(session, stack, projector.url)
+        quiet, quiet_columns = await _board_with_columns(api)
+        await _write(api, quiet, quiet_columns, 30, "q")
+        busy, columns = await _board_with_columns(api)
+        await _write(api, busy, columns, 60, "b")
+        await api.wait_for_version(quiet, await _head(stack, quiet))
+        subscriber = await Subscriber(session, projector.url, stack.token()).connect()
+        await subscriber.subscribe(busy, since_version=0)
+
+        stop = asyncio.Event()
+
+        async def writer() -> int:
+            written = 0
+            while not stop.is_set():
+                await _write(api, busy, columns, 3, f"w{written}")
+                written += 3
+                await asyncio.sleep(WRITE_PAUSE_S)
+            return written
+
+        writing = asyncio.create_task(writer())
+        code, _, progress = await run_cli(stack, "rebuild")
+        await _write(api, busy, columns, 30, "after")  # applied by the live projector, on g1
+        stop.set()
+        written = await writing
+
+        assert code == 0, progress
+        assert written > 0
+        assert "events/s" in progress
+        assert "partitions done" in progress
+        assert "switched the read models from generation 0 to 1" in progress
+        head = await _head(stack, busy)
+        await subscriber.until(lambda: subscriber.last_version(busy) >= head)
+        assert [e["version"] for e in subscriber.events(busy)] == list(range(1, head + 1))
+        detail = await api.wait_for_version(busy, head)
+        assert detail["board"]["version"] == head
+
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url, tz_aware=True)
+        redis = Redis.from_url(stack.redis.url)
+        try:
+            db = client[stack.mongo_db]
+            assert (await generation_pointer(db)).live == 1
+            old, new = MongoReadStore(db), MongoReadStore(db, generation=1)
+            events = BoardEvents(
+                MongoEventArchive(db["events"]), RedisEventLog(redis, StreamKeys(partitions=4))
+            )
+            # The quiet board did not move: both generations hold the same documents.
+            assert canonical(await stored_documents(new, quiet)) == canonical(
+                await stored_documents(old, quiet)
+            )
+            # The busy one: each generation equals a fresh fold at its own version.
+            for store in (old, new):
+                documents = await stored_documents(store, busy)
+                assert documents is not None
+                projection, _ = await fold(events, busy, documents["board"]["version"])
+                assert canonical(documents) == canonical(folded_documents(projection))
+            # The rebuild had exited before the last commands: the live projector applied them
+            # to generation 1.
+            await _eventually(  # once it has seen the pointer move
+                lambda: _equals(new.board_version(uuid.UUID(busy)), head)
+            )
+            # HTTP reads come from generation 1: a mark made only there is what they show.
+            original = await new.boards.find_one({"_id": quiet})
+            assert original is not None
+            await new.boards.update_one({"_id": quiet}, {"$set": {"title": "only in g1"}})
+
+            async def title() -> Any:
+                return (await api.board(quiet))[1]["board"]["title"]
+
+            await _eventually(lambda: _equals(title(), "only in g1"))
+            # ... which `rebuild --verify-only` finds, as a document that is not the fold.
+            code, _, report = await run_cli(stack, "rebuild", "--verify-only")
+            assert code == 1
+            assert f"board {quiet}: the documents differ from the fold" in report
+            await new.boards.update_one({"_id": quiet}, {"$set": {"title": original["title"]}})
+            code, _, report = await run_cli(stack, "rebuild", "--verify-only")
+            assert code == 0, report
+        finally:
+            await client.close()
+            await redis.aclose()
+        await subscriber.close()
