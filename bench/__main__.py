@@ -23,16 +23,19 @@ from importlib import metadata
 from types import FrameType
 from typing import Any
 
-from bench import append
+from bench import append, bigboard, catchup, e2e
 from bench.runtime import BenchSettings, log
 
 Benchmark = Callable[[BenchSettings], dict[str, Any]]
 
 BENCHMARKS: dict[str, Benchmark] = {
     "append": append.run,
+    "e2e": e2e.run,
+    "catchup": catchup.run,
+    "bigboard": bigboard.run,
 }
 
-_LIBRARIES = ("aiohttp", "redis", "hiredis", "uvloop", "orjson", "pydantic")
+_LIBRARIES = ("aiohttp", "redis", "hiredis", "uvloop", "orjson", "pydantic", "pymongo")
 
 
 def _redis_server_version() -> str | None:

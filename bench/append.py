@@ -36,14 +36,16 @@ from boards.adapters.redis_store import RedisEventStore
 from boards.service import encode_result
 from cardstream_runtime.devtoken import DevSigner
 from cardstream_testing import RedisServer
-from contracts.envelope import event_adapter, event_envelope
+from contracts.chain import ZERO_HASH, link
+from contracts.envelope import AnyEvent, event_adapter, event_envelope
 from contracts.events import CardMoved
 from contracts.streams import StreamKeys
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bench.boards_process import boards_process
-from bench.runtime import BenchSettings, CpuMeter, Tally, closed_loop, log, run_async
+from bench.runtime import BenchSettings, CpuMeter, Tally, closed_loop, log, open_loop, run_async
+from bench.services import boards_process
+from bench.stack import redis_facts
 
 ISSUER, AUDIENCE, USER = "cardstream-bench", "cardstream", "bench"
 TOKEN_TTL = 24 * 60 * 60
@@ -90,10 +92,10 @@ class Card:
     def next_move(self) -> tuple[int, bytes]:
         target = (self.column + 1) % len(self.columns)
         payload = {"card_id": self.card_id, "column_id": self.columns[target]}
-        return target, orjson.dumps(_command("MoveCard", **payload))
+        return target, orjson.dumps(command("MoveCard", **payload))
 
 
-def _command(type_: str, **payload: str) -> dict[str, Any]:
+def command(type_: str, **payload: str) -> dict[str, Any]:
     return {"command_id": str(uuid.uuid4()), "type": type_, "payload": payload}
 
 
@@ -125,7 +127,7 @@ async def move(api: Api, cards: deque[Card], tally: Tally, due: float | None = N
     card = cards.popleft()
     try:
         target, body = card.next_move()
-        start = time.perf_counter() if due is None else due
+        start = time.monotonic() if due is None else due
         try:
             status, reply = await api.post(card.path, body)
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -134,25 +136,25 @@ async def move(api: Api, cards: deque[Card], tally: Tally, due: float | None = N
         if status != 200:
             tally.failed(f"HTTP {status}", reply[:300].decode(errors="replace"))
             return
-        tally.ok(time.perf_counter() - start, noop=reply.endswith(NO_EVENTS))
+        tally.ok(time.monotonic() - start, noop=reply.endswith(NO_EVENTS))
         card.column = target
     finally:
         cards.append(card)
 
 
-async def _create_board(api: Api, cards: int) -> list[Card]:
+async def create_board(api: Api, cards: int) -> list[Card]:
     board_id = str(uuid.uuid4())
-    await api.must("/api/boards", _command("CreateBoard", title="bench", board_id=board_id))
+    await api.must("/api/boards", command("CreateBoard", title="bench", board_id=board_id))
     path = f"/api/boards/{board_id}/commands"
     columns = tuple(str(uuid.uuid4()) for _ in range(COLUMNS))
     for i, column_id in enumerate(columns):
-        await api.must(path, _command("AddColumn", title=f"column {i}", column_id=column_id))
+        await api.must(path, command("AddColumn", title=f"column {i}", column_id=column_id))
     placed = []
     for i in range(cards):
         card = Card(path, str(uuid.uuid4()), columns, i % COLUMNS)
         await api.must(
             path,
-            _command(
+            command(
                 "AddCard", column_id=columns[card.column], title=f"card {i}", card_id=card.card_id
             ),
         )
@@ -167,7 +169,7 @@ async def set_up_boards(api: Api) -> tuple[deque[Card], deque[Card]]:
 
     async def create(cards: int) -> list[Card]:
         async with room:
-            return await _create_board(api, cards)
+            return await create_board(api, cards)
 
     boards = await asyncio.gather(*(create(CARDS_PER_BOARD) for _ in range(BOARDS)))
     one_board = await create(ONE_BOARD_CARDS)
@@ -176,26 +178,7 @@ async def set_up_boards(api: Api) -> tuple[deque[Card], deque[Card]]:
 
 
 async def paced(api: Api, cards: deque[Card], tally: Tally, rate: float, seconds: float) -> float:
-    """Open loop: sends at a fixed rate whatever the responses do. Latency counts from when a
-    command was due, so a sender that falls behind shows up in the figures instead of hiding."""
-    in_flight = asyncio.Semaphore(PACED_MAX_IN_FLIGHT)
-
-    async def send(due: float) -> None:
-        try:
-            await move(api, cards, tally, due)
-        finally:
-            in_flight.release()
-
-    start = time.perf_counter()
-    async with asyncio.TaskGroup() as group:
-        for i in range(round(rate * seconds)):
-            due = start + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await in_flight.acquire()
-            group.create_task(send(due))
-    return time.perf_counter() - start
+    return await open_loop(partial(move, api, cards, tally), rate, seconds, PACED_MAX_IN_FLIGHT)
 
 
 def _row(tally: Tally, warm: Tally, elapsed: float, cores: dict[str, float]) -> dict[str, Any]:
@@ -263,8 +246,9 @@ class StoreBoard:
     store: RedisEventStore
     board_id: UUID
     epoch: str
-    event: bytes
+    event: AnyEvent
     version: int = 0
+    last_hash: str = ZERO_HASH
 
     @classmethod
     async def open(cls, store: RedisEventStore) -> StoreBoard:
@@ -273,17 +257,19 @@ class StoreBoard:
         return cls(store, board_id, epoch, _card_moved(board_id, epoch))
 
     async def append(self, tally: Tally) -> None:
-        # The event's bytes are encoded once and reused: the store never reads them, and what is
-        # measured here is the store and Redis, not the encoder (the HTTP rows include it).
+        # Each event is chained to the last (the store checks it) and encoded before the clock
+        # starts: what is measured is the store and Redis, not the encoder (the HTTP rows are).
         version = self.version + 1
+        [event] = link([self.event.model_copy(update={"version": version})], self.last_hash)
+        encoded = event_adapter.dump_json(event)
         batch = NewEvents(
             board_id=self.board_id,
             expected_version=self.version,
             epoch=self.epoch,
-            events=[self.event],
+            events=[encoded],
             command_id=uuid.uuid4(),
             request_hash="bench",
-            result=encode_result(self.board_id, version, [self.event]),
+            result=encode_result(self.board_id, version, [encoded]),
         )
         start = time.perf_counter()
         try:
@@ -296,9 +282,10 @@ class StoreBoard:
             return
         tally.ok(time.perf_counter() - start)
         self.version = outcome.version
+        self.last_hash = event.hash or ZERO_HASH
 
 
-def _card_moved(board_id: UUID, epoch: str) -> bytes:
+def _card_moved(board_id: UUID, epoch: str) -> AnyEvent:
     command_id = uuid.uuid4()
     moved = CardMoved(
         card_id=uuid.uuid4(),
@@ -319,7 +306,7 @@ def _card_moved(board_id: UUID, epoch: str) -> bytes:
         causation_id=str(command_id),
         epoch=epoch,
     )
-    return event_adapter.dump_json(envelope)
+    return envelope
 
 
 async def measure_store(redis: Redis, settings: BenchSettings, cpu: CpuMeter) -> dict[str, Any]:
@@ -373,24 +360,6 @@ async def redis_benchmark_xadd(port: int, requests: int) -> dict[str, float]:
     return parse_redis_benchmark_csv(out.decode())
 
 
-async def _redis_facts(redis: Redis) -> dict[str, Any]:
-    server: dict[str, Any] = await redis.info("server")
-    persistence: dict[str, Any] = await redis.info("persistence")
-    config: dict[Any, Any] = await redis.config_get("append*")
-    settings = {_text(k): _text(v) for k, v in config.items()}
-    return {
-        "version": server["redis_version"],
-        "pid": int(server["process_id"]),
-        "appendonly": settings.get("appendonly"),
-        "appendfsync": settings.get("appendfsync"),
-        "aof_rewrites": persistence.get("aof_rewrites"),
-    }
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _ratio(part: Any, whole: Any) -> float | None:
     if not isinstance(part, int | float) or not isinstance(whole, int | float) or whole <= 0:
         return None
@@ -417,7 +386,7 @@ async def _xadd_runs(port: int, settings: BenchSettings, when: str) -> dict[str,
 async def _measure(settings: BenchSettings, rig: Rig) -> dict[str, Any]:
     redis = Redis.from_url(rig.redis.url, decode_responses=False)
     try:
-        facts = await _redis_facts(redis)
+        facts = await redis_facts(redis)
         xadd = {"before": await _xadd_runs(rig.redis.port, settings, "before")}
         async with boards_process(rig.service_env, rig.service_log, rig.service_log_path) as svc:
             cpu = CpuMeter({"server": svc.pid, "redis": facts["pid"]})
@@ -425,7 +394,7 @@ async def _measure(settings: BenchSettings, rig: Rig) -> dict[str, Any]:
         xadd["between"] = await _xadd_runs(rig.redis.port, settings, "between")
         store = await measure_store(redis, settings, CpuMeter({"redis": facts["pid"]}))
         xadd["after"] = await _xadd_runs(rig.redis.port, settings, "after")
-        facts_after = await _redis_facts(redis)
+        facts_after = await redis_facts(redis)
     finally:
         await redis.aclose()
     return _report(settings, http, store, xadd, facts_after)

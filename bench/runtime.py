@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import uvloop
@@ -20,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 log = logging.getLogger("bench")
 
 Step = Callable[[], Awaitable[None]]
+Send = Callable[[float], Awaitable[None]]
 T = TypeVar("T")
 
 
@@ -28,6 +30,15 @@ class BenchSettings(BaseSettings):
 
     # Measured seconds per row; each row is preceded by a short unmeasured warm-up.
     seconds: float = Field(default=5.0, gt=0, le=600)
+    # `catchup`: how many events the projector rebuilds from, spread over boards of this many.
+    catchup_events: int = Field(default=100_000, ge=1, le=10_000_000)
+    catchup_events_per_board: int = Field(default=500, ge=20, le=100_000)
+    # `catchup` gives up (and reports what was applied by then) after this many seconds.
+    catchup_timeout_s: float = Field(default=300.0, gt=0, le=24 * 3600)
+    # `catchup`'s PROJECTOR_BATCH_SIZE; unset, the projector's own default.
+    catchup_batch_size: int | None = Field(default=None, ge=1, le=10_000)
+    # When set, `catchup` runs its projector under cProfile and leaves the profile here.
+    profile_dir: Path | None = None
 
     @property
     def warmup_seconds(self) -> float:
@@ -122,6 +133,43 @@ async def closed_loop(steps: Sequence[Step], seconds: float) -> float:
         for step in steps:
             group.create_task(repeat(step))
     return time.perf_counter() - start
+
+
+async def open_loop(send: Send, rate: float, seconds: float, max_in_flight: int) -> float:
+    """Open loop: calls `send(due)` at a fixed rate whatever the earlier calls do, at most
+    `max_in_flight` at a time; returns the wall time, including the last calls to finish. `due`
+    is when the call was meant to start, on `time.monotonic()` (CLOCK_MONOTONIC on Linux, the
+    same clock in every process): latency counted from it shows a sender that falls behind
+    instead of hiding it (no coordinated omission)."""
+    in_flight = asyncio.Semaphore(max_in_flight)
+
+    async def one(due: float) -> None:
+        try:
+            await send(due)
+        finally:
+            in_flight.release()
+
+    start = time.monotonic()
+    async with asyncio.TaskGroup() as group:
+        for i in range(round(rate * seconds)):
+            due = start + i / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await in_flight.acquire()
+            group.create_task(one(due))
+    return time.monotonic() - start
+
+
+def latency_ms(latencies: Sequence[float]) -> dict[str, float | None]:
+    """p50, p95, p99 and max of latencies in seconds, in milliseconds (nearest rank)."""
+    ordered = sorted(latencies)
+    return {
+        "p50_ms": _ms(percentile(ordered, 0.50)),
+        "p95_ms": _ms(percentile(ordered, 0.95)),
+        "p99_ms": _ms(percentile(ordered, 0.99)),
+        "max_ms": _ms(ordered[-1] if ordered else None),
+    }
 
 
 def _process_cpu_seconds(pid: int) -> float | None:

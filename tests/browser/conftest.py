@@ -4,26 +4,22 @@ and users, so tests do not see each other's data."""
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cardstream_testing import FerretDBServer, RedisServer, free_port
-from cardstream_testing.gateway import Gateway, Upstreams
-from cardstream_testing.processes import ServiceProcess
+from cardstream_testing import FerretDBServer, RedisServer
+from cardstream_testing.fullstack import FullStack, full_stack
 from playwright.sync_api import APIRequestContext, Browser, Page, Playwright, sync_playwright
 from pymongo import MongoClient
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_ROOT = ROOT / "web"
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
-CLIENT_ID, CLIENT_SECRET = "cardstream-browser", "browser-secret"
 CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -36,100 +32,21 @@ CHROMIUM_ARGS = [
 ]
 
 
-@dataclass
-class LiveStack:
-    url: str
-    processes: list[ServiceProcess]
-
-
-def _services(
-    tmp: Path, public_url: str, redis_url: str, mongo_url: str, db: str
-) -> list[ServiceProcess]:
-    idp_port = free_port()
-    idp_url = f"http://127.0.0.1:{idp_port}"
-    client = {
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "redirect_uris": [f"{public_url}/auth/callback"],
-    }
-    idp = ServiceProcess(
-        "auth.devprovider",
-        {"DEVIDP_ISSUER": idp_url, "DEVIDP_CLIENTS": json.dumps([client])},
-        port_setting="DEVIDP_PORT",
-        port=idp_port,
-        log_path=tmp / "idp.log",
-    )
-    auth = ServiceProcess(
-        "auth",
-        {
-            "AUTH_PUBLIC_URL": public_url,
-            "AUTH_OIDC_ISSUER": idp_url,
-            "AUTH_OIDC_CLIENT_ID": CLIENT_ID,
-            "AUTH_OIDC_CLIENT_SECRET": CLIENT_SECRET,
-            "AUTH_COOKIE_SECURE": "false",
-            "AUTH_REDIS_URL": redis_url,
-            "AUTH_MONGO_URL": mongo_url,
-            "AUTH_MONGO_DB": f"{db}_auth",
-            "AUTH_LOG_LEVEL": "WARNING",
-        },
-        port_setting="AUTH_PORT",
-        log_path=tmp / "auth.log",
-    )
-    jwks = f"{auth.url}/.well-known/jwks.json"
-    boards = ServiceProcess(
-        "boards",
-        {
-            "BOARDS_REDIS_URL": redis_url,
-            "BOARDS_JWKS_URL": jwks,
-            "BOARDS_JWT_ISSUER": public_url,
-            "BOARDS_JWT_AUDIENCE": "cardstream-boards",
-            "BOARDS_LOG_LEVEL": "WARNING",
-        },
-        port_setting="BOARDS_PORT",
-        log_path=tmp / "boards.log",
-    )
-    projector = ServiceProcess(
-        "projector",
-        {
-            "PROJECTOR_REDIS_URL": redis_url,
-            "PROJECTOR_MONGO_URL": mongo_url,
-            "PROJECTOR_MONGO_DB": db,
-            "PROJECTOR_JWKS_URL": jwks,
-            "PROJECTOR_JWT_ISSUER": public_url,
-            "PROJECTOR_JWT_AUDIENCE": "cardstream-projector",
-            "PROJECTOR_ALLOWED_ORIGINS": json.dumps([public_url]),
-            "PROJECTOR_LOG_LEVEL": "WARNING",
-        },
-        port_setting="PROJECTOR_PORT",
-        log_path=tmp / "projector.log",
-    )
-    return [idp, auth, boards, projector]
-
-
 @pytest.fixture(scope="module")
 def live_stack(
     tmp_path_factory: pytest.TempPathFactory, mongo_server: FerretDBServer
-) -> Iterator[LiveStack]:
+) -> Iterator[FullStack]:
     tmp = tmp_path_factory.mktemp("browser-stack")
     db = f"t{secrets.token_hex(6)}"
-    public_port = free_port()
-    public_url = f"http://127.0.0.1:{public_port}"
-    with RedisServer(tmp / "redis") as redis:
-        processes = _services(tmp, public_url, redis.url, mongo_server.url, db)
+    with (
+        RedisServer(tmp / "redis") as redis,
+        full_stack(
+            tmp, redis_url=redis.url, mongo_url=mongo_server.url, mongo_db=db, web_root=WEB_ROOT
+        ) as stack,
+    ):
         try:
-            for process in processes:
-                process.start()
-            auth, boards, projector = processes[1], processes[2], processes[3]
-            upstreams = Upstreams(
-                boards=f"127.0.0.1:{boards.port}",
-                projector=f"127.0.0.1:{projector.port}",
-                auth=f"127.0.0.1:{auth.port}",
-            )
-            with Gateway(upstreams, web_root=WEB_ROOT, port=public_port):
-                yield LiveStack(public_url, processes)
+            yield stack
         finally:
-            for process in reversed(processes):
-                process.stop()
             client: MongoClient[dict[str, object]] = MongoClient(mongo_server.url)
             with client:
                 client.drop_database(db)
@@ -199,7 +116,7 @@ class User:
 
 @pytest.fixture
 def sign_in(
-    live_stack: LiveStack, browser: Browser, playwright: Playwright
+    live_stack: FullStack, browser: Browser, playwright: Playwright
 ) -> Iterator[Callable[[str], User]]:
     users: list[User] = []
 

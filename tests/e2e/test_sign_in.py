@@ -4,108 +4,34 @@ provider, over HTTP only, and use the token on the command API, the reads and th
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from cardstream_testing import FerretDBServer, RedisServer, free_port
-from cardstream_testing.gateway import Gateway, Upstreams
-from cardstream_testing.processes import ServiceProcess
+from cardstream_testing import FerretDBServer, RedisServer
+from cardstream_testing.fullstack import FullStack, full_stack
 
 WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
-CLIENT_ID, CLIENT_SECRET = "cardstream-e2e", "e2e-secret"
-
-
-@dataclass
-class SignedInStack:
-    url: str
-    processes: list[ServiceProcess]
 
 
 @pytest.fixture
 def signed_in_stack(
     tmp_path: Path, mongo_server: FerretDBServer, mongo_db_name: str
-) -> Iterator[SignedInStack]:
-    public_port = free_port()
-    public_url = f"http://127.0.0.1:{public_port}"
-    with RedisServer(tmp_path / "redis") as redis:
-        idp_port = free_port()
-        idp_url = f"http://127.0.0.1:{idp_port}"
-        client = {
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "redirect_uris": [f"{public_url}/auth/callback"],
-        }
-        idp = ServiceProcess(
-            "auth.devprovider",
-            {"DEVIDP_ISSUER": idp_url, "DEVIDP_CLIENTS": json.dumps([client])},
-            port_setting="DEVIDP_PORT",
-            port=idp_port,
-            log_path=tmp_path / "idp.log",
-        )
-        auth = ServiceProcess(
-            "auth",
-            {
-                "AUTH_PUBLIC_URL": public_url,
-                "AUTH_OIDC_ISSUER": idp_url,
-                "AUTH_OIDC_CLIENT_ID": CLIENT_ID,
-                "AUTH_OIDC_CLIENT_SECRET": CLIENT_SECRET,
-                "AUTH_COOKIE_SECURE": "false",
-                "AUTH_REDIS_URL": redis.url,
-                "AUTH_MONGO_URL": mongo_server.url,
-                "AUTH_MONGO_DB": f"{mongo_db_name}_auth",
-                "AUTH_LOG_LEVEL": "WARNING",
-            },
-            port_setting="AUTH_PORT",
-            log_path=tmp_path / "auth.log",
-        )
-        jwks = f"{auth.url}/.well-known/jwks.json"
-        boards = ServiceProcess(
-            "boards",
-            {
-                "BOARDS_REDIS_URL": redis.url,
-                "BOARDS_JWKS_URL": jwks,
-                "BOARDS_JWT_ISSUER": public_url,
-                "BOARDS_JWT_AUDIENCE": "cardstream-boards",
-                "BOARDS_LOG_LEVEL": "WARNING",
-            },
-            port_setting="BOARDS_PORT",
-            log_path=tmp_path / "boards.log",
-        )
-        projector = ServiceProcess(
-            "projector",
-            {
-                "PROJECTOR_REDIS_URL": redis.url,
-                "PROJECTOR_MONGO_URL": mongo_server.url,
-                "PROJECTOR_MONGO_DB": mongo_db_name,
-                "PROJECTOR_JWKS_URL": jwks,
-                "PROJECTOR_JWT_ISSUER": public_url,
-                "PROJECTOR_JWT_AUDIENCE": "cardstream-projector",
-                "PROJECTOR_ALLOWED_ORIGINS": json.dumps([public_url]),
-                "PROJECTOR_LOG_LEVEL": "WARNING",
-            },
-            port_setting="PROJECTOR_PORT",
-            log_path=tmp_path / "projector.log",
-        )
-        processes = [idp, auth, boards, projector]
-        try:
-            for process in processes:
-                process.start()
-            upstreams = Upstreams(
-                boards=f"127.0.0.1:{boards.port}",
-                projector=f"127.0.0.1:{projector.port}",
-                auth=f"127.0.0.1:{auth.port}",
-            )
-            with Gateway(upstreams, web_root=WEB_ROOT, port=public_port):
-                yield SignedInStack(public_url, processes)
-        finally:
-            for process in reversed(processes):
-                process.stop()
+) -> Iterator[FullStack]:
+    with (
+        RedisServer(tmp_path / "redis") as redis,
+        full_stack(
+            tmp_path,
+            redis_url=redis.url,
+            mongo_url=mongo_server.url,
+            mongo_db=mongo_db_name,
+            web_root=WEB_ROOT,
+        ) as stack,
+    ):
+        yield stack
 
 
 @pytest.fixture
@@ -129,7 +55,7 @@ async def _sign_in(session: aiohttp.ClientSession, url: str, email: str) -> dict
 
 class TestSignIn:
     async def test_the_code_flow_ends_with_a_token_every_service_accepts(
-        self, signed_in_stack: SignedInStack, browser: aiohttp.ClientSession
+        self, signed_in_stack: FullStack, browser: aiohttp.ClientSession
     ) -> None:
         url = signed_in_stack.url
         tokens = await _sign_in(browser, url, "ada@example.com")
@@ -151,7 +77,7 @@ class TestSignIn:
             assert (await response.json())["user"]["email"] == "ada@example.com"
 
     async def test_logout_closes_the_sessions_websocket(
-        self, signed_in_stack: SignedInStack, browser: aiohttp.ClientSession
+        self, signed_in_stack: FullStack, browser: aiohttp.ClientSession
     ) -> None:
         url = signed_in_stack.url
         tokens = await _sign_in(browser, url, "bob@example.com")
@@ -171,7 +97,7 @@ class TestSignIn:
             assert response.status == 401
 
     async def test_a_foreign_origin_cannot_open_the_websocket(
-        self, signed_in_stack: SignedInStack, browser: aiohttp.ClientSession
+        self, signed_in_stack: FullStack, browser: aiohttp.ClientSession
     ) -> None:
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await browser.ws_connect(f"{signed_in_stack.url}/ws", origin="https://evil.example")

@@ -1,4 +1,5 @@
-"""`python -m boards` as a child process, so that the client never shares its event loop."""
+"""The services as child processes (`python -m boards`, `python -m projector`), so that the
+benchmark's clients never share their event loop."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import IO, NoReturn
 
@@ -20,19 +21,18 @@ _START_ATTEMPTS = 3
 _START_TIMEOUT = 20.0
 _STOP_TIMEOUT = 10.0
 _POLL_INTERVAL = 0.05
-_MARKER = "--- starting boards"
 
 
-class BoardsStartError(RuntimeError):
+class ServiceStartError(RuntimeError):
     pass
 
 
-class _PortTakenError(BoardsStartError):
+class _PortTakenError(ServiceStartError):
     pass
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec_fn asking Linux to SIGTERM the service if the benchmark is killed outright (no
+def die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn asking Linux to SIGTERM the child if the benchmark is killed outright (no
     finally runs then). The signal follows the spawning thread, so only the main thread asks."""
     if sys.platform != "linux" or threading.current_thread() is not threading.main_thread():
         return None
@@ -45,16 +45,13 @@ def _die_with_parent() -> Callable[[], None] | None:
     return set_pdeathsig
 
 
-def _service_env(settings: Mapping[str, str], port: int) -> dict[str, str]:
-    # A developer's own BOARDS_* variables would change what is measured: only ours count.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOARDS_")}
-    env.update(settings)
-    env.update({"BOARDS_HOST": "127.0.0.1", "BOARDS_PORT": str(port)})
-    return env
+class ServiceProcess:
+    """`python -m <module>` with `<PREFIX>_*` settings; `<PREFIX>_HOST`/`_PORT` are ours."""
 
-
-class BoardsProcess:
-    def __init__(self, process: asyncio.subprocess.Process, port: int, log_path: Path) -> None:
+    def __init__(
+        self, module: str, process: asyncio.subprocess.Process, port: int, log_path: Path
+    ) -> None:
+        self.module = module
         self.process = process
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
@@ -63,26 +60,42 @@ class BoardsProcess:
     def pid(self) -> int:
         return self.process.pid
 
+    @property
+    def marker(self) -> str:
+        return f"--- starting {self.module}"
+
     @classmethod
     async def spawn(
-        cls, settings: Mapping[str, str], log: IO[bytes], log_path: Path
-    ) -> BoardsProcess:
+        cls,
+        module: str,
+        prefix: str,
+        settings: Mapping[str, str],
+        log: IO[bytes],
+        log_path: Path,
+        *,
+        wrapper: Sequence[str] = (),
+    ) -> ServiceProcess:
         port = free_port()
-        log.write(f"{_MARKER} on port {port}\n".encode())
+        log.write(f"--- starting {module} on port {port}\n".encode())
         log.flush()
+        # A developer's own variables would change what is measured: only ours count.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(f"{prefix}_")}
+        env.update(settings)
+        env.update({f"{prefix}_HOST": "127.0.0.1", f"{prefix}_PORT": str(port)})
         process = await asyncio.create_subprocess_exec(
             sys.executable,
+            *wrapper,
             "-m",
-            "boards",
-            env=_service_env(settings, port),
+            module,
+            env=env,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=log,
             stderr=asyncio.subprocess.STDOUT,
             # Own session: a Ctrl-C reaches only the benchmark, which then stops the service.
             start_new_session=True,
-            preexec_fn=_die_with_parent(),
+            preexec_fn=die_with_parent(),
         )
-        return cls(process, port, log_path)
+        return cls(module, process, port, log_path)
 
     async def wait_healthy(self) -> None:
         probe = aiohttp.ClientTimeout(total=1)
@@ -98,27 +111,27 @@ class BoardsProcess:
                     await asyncio.sleep(_POLL_INTERVAL)
         except TimeoutError:
             await self.stop()
-            self._fail(f"not healthy after {_START_TIMEOUT:.0f}s")
+            self.fail(f"not healthy after {_START_TIMEOUT:.0f}s")
 
     async def _healthy(self, session: aiohttp.ClientSession) -> bool:
         if self.process.returncode is not None:
-            self._fail(f"exited with status {self.process.returncode}")
+            self.fail(f"exited with status {self.process.returncode}")
         try:
             async with session.get("/healthz") as response:
                 return response.status == 200
         except (aiohttp.ClientError, TimeoutError):
             return False
 
-    def _fail(self, reason: str) -> NoReturn:
+    def fail(self, reason: str) -> NoReturn:
         # The log holds every attempt: judge this one by what follows its marker.
-        tail = log_tail(self.log_path, 20).rsplit(_MARKER, 1)[-1]
-        error = _PortTakenError if "address already in use" in tail.lower() else BoardsStartError
-        raise error(f"boards at {self.url} {reason}; last lines of {self.log_path}:\n{tail}")
+        tail = log_tail(self.log_path, 20).rsplit(self.marker, 1)[-1]
+        error = _PortTakenError if "address already in use" in tail.lower() else ServiceStartError
+        raise error(f"{self.module} at {self.url} {reason}; last lines of {self.log_path}:\n{tail}")
 
     async def stop(self) -> None:
         if self.process.returncode is not None:
             return
-        # SIGTERM lets aiohttp shut down cleanly (closing its Redis pool) before it exits.
+        # SIGTERM lets aiohttp shut down cleanly (closing its clients) before it exits.
         self.process.terminate()
         try:
             await asyncio.wait_for(self.process.wait(), _STOP_TIMEOUT)
@@ -128,12 +141,21 @@ class BoardsProcess:
 
 
 @asynccontextmanager
-async def boards_process(
-    settings: Mapping[str, str], log: IO[bytes], log_path: Path
-) -> AsyncIterator[BoardsProcess]:
-    """A healthy service on a free port, stopped on the way out whatever happened meanwhile."""
+async def service_process(
+    module: str,
+    prefix: str,
+    settings: Mapping[str, str],
+    log: IO[bytes],
+    log_path: Path,
+    *,
+    wrapper: Sequence[str] = (),
+) -> AsyncIterator[ServiceProcess]:
+    """A healthy service on a free port, stopped on the way out whatever happened meanwhile.
+    `wrapper` goes between the interpreter and `-m` (`-m cProfile -o out` to profile it)."""
     for attempt in range(1, _START_ATTEMPTS + 1):
-        service = await BoardsProcess.spawn(settings, log, log_path)
+        service = await ServiceProcess.spawn(
+            module, prefix, settings, log, log_path, wrapper=wrapper
+        )
         try:
             await service.wait_healthy()
         except _PortTakenError:
@@ -150,3 +172,9 @@ async def boards_process(
         yield service
     finally:
         await service.stop()
+
+
+def boards_process(
+    settings: Mapping[str, str], log: IO[bytes], log_path: Path
+) -> AbstractAsyncContextManager[ServiceProcess]:
+    return service_process("boards", "BOARDS", settings, log, log_path)

@@ -1,0 +1,422 @@
+"""The `bigboard` benchmark: a 5,000-card board in headless Chromium.
+
+The whole stack runs as it does for tests/browser (local identity provider, auth, boards,
+projector, nginx serving web/), over a private Redis and FerretDB. One board gets 5,000 cards
+over 7 columns through the command API (pipelined, 32 in flight), and the projection is awaited
+with `?min_version=`. Then, in a fresh browser context per run (cold HTTP cache, new sign-in),
+the board page is loaded and timed from the navigation's start (`performance.timeOrigin`):
+
+- `first_contentful_paint_ms`: the Performance API's `first-contentful-paint` (the shell's top
+  bar usually; it says the page is not blocked, not that the board is there);
+- `interactive_ms`: the first animation frame at which every column is rendered with its card
+  count equal to its number of cards and at least one card element, and the connection badge
+  says live (`#connection[data-state=live]`); taken at the *next* frame, so the frame holding
+  them has been produced;
+- `scroll_to_bottom_ms`: the largest column is scrolled to its bottom, again and again as more
+  cards are appended on the way, until its last card is rendered; measured to the frame after;
+- `longest_task_ms`: the longest main-thread task (`longtask` entries) during load, and during
+  the scroll.
+
+And the size of what a client downloads for it: the WebSocket `snapshot` message (its payload
+as the page receives it, after any permessage-deflate) and `GET /api/boards/{id}`, in bytes and
+gzipped for reference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from cardstream_testing import FerretDBServer, RedisServer
+from cardstream_testing.fullstack import full_stack
+from playwright.sync_api import Browser, Page, WebSocket, sync_playwright
+
+from bench.runtime import BenchSettings, log, run_async
+
+ROOT = Path(__file__).resolve().parents[1]
+WEB_ROOT = ROOT / "web"
+CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+EMAIL = "bigboard@example.com"
+
+CARDS = 5_000
+COLUMNS = 7
+CONCURRENCY = 32
+RUNS = 3
+PAGE_TIMEOUT_MS = 30_000
+REQUEST_TIMEOUT = 30.0
+# Keeps the run bounded when the projector cannot keep up; the error says how far it got.
+PROJECTION_TIMEOUT = 60.0
+VIEWPORT = {"width": 1400, "height": 900}
+
+# Runs before the page's own scripts, on every navigation: records long tasks and the moment
+# the board is interactive, as defined in the module docstring and bench/README.md.
+_PROBE = """
+(() => {
+  const probe = (window.__bench = { longTasks: [], interactive: null, cards: null });
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) probe.longTasks.push([e.startTime, e.duration]);
+  }).observe({ type: "longtask", buffered: true });
+  const expected = JSON.parse(sessionStorage.getItem("bench:expected") || "null");
+  if (!expected || !location.pathname.startsWith("/boards/")) return;
+  const ready = () => {
+    if (document.querySelector("#connection")?.dataset.state !== "live") return false;
+    const columns = document.querySelectorAll(".board-page:not(.loading) .column");
+    if (columns.length !== expected.length) return false;
+    for (const column of columns) {
+      const want = expected.find((c) => c.id === column.dataset.id);
+      if (!want || column.querySelector(".count")?.textContent !== String(want.cards)) return false;
+      if (want.cards && !column.querySelector(".card")) return false;
+    }
+    return true;
+  };
+  const tick = () => {
+    if (!ready()) return requestAnimationFrame(tick);
+    requestAnimationFrame(() => {
+      probe.interactive = performance.now();
+      probe.cards = document.querySelectorAll(".card").length;
+    });
+  };
+  requestAnimationFrame(tick);
+})();
+"""
+
+# Scrolls a column's body to the bottom each frame until its last card is rendered.
+_SCROLL = """
+async ({ columnId, last }) => {
+  const body = document.querySelector(`.column[data-id="${columnId}"] .column-body`);
+  const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  const start = performance.now();
+  let frames = 0;
+  while (!body.querySelector(`.card[data-id="${last}"]`)) {
+    body.scrollTop = body.scrollHeight;
+    await frame();
+    frames += 1;
+    if (performance.now() - start > 20000) return { ms: null, frames, start };
+  }
+  body.scrollTop = body.scrollHeight;
+  await frame();
+  return {
+    ms: performance.now() - start,
+    frames,
+    start,
+    cards: body.querySelectorAll(".card").length,
+  };
+}
+"""
+
+
+class BigBoardError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Seeded:
+    board_id: str
+    # (column id, its card ids in order)
+    columns: list[tuple[str, list[str]]]
+    version: int
+    # Writing every command, then waiting for the projection to catch up.
+    seconds: float
+    projection_wait_seconds: float
+
+
+# -- the stack -------------------------------------------------------------------------------
+
+
+@contextmanager
+def stack() -> Iterator[str]:
+    """The public URL of a running stack; everything stops and goes when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="cardstream-bench-bigboard-") as tmp:
+        root = Path(tmp)
+        with (
+            RedisServer(root / "redis") as redis,
+            FerretDBServer(root / "ferretdb") as mongo,
+            full_stack(
+                root,
+                redis_url=redis.url,
+                mongo_url=mongo.url,
+                mongo_db="bigboard",
+                web_root=WEB_ROOT,
+            ) as running,
+        ):
+            yield running.url
+
+
+# -- the board -------------------------------------------------------------------------------
+
+
+def _command(type_: str, **payload: str) -> dict[str, Any]:
+    return {"command_id": str(uuid.uuid4()), "type": type_, "payload": payload}
+
+
+async def _post(
+    session: aiohttp.ClientSession, path: str, body: dict[str, Any], token: str
+) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    async with session.post(path, data=orjson.dumps(body), headers=headers) as response:
+        reply = await response.read()
+        if response.status not in (200, 201):
+            raise BigBoardError(f"{body['type']} got {response.status}: {reply[:300]!r}")
+        result: dict[str, Any] = orjson.loads(reply)
+        return result
+
+
+async def seed(url: str, token: str) -> Seeded:
+    """CreateBoard, the columns, then the cards with CONCURRENCY commands in flight. Cards are
+    dealt round the columns; the order within a column is whatever the service made of them."""
+    start = time.perf_counter()
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+    async with aiohttp.ClientSession(url, connector=connector, timeout=timeout) as session:
+        board_id = str(uuid.uuid4())
+        created = await _post(
+            session,
+            "/api/boards",
+            _command("CreateBoard", title="Big board", board_id=board_id),
+            token,
+        )
+        path = f"/api/boards/{board_id}/commands"
+        column_ids = [str(uuid.uuid4()) for _ in range(COLUMNS)]
+        version = int(created["version"])
+        for i, column_id in enumerate(column_ids):
+            added = await _post(
+                session,
+                path,
+                _command("AddColumn", title=f"Column {i + 1}", column_id=column_id),
+                token,
+            )
+            version = max(version, int(added["version"]))
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(CARDS):
+            queue.put_nowait(i)
+        card_ids = [str(uuid.uuid4()) for _ in range(CARDS)]
+        versions: list[int] = []
+
+        async def worker() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                column_id = column_ids[i % COLUMNS]
+                body = _command(
+                    "AddCard", column_id=column_id, title=f"Card {i + 1}", card_id=card_ids[i]
+                )
+                versions.append(int((await _post(session, path, body, token))["version"]))
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(CONCURRENCY):
+                group.create_task(worker())
+        version = max(version, *versions)
+        written = time.perf_counter()
+        log.info("bigboard: %d commands in %.1f s", len(versions), written - start)
+        detail = await _read(session, board_id, token, version)
+    by_column: dict[str, list[str]] = {c: [] for c in column_ids}
+    for card in orjson.loads(detail)["cards"]:
+        by_column[card["column_id"]].append(card["card_id"])
+    return Seeded(
+        board_id=board_id,
+        columns=list(by_column.items()),
+        version=version,
+        seconds=written - start,
+        projection_wait_seconds=time.perf_counter() - written,
+    )
+
+
+async def _read(session: aiohttp.ClientSession, board_id: str, token: str, version: int) -> bytes:
+    """The board once its projection reflects `version`. A read under `min_version` waits only
+    a bounded time and may answer behind (`X-Projection-Behind`): ask again until it is not."""
+    headers = {"Authorization": f"Bearer {token}", "Accept-Encoding": "identity"}
+    params = {"min_version": str(version)}
+    deadline = time.monotonic() + PROJECTION_TIMEOUT
+    while True:
+        async with session.get(
+            f"/api/boards/{board_id}", params=params, headers=headers
+        ) as response:
+            body = await response.read()
+            if response.status != 200:
+                raise BigBoardError(f"reading the board got {response.status}: {body[:300]!r}")
+            if response.headers.get("X-Projection-Behind") != "true":
+                return body
+            reached = response.headers.get("X-Projection-Version")
+        if time.monotonic() > deadline:
+            raise BigBoardError(
+                f"the projection reached version {reached} of {version} in {PROJECTION_TIMEOUT} s"
+            )
+
+
+async def board_body(url: str, token: str, seeded: Seeded) -> bytes:
+    async with aiohttp.ClientSession(url) as session:
+        return await _read(session, seeded.board_id, token, seeded.version)
+
+
+# -- the browser -----------------------------------------------------------------------------
+
+
+def _sign_in(page: Page, url: str) -> None:
+    page.goto(f"{url}/auth/login?login_hint={EMAIL}")
+    page.locator("#account").wait_for(state="visible", timeout=PAGE_TIMEOUT_MS)
+
+
+def measure_load(browser: Browser, url: str, seeded: Seeded) -> dict[str, Any]:
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        snapshots: list[int] = []
+
+        def frames(ws: WebSocket) -> None:
+            def received(payload: str | bytes) -> None:
+                raw = payload.encode() if isinstance(payload, str) else payload
+                if raw.startswith(b'{"type":"snapshot"') or b'"type":"snapshot"' in raw[:200]:
+                    snapshots.append(len(raw))
+
+            ws.on("framereceived", received)
+
+        page.on("websocket", frames)
+        page.add_init_script(_PROBE)
+        _sign_in(page, url)
+        expected = [{"id": c, "cards": len(cards)} for c, cards in seeded.columns]
+        page.evaluate("e => sessionStorage.setItem('bench:expected', JSON.stringify(e))", expected)
+        page.goto(f"{url}/boards/{seeded.board_id}")
+        page.wait_for_function(
+            "() => window.__bench && window.__bench.interactive !== null",
+            timeout=PAGE_TIMEOUT_MS,
+        )
+        loaded: dict[str, Any] = page.evaluate(
+            """() => ({
+                fcp: performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? null,
+                interactive: window.__bench.interactive,
+                cards: window.__bench.cards,
+                longTasks: window.__bench.longTasks,
+                domContentLoaded:
+                    performance.getEntriesByType("navigation")[0]?.domContentLoadedEventEnd ?? null,
+            })"""
+        )
+        load_tasks = [d for s, d in loaded["longTasks"] if s <= loaded["interactive"]]
+        column_id, cards = max(seeded.columns, key=lambda c: len(c[1]))
+        scrolled: dict[str, Any] = page.evaluate(
+            _SCROLL, {"columnId": column_id, "last": cards[-1]}
+        )
+        tasks: list[list[float]] = page.evaluate("() => window.__bench.longTasks")
+        scroll_tasks = [d for s, d in tasks if s >= scrolled["start"]]
+        if errors:
+            raise BigBoardError(f"errors in the page: {errors}")
+        return {
+            "first_contentful_paint_ms": _round(loaded["fcp"]),
+            "dom_content_loaded_ms": _round(loaded["domContentLoaded"]),
+            "interactive_ms": _round(loaded["interactive"]),
+            "cards_rendered_at_interactive": loaded["cards"],
+            "longest_task_during_load_ms": _round(max(load_tasks, default=0.0)),
+            "scroll_column_cards": len(cards),
+            "scroll_to_bottom_ms": _round(scrolled["ms"]),
+            "scroll_frames": scrolled["frames"],
+            "cards_rendered_after_scroll": scrolled.get("cards"),
+            "longest_task_during_scroll_ms": _round(max(scroll_tasks, default=0.0)),
+            "snapshot_message_bytes": snapshots[0] if snapshots else None,
+        }
+    finally:
+        context.close()
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _token(url: str) -> str:
+    async def login() -> str:
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(cookie_jar=jar) as session:
+            headers = {"Accept": "application/json"}
+            params = {"login_hint": EMAIL}
+            async with session.get(f"{url}/auth/login", params=params, headers=headers) as r:
+                body = await r.json()
+                if r.status != 200:
+                    raise BigBoardError(f"signing in got {r.status}: {body}")
+                token: str = body["access_token"]
+                return token
+
+    return run_async(login())
+
+
+def _median(rows: list[dict[str, Any]], key: str) -> float | None:
+    values = [row[key] for row in rows if row.get(key) is not None]
+    return round(statistics.median(values), 1) if values else None
+
+
+_SUMMARISED = (
+    "first_contentful_paint_ms",
+    "interactive_ms",
+    "scroll_to_bottom_ms",
+    "longest_task_during_load_ms",
+    "longest_task_during_scroll_ms",
+)
+
+
+def run(settings: BenchSettings) -> dict[str, Any]:
+    if not Path(CHROMIUM).exists():
+        return {"ok": False, "failed": f"no Chromium at {CHROMIUM} (set CHROMIUM_BIN)"}
+    with stack() as url:
+        token = _token(url)
+        log.info("bigboard: adding %d cards over %d columns", CARDS, COLUMNS)
+        seeded = run_async(seed(url, token))
+        api_body = run_async(board_body(url, token, seeded))
+        log.info("bigboard: seeded in %.1f s; measuring %d page loads", seeded.seconds, RUNS)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            try:
+                rows = [measure_load(browser, url, seeded) for _ in range(RUNS)]
+            finally:
+                browser.close()
+    complete = sum(len(cards) for _, cards in seeded.columns) == CARDS
+    return {
+        "ok": complete
+        and all(row["interactive_ms"] is not None for row in rows)
+        and all(row["scroll_to_bottom_ms"] is not None for row in rows),
+        "cards": CARDS,
+        "columns": COLUMNS,
+        "board_version": seeded.version,
+        "seed_seconds": round(seeded.seconds, 2),
+        "seed_commands_per_s": round((CARDS + COLUMNS + 1) / seeded.seconds),
+        "projection_wait_seconds": round(seeded.projection_wait_seconds, 2),
+        "cards_in_projection": sum(len(cards) for _, cards in seeded.columns),
+        "snapshot": {
+            "ws_message_bytes": rows[0]["snapshot_message_bytes"],
+            "api_board_bytes": len(api_body),
+            # gzip level 6 (nginx's and most servers' default), for reference: not what was sent.
+            "api_board_gzip_bytes": len(gzip.compress(api_body, compresslevel=6)),
+        },
+        "median": {key: _median(rows, key) for key in _SUMMARISED},
+        "runs": rows,
+        "chromium": CHROMIUM,
+    }
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m bench bigboard` once registered
+    import logging
+    import sys
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
+    sys.stdout.write(json.dumps(run(BenchSettings()), indent=2) + "\n")

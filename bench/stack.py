@@ -1,0 +1,110 @@
+"""Private servers for the benchmarks that need the whole backend: Redis (AOF, fsync always, as
+production runs it) and FerretDB, in one temporary directory that goes when the benchmark ends,
+however it ends."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from cardstream_runtime.devtoken import DevSigner
+from cardstream_testing import FerretDBServer, RedisServer, log_tail
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
+from bench.runtime import log as bench_log
+
+ISSUER, AUDIENCE, USER = "cardstream-bench", "cardstream", "bench"
+TOKEN_TTL = 24 * 60 * 60
+PARTITIONS = 16
+
+Doc = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Servers:
+    root: Path
+    redis: RedisServer
+    mongo: FerretDBServer
+    signer: DevSigner
+    key_file: Path
+    # The services' output, all of them in one file (each start is marked).
+    log: IO[bytes]
+    log_path: Path
+
+    def token(self) -> str:
+        return self.signer.token(USER, ttl=TOKEN_TTL)
+
+    def env(self, prefix: str, key_prefix: str, **settings: str) -> dict[str, str]:
+        """A service's settings in production mode over these servers."""
+        return {
+            f"{prefix}_REDIS_URL": self.redis.url,
+            f"{prefix}_KEY_PREFIX": key_prefix,
+            f"{prefix}_PARTITIONS": str(PARTITIONS),
+            f"{prefix}_JWT_ISSUER": ISSUER,
+            f"{prefix}_JWT_AUDIENCE": AUDIENCE,
+            f"{prefix}_JWT_PUBLIC_KEY_FILE": str(self.key_file),
+            # The boards service refuses to start in production on a Redis that could lose events.
+            f"{prefix}_MODE": "production",
+            f"{prefix}_LOG_LEVEL": "WARNING",
+            **{f"{prefix}_{name.upper()}": value for name, value in settings.items()},
+        }
+
+
+@contextmanager
+def servers(name: str) -> Iterator[Servers]:
+    with tempfile.TemporaryDirectory(prefix=f"cardstream-bench-{name}-") as tmp:
+        root = Path(tmp)
+        signer = DevSigner.generate(issuer=ISSUER, audience=AUDIENCE)
+        key_file = root / "jwt-public.pem"
+        key_file.write_bytes(signer.public_pem())
+        log_path = root / "services.log"
+        with (
+            RedisServer(root / "redis") as redis,
+            FerretDBServer(root / "ferretdb") as mongo,
+            log_path.open("ab") as log,
+        ):
+            try:
+                yield Servers(root, redis, mongo, signer, key_file, log, log_path)
+            except Exception:
+                # The temporary directory goes with the servers: say what their logs said first.
+                for path in (log_path, mongo.log_path):
+                    bench_log.error("last lines of %s:\n%s", path.name, log_tail(path, 30))
+                raise
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def redis_facts(redis: Redis) -> dict[str, Any]:
+    server: dict[str, Any] = await redis.info("server")
+    persistence: dict[str, Any] = await redis.info("persistence")
+    config: dict[Any, Any] = await redis.config_get("append*")
+    settings = {_text(k): _text(v) for k, v in config.items()}
+    return {
+        "version": server["redis_version"],
+        "pid": int(server["process_id"]),
+        "appendonly": settings.get("appendonly"),
+        "appendfsync": settings.get("appendfsync"),
+        "aof_rewrites": persistence.get("aof_rewrites"),
+    }
+
+
+async def mongo_facts(client: AsyncMongoClient[Doc]) -> dict[str, Any]:
+    status = await client.admin.command("serverStatus")
+    info = await client.admin.command("buildInfo")
+    return {
+        "pid": int(status["pid"]),
+        "ferretdb": info.get("ferretdbVersion"),
+        "backend": "sqlite",
+        "mongodb_compatible": info.get("version"),
+    }
+
+
+def mongo_client(url: str) -> AsyncMongoClient[Doc]:
+    return AsyncMongoClient(url, tz_aware=True)

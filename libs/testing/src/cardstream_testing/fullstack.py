@@ -1,0 +1,111 @@
+"""Every service as a real process behind nginx: the local identity provider, auth, boards and
+the projector, with `web/` as the static root. Used by the sign-in, browser and benchmark runs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cardstream_testing.gateway import Gateway, Upstreams
+from cardstream_testing.processes import ServiceProcess
+from cardstream_testing.servers import free_port
+
+CLIENT_ID, CLIENT_SECRET = "cardstream-test", "test-secret"
+
+
+@dataclass
+class FullStack:
+    url: str
+    processes: list[ServiceProcess]
+
+
+def _services(
+    tmp: Path, public_url: str, redis_url: str, mongo_url: str, db: str
+) -> list[ServiceProcess]:
+    idp_port = free_port()
+    idp_url = f"http://127.0.0.1:{idp_port}"
+    client = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "redirect_uris": [f"{public_url}/auth/callback"],
+    }
+    quiet = "WARNING"
+    idp = ServiceProcess(
+        "auth.devprovider",
+        {"DEVIDP_ISSUER": idp_url, "DEVIDP_CLIENTS": json.dumps([client])},
+        port_setting="DEVIDP_PORT",
+        port=idp_port,  # fixed: the issuer names it
+        log_path=tmp / "idp.log",
+    )
+    auth = ServiceProcess(
+        "auth",
+        {
+            "AUTH_PUBLIC_URL": public_url,
+            "AUTH_OIDC_ISSUER": idp_url,
+            "AUTH_OIDC_CLIENT_ID": CLIENT_ID,
+            "AUTH_OIDC_CLIENT_SECRET": CLIENT_SECRET,
+            "AUTH_COOKIE_SECURE": "false",
+            "AUTH_REDIS_URL": redis_url,
+            "AUTH_MONGO_URL": mongo_url,
+            "AUTH_MONGO_DB": f"{db}_auth",
+            "AUTH_LOG_LEVEL": quiet,
+        },
+        port_setting="AUTH_PORT",
+        log_path=tmp / "auth.log",
+    )
+    jwks = f"{auth.url}/.well-known/jwks.json"
+    boards = ServiceProcess(
+        "boards",
+        {
+            "BOARDS_REDIS_URL": redis_url,
+            "BOARDS_JWKS_URL": jwks,
+            "BOARDS_JWT_ISSUER": public_url,
+            "BOARDS_JWT_AUDIENCE": "cardstream-boards",
+            "BOARDS_LOG_LEVEL": quiet,
+        },
+        port_setting="BOARDS_PORT",
+        log_path=tmp / "boards.log",
+    )
+    projector = ServiceProcess(
+        "projector",
+        {
+            "PROJECTOR_REDIS_URL": redis_url,
+            "PROJECTOR_MONGO_URL": mongo_url,
+            "PROJECTOR_MONGO_DB": db,
+            "PROJECTOR_JWKS_URL": jwks,
+            "PROJECTOR_JWT_ISSUER": public_url,
+            "PROJECTOR_JWT_AUDIENCE": "cardstream-projector",
+            "PROJECTOR_ALLOWED_ORIGINS": json.dumps([public_url]),
+            "PROJECTOR_LOG_LEVEL": quiet,
+        },
+        port_setting="PROJECTOR_PORT",
+        log_path=tmp / "projector.log",
+    )
+    return [idp, auth, boards, projector]
+
+
+@contextlib.contextmanager
+def full_stack(
+    tmp: Path, *, redis_url: str, mongo_url: str, mongo_db: str, web_root: Path
+) -> Iterator[FullStack]:
+    """Starts everything in order (auth discovers the provider, services fetch auth's keys)."""
+    public_port = free_port()
+    public_url = f"http://127.0.0.1:{public_port}"
+    processes = _services(tmp, public_url, redis_url, mongo_url, mongo_db)
+    try:
+        for process in processes:
+            process.start()
+        _, auth, boards, projector = processes
+        upstreams = Upstreams(
+            boards=f"127.0.0.1:{boards.port}",
+            projector=f"127.0.0.1:{projector.port}",
+            auth=f"127.0.0.1:{auth.port}",
+        )
+        with Gateway(upstreams, web_root=web_root, port=public_port):
+            yield FullStack(public_url, processes)
+    finally:
+        for process in reversed(processes):
+            process.stop()
