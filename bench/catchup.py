@@ -34,7 +34,7 @@ from redis.asyncio import Redis
 from bench.history import board_ids, write_histories
 from bench.runtime import BenchSettings, CpuMeter, log, run_async
 from bench.services import service_process
-from bench.stack import PARTITIONS, Doc, Servers, mongo_client, mongo_facts, redis_facts, servers
+from bench.stack import Doc, Servers, mongo_client, mongo_facts, redis_facts, servers
 
 KEY_PREFIX = "bench-catchup:"
 PROJECTOR_DB = "catchup"
@@ -48,7 +48,7 @@ SAMPLE_EVERY_S = 5.0
 POLL_TIMEOUT_S = 30.0
 # No checkpoint moving for this long means the projector is stuck.
 STALL_S = 60.0
-PLAIN_TIMEOUT_S = 600.0
+PLAIN_TIMEOUT_S = 300.0
 # Before the plain write, FerretDB must be done with what the projector left it (after a stop or
 # a failure it may still be working on abandoned commands): below this many cores for a second.
 IDLE_CORES = 0.2
@@ -141,6 +141,7 @@ async def measure_projector(
 ) -> dict[str, Any]:
     env = rig.env("PROJECTOR", KEY_PREFIX, mongo_url=rig.mongo.url)
     env.update({"PROJECTOR_MONGO_DB": PROJECTOR_DB, "PROJECTOR_INSTANCE_ID": "bench"})
+    env["PROJECTOR_PARTITIONS"] = str(settings.catchup_partitions)
     if settings.catchup_batch_size is not None:
         env["PROJECTOR_BATCH_SIZE"] = str(settings.catchup_batch_size)
     profile = settings.profile_dir / "projector-catchup.prof" if settings.profile_dir else None
@@ -249,7 +250,7 @@ def _rate(count: int, seconds: Any) -> int | None:
 async def _measure(settings: BenchSettings, rig: Servers) -> dict[str, Any]:
     per_board = settings.catchup_events_per_board
     boards = board_ids(max(1, settings.catchup_events // per_board))
-    keys = StreamKeys(prefix=KEY_PREFIX, partitions=PARTITIONS)
+    keys = StreamKeys(prefix=KEY_PREFIX, partitions=settings.catchup_partitions)
     redis = Redis.from_url(rig.redis.url, decode_responses=False)
     client = mongo_client(rig.mongo.url)
     try:
@@ -261,7 +262,10 @@ async def _measure(settings: BenchSettings, rig: Servers) -> dict[str, Any]:
         pids = {"redis": facts["pid"], "ferretdb": mongo["pid"]}
         log.info("catchup: a projector rebuilds from %d events", len(boards) * per_board)
         projector = await measure_projector(rig, settings, fed, pids)
-        plain = await plain_of_projected(client, mongo["pid"])
+        if projector.get("failed") == WEDGED:
+            plain = {"failed": "not run: FerretDB had stopped answering"}
+        else:
+            plain = await plain_of_projected(client, mongo["pid"])
     finally:
         await redis.aclose()
         await client.close()
@@ -294,7 +298,7 @@ def _report(
         "events": boards * per_board,
         "boards": boards,
         "events_per_board": per_board,
-        "partitions": PARTITIONS,
+        "partitions": settings.catchup_partitions,
         "setup_s": round(setup_s, 3),
         "projector": projector,
         "plain_bulk_write": plain,

@@ -37,6 +37,8 @@ class BenchSettings(BaseSettings):
     catchup_timeout_s: float = Field(default=300.0, gt=0, le=24 * 3600)
     # `catchup`'s PROJECTOR_BATCH_SIZE; unset, the projector's own default.
     catchup_batch_size: int | None = Field(default=None, ge=1, le=10_000)
+    # `catchup`'s partitions (the feeds written and the projector's PROJECTOR_PARTITIONS).
+    catchup_partitions: int = Field(default=16, ge=1, le=1024)
     # When set, `catchup` runs its projector under cProfile and leaves the profile here.
     profile_dir: Path | None = None
 
