@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # nginx: Debian 12's `nginx` package is the binary (nginx-light is now a metapackage over it plus
 # an echo module we do not use). devstack runs it unprivileged with its own prefix in .run/nginx/.
 # chromium: Debian's browser for the Playwright tests in tests/browser (never `playwright install`).
-APT_PACKAGES=(redis-server curl nginx chromium)
+APT_PACKAGES=(redis-server curl nginx chromium gettext-base)
 
 FERRETDB_VERSION=v1.24.2
 TOOLS_DIR="${CARDSTREAM_TOOLS:-$HOME/.cache/cardstream/tools}"
