@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "settings": settings.model_dump(),
+        "settings": settings.model_dump(mode="json"),
     }
     try:
         for name in names:

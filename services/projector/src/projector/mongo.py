@@ -9,6 +9,7 @@ stand: it applied the same events, so they are the same documents.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -135,7 +136,11 @@ class MongoReadStore:
                 for c in p.dirty_cards - p.stored_cards
             ],
         )
-        await _bulk(self.cards, [_card_write(p.cards[c]) for p in dirty for c in p.dirty_cards])
+        # Cards just inserted need no guarded update on top.
+        await _bulk(
+            self.cards,
+            [_card_write(p.cards[c]) for p in dirty for c in p.dirty_cards & p.stored_cards],
+        )
         members = [(p, user, m) for p in dirty for user, m in p.dirty_members.items()]
         await _bulk(
             self.memberships,
@@ -271,10 +276,20 @@ def _membership_write(p: BoardProjection, user_id: str, change: Doc) -> UpdateOn
     )
 
 
+# FerretDB 1.24 stops answering an update command of 100 or more statements, or a few large
+# ones at once (measured): writes go in chunks of at most this many, one chunk at a time.
+BULK_CHUNK = 50
+_one_bulk_at_a_time = asyncio.Lock()
+
+
 async def _bulk(collection: AsyncCollection[Doc], requests: Iterable[Any]) -> None:
     batch = list(requests)
-    if not batch:
-        return
+    for start in range(0, len(batch), BULK_CHUNK):
+        async with _one_bulk_at_a_time:
+            await _bulk_chunk(collection, batch[start : start + BULK_CHUNK])
+
+
+async def _bulk_chunk(collection: AsyncCollection[Doc], batch: list[Any]) -> None:
     try:
         await collection.bulk_write(batch, ordered=False)
     except BulkWriteError as exc:
