@@ -354,6 +354,23 @@ class TestTheBrowserClientRoot:
             assert response.headers["Cache-Control"] == "max-age=300"
             assert {n: response.headers.get(n) for n in SECURITY_HEADERS} == SECURITY_HEADERS
 
+    async def test_text_over_1_kib_is_gzipped_for_clients_that_accept_it(
+        self, gateway: Gateway, http: aiohttp.ClientSession, web_root: Path
+    ) -> None:
+        script = "export const cards = [" + ",".join(f'"card {i}"' for i in range(500)) + "];\n"
+        (web_root / "big.js").write_text(script)
+        (web_root / "small.js").write_text("export {};\n")
+        gzip = {"Accept-Encoding": "gzip"}
+        async with http.get(f"{gateway.url}/big.js", headers=gzip) as response:
+            assert response.headers.get("Content-Encoding") == "gzip"
+            assert response.headers.get("Vary") == "Accept-Encoding"
+            assert await response.text() == script
+        async with http.get(f"{gateway.url}/small.js", headers=gzip) as response:
+            assert response.headers.get("Content-Encoding") is None
+        async with http.get(f"{gateway.url}/big.js", headers={"Accept-Encoding": "identity"}) as r:
+            assert r.headers.get("Content-Encoding") is None
+            assert await r.text() == script
+
 
 class TestTheBodyLimit:
     @pytest.mark.parametrize("method", ["POST", "PUT"])
