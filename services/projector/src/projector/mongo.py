@@ -75,9 +75,18 @@ async def generation_pointer(db: AsyncDatabase[Doc]) -> GenerationPointer:
 
 
 class MongoReadStore:
-    def __init__(self, db: AsyncDatabase[Doc], *, generation: int = 0) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Doc],
+        *,
+        generation: int = 0,
+        bulk_writes: asyncio.Lock | None = None,
+    ) -> None:
         self.db = db
         self.events: AsyncCollection[Doc] = db["events"]
+        # One bulk write at a time through this store and every store made from it by `at`
+        # (see BULK_CHUNK): the partitions of a process, and a rebuild beside them, share it.
+        self._bulk_writes = bulk_writes or asyncio.Lock()
         self.switch_to(generation)
 
     def switch_to(self, generation: int) -> None:
@@ -91,7 +100,7 @@ class MongoReadStore:
 
     def at(self, generation: int) -> MongoReadStore:
         """Another store over the same database, at `generation`."""
-        return MongoReadStore(self.db, generation=generation)
+        return MongoReadStore(self.db, generation=generation, bulk_writes=self._bulk_writes)
 
     async def ensure_indexes(self) -> None:
         await self.cards.create_index([("board_id", ASCENDING)])
@@ -125,10 +134,10 @@ class MongoReadStore:
         dirty = [p for p in projections if p.dirty]
         if not dirty:
             return []
-        await _bulk(self.events, [InsertOne(_event_doc(e)) for p in dirty for e in p.applied])
+        await self._bulk(self.events, [InsertOne(_event_doc(e)) for p in dirty for e in p.applied])
         # Inserts first, then guarded updates without upsert: an upsert that loses its guard
         # is a duplicate-key error, which FerretDB reports in a shape PyMongo cannot read.
-        await _bulk(
+        await self._bulk(
             self.cards,
             [
                 InsertOne({"_id": c, **p.cards[c]})
@@ -137,16 +146,18 @@ class MongoReadStore:
             ],
         )
         # Cards just inserted need no guarded update on top.
-        await _bulk(
+        await self._bulk(
             self.cards,
             [_card_write(p.cards[c]) for p in dirty for c in p.dirty_cards & p.stored_cards],
         )
         members = [(p, user, m) for p in dirty for user, m in p.dirty_members.items()]
-        await _bulk(
+        await self._bulk(
             self.memberships,
             [InsertOne({"_id": f"{user}|{p.board_id}", "version": 0}) for p, user, _ in members],
         )
-        await _bulk(self.memberships, [_membership_write(p, user, m) for p, user, m in members])
+        await self._bulk(
+            self.memberships, [_membership_write(p, user, m) for p, user, m in members]
+        )
         stale = []
         for p in dirty:
             assert p.board is not None
@@ -155,6 +166,12 @@ class MongoReadStore:
             else:
                 stale.append(p)
         return stale
+
+    async def _bulk(self, collection: AsyncCollection[Doc], requests: Iterable[Any]) -> None:
+        batch = list(requests)
+        for start in range(0, len(batch), BULK_CHUNK):
+            async with self._bulk_writes:
+                await _bulk_chunk(collection, batch[start : start + BULK_CHUNK])
 
     async def _write_board(self, p: BoardProjection) -> bool:
         assert p.board is not None
@@ -279,14 +296,6 @@ def _membership_write(p: BoardProjection, user_id: str, change: Doc) -> UpdateOn
 # FerretDB 1.24 stops answering an update command of 100 or more statements, or a few large
 # ones at once (measured): writes go in chunks of at most this many, one chunk at a time.
 BULK_CHUNK = 50
-_one_bulk_at_a_time = asyncio.Lock()
-
-
-async def _bulk(collection: AsyncCollection[Doc], requests: Iterable[Any]) -> None:
-    batch = list(requests)
-    for start in range(0, len(batch), BULK_CHUNK):
-        async with _one_bulk_at_a_time:
-            await _bulk_chunk(collection, batch[start : start + BULK_CHUNK])
 
 
 async def _bulk_chunk(collection: AsyncCollection[Doc], batch: list[Any]) -> None:
