@@ -31,6 +31,7 @@ from contracts import (
     ColumnArchived,
     ColumnMoved,
     ColumnRenamed,
+    ColumnRestored,
     Contract,
     CreateBoard,
     EditCard,
@@ -44,6 +45,7 @@ from contracts import (
     RenameColumn,
     RestoreBoard,
     RestoreCard,
+    RestoreColumn,
 )
 from contracts import commands as commands_module
 from contracts import events as events_module
@@ -82,6 +84,7 @@ EXPECTED_API = {
     "RenameColumn",
     "MoveColumn",
     "ArchiveColumn",
+    "RestoreColumn",
     "AddCard",
     "EditCard",
     "MoveCard",
@@ -106,6 +109,7 @@ EXPECTED_API = {
     "ColumnRenamed",
     "ColumnMoved",
     "ColumnArchived",
+    "ColumnRestored",
     "CardAdded",
     "CardEdited",
     "CardMoved",
@@ -177,6 +181,7 @@ EVENT_OF: dict[type[Contract], type[Contract]] = {
     RenameColumn: ColumnRenamed,
     MoveColumn: ColumnMoved,
     ArchiveColumn: ColumnArchived,
+    RestoreColumn: ColumnRestored,
     AddCard: CardAdded,
     EditCard: CardEdited,
     MoveCard: CardMoved,

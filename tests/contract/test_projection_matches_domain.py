@@ -25,6 +25,7 @@ from contracts.commands import (
     RenameBoard,
     RenameColumn,
     RestoreCard,
+    RestoreColumn,
 )
 from contracts.envelope import AnyEvent, event_envelope
 from contracts.events import BoardCreated
@@ -49,6 +50,7 @@ commands = st.one_of(
     .filter(lambda t: t[0] != t[1])
     .map(lambda t: MoveColumn(column_id=t[0], after_column_id=t[1])),
     st.builds(ArchiveColumn, column_id=columns),
+    st.builds(RestoreColumn, column_id=columns),
     st.builds(
         AddCard, column_id=columns, title=st.just("card"), card_id=ids, after_card_id=maybe_card
     ),

@@ -41,6 +41,7 @@ from contracts.commands import (
     RenameColumn,
     RestoreBoard,
     RestoreCard,
+    RestoreColumn,
 )
 from contracts.envelope import AnyEvent, event_envelope
 from contracts.events import Event
@@ -78,6 +79,7 @@ commands = st.one_of(
     .filter(lambda t: t[0] != t[1])
     .map(lambda t: MoveColumn(column_id=t[0], after_column_id=t[1])),
     st.builds(ArchiveColumn, column_id=columns),
+    st.builds(RestoreColumn, column_id=columns),
     st.builds(AddCard, column_id=columns, title=st.just("card"), card_id=cards, due_date=due_dates),
     st.builds(EditCard, card_id=cards, title=st.sampled_from(["p", "q"]), labels=st.just(["l"])),
     st.builds(EditCard, card_id=cards, due_date=due_dates, assignees=st.just(["bob"])),

@@ -357,14 +357,21 @@ export class BoardPage {
   }
 
   sentinelSeen(entries) {
-    let grew = false;
+    const grown = [];
     for (const entry of entries) {
       if (!entry.isIntersecting || !entry.target.textContent) continue;
       const id = entry.target.closest(".column").dataset.id;
       this.limits.set(id, (this.limits.get(id) ?? PAGE) + PAGE);
-      grew = true;
+      grown.push(entry.target);
     }
-    if (grew) this.render("local");
+    if (!grown.length) return;
+    this.render("local");
+    // The observer reports changes only: a sentinel scrolled straight back into view before the
+    // next frame never left it. Observing again reports where it is now, so the page keeps growing.
+    for (const sentinel of grown) {
+      this.observer.unobserve(sentinel);
+      this.observer.observe(sentinel);
+    }
   }
 
   // -- drag and drop ---------------------------------------------------------------------------
@@ -698,6 +705,16 @@ export class BoardPage {
       this.send("RestoreCard", { card_id: card.card_id });
       row.remove();
     };
+    const restoreColumn = (column, row) => {
+      // Keep it and its open cards: the snapshot we hold leaves archived columns out, and the
+      // cards come back with the column (archiving it left them where they were).
+      if (!this.model.columns.has(column.column_id)) this.model.columns.set(column.column_id, { ...column });
+      for (const card of detail.cards) {
+        if (card.column_id === column.column_id && !this.model.cards.has(card.card_id)) this.model.cards.set(card.card_id, { ...card });
+      }
+      this.send("RestoreColumn", { column_id: column.column_id });
+      row.remove();
+    };
     this.archivedPanel.replaceChildren(
       el("h2", {}, "Archived items"),
       el("h3", {}, "Cards"),
@@ -709,8 +726,13 @@ export class BoardPage {
           }))
         : el("p", {}, "None."),
       el("h3", {}, "Columns"),
-      columns.length ? el("ul", {}, columns.map((c) => el("li", {}, c.title))) : el("p", {}, "None."),
-      columns.length ? el("p", { class: "hint" }, "Archived columns cannot be restored: the command API has no RestoreColumn.") : "",
+      columns.length
+        ? el("ul", { class: "archived-columns" }, columns.map((column) => {
+            const row = el("li", { "data-id": column.column_id }, el("span", {}, column.title), " ");
+            if (this.canEdit) row.append(el("button", { type: "button", onclick: () => restoreColumn(column, row) }, "Restore"));
+            return row;
+          }))
+        : el("p", {}, "None."),
     );
   }
 }

@@ -50,6 +50,12 @@ export class BoardModel {
       case "ColumnRenamed": if (column) column.title = p.title; break;
       case "ColumnMoved": if (column) column.position = p.position; break;
       case "ColumnArchived": if (column) column.archived = true; break;
+      case "ColumnRestored":
+        // The snapshot leaves archived columns (and their cards) out; one we never saw needs a
+        // fresh snapshot. One we saw archived still has its cards: archiving left them open.
+        if (!column) throw new ResyncNeeded(p.column_id);
+        Object.assign(column, { archived: false, position: p.position });
+        break;
       case "ColumnsRebalanced": for (const { id, position } of p.positions) { const c = this.columns.get(id); if (c) c.position = position; } break;
       case "CardAdded":
         this.cards.set(p.card_id, {
@@ -94,14 +100,15 @@ export class BoardModel {
 
   view() {
     if (!this.board) return null;
-    const columns = [...this.columns.values()]
-      .filter((c) => !c.archived)
-      .map((c) => ({ ...c, id: c.column_id }))
-      .sort(byPosition);
-    const lists = new Map(columns.map((c) => [c.column_id, []]));
+    const all = [...this.columns.values()].map((c) => ({ ...c, id: c.column_id })).sort(byPosition);
+    const columns = all.filter((c) => !c.archived);
+    const lists = new Map(all.map((c) => [c.column_id, []]));
     const cards = [...this.cards.values()].filter((c) => !c.archived).map((c) => ({ ...c, id: c.card_id })).sort(byPosition);
     for (const card of cards) lists.get(card.column_id)?.push(card);
-    const view = { board: { ...this.board, members: [...this.board.members] }, columns, lists };
+    // Archived columns we know, with their open cards, for a pending RestoreColumn to bring back.
+    const shelved = new Map(all.filter((c) => c.archived).map((c) => [c.column_id, { column: c, cards: lists.get(c.column_id) }]));
+    for (const id of shelved.keys()) lists.delete(id);
+    const view = { board: { ...this.board, members: [...this.board.members] }, columns, lists, shelved };
     for (const entry of this.pending) applyIntent(view, entry.command);
     return view;
   }
@@ -156,7 +163,24 @@ function applyIntent(view, { type, payload: p }) {
       place(view.columns, column, p.after_column_id, p.before_column_id);
       break;
     }
-    case "ArchiveColumn": view.columns = view.columns.filter((x) => x.id !== p.column_id); view.lists.delete(p.column_id); break;
+    case "ArchiveColumn": {
+      const column = view.columns.find((x) => x.id === p.column_id);
+      if (!column) break;
+      view.shelved.set(p.column_id, { column, cards: view.lists.get(p.column_id) ?? [] });
+      view.columns = view.columns.filter((x) => x.id !== p.column_id);
+      view.lists.delete(p.column_id);
+      break;
+    }
+    case "RestoreColumn": {
+      const shelved = view.shelved.get(p.column_id);
+      if (!shelved) break;
+      view.shelved.delete(p.column_id);
+      // Where the server puts it: before the first active column whose key sorts after its old key.
+      const at = view.columns.findIndex((x) => x.position !== undefined && x.position > shelved.column.position);
+      view.columns.splice(at < 0 ? view.columns.length : at, 0, { ...shelved.column, archived: false });
+      view.lists.set(p.column_id, shelved.cards);
+      break;
+    }
     case "AddCard": {
       const list = view.lists.get(p.column_id);
       if (!list || findCard(view, p.card_id)) break;

@@ -27,6 +27,7 @@ from contracts.commands import (
     RenameColumn,
     RestoreBoard,
     RestoreCard,
+    RestoreColumn,
 )
 from contracts.envelope import (
     AnyCommand,
@@ -59,6 +60,7 @@ from contracts.events import (
     ColumnArchived,
     ColumnMoved,
     ColumnRenamed,
+    ColumnRestored,
     ColumnsRebalanced,
     Event,
     FieldChange,
@@ -178,6 +180,7 @@ __all__ = [
     "ColumnId",
     "ColumnMoved",
     "ColumnRenamed",
+    "ColumnRestored",
     "ColumnView",
     "ColumnsRebalanced",
     "Command",
@@ -213,6 +216,7 @@ __all__ = [
     "RenameColumn",
     "RestoreBoard",
     "RestoreCard",
+    "RestoreColumn",
     "Role",
     "ServerMessage",
     "SnapshotMessage",

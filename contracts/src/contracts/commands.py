@@ -98,6 +98,10 @@ class ArchiveColumn(Contract):
     column_id: ColumnId
 
 
+class RestoreColumn(Contract):
+    column_id: ColumnId
+
+
 class AddCard(_PlacedCard):
     column_id: ColumnId
     title: Title
@@ -193,6 +197,7 @@ Command = (
     | RenameColumn
     | MoveColumn
     | ArchiveColumn
+    | RestoreColumn
     | AddCard
     | EditCard
     | MoveCard
@@ -212,6 +217,7 @@ COMMAND_TYPES: tuple[type[Contract], ...] = (
     RenameColumn,
     MoveColumn,
     ArchiveColumn,
+    RestoreColumn,
     AddCard,
     EditCard,
     MoveCard,
@@ -242,4 +248,5 @@ __all__ = [
     "RenameColumn",
     "RestoreBoard",
     "RestoreCard",
+    "RestoreColumn",
 ]

@@ -67,6 +67,14 @@ class ColumnArchived(Contract):
     column_id: ColumnId
 
 
+class ColumnRestored(Contract):
+    """Back among the active columns at `position`: a fresh key where its old one sorts now, as
+    `CardRestored` does (the old key may since have been given to another column)."""
+
+    column_id: ColumnId
+    position: OrderKey
+
+
 class CardAdded(Contract):
     card_id: CardId
     column_id: ColumnId
@@ -197,6 +205,7 @@ Event = (
     | ColumnRenamed
     | ColumnMoved
     | ColumnArchived
+    | ColumnRestored
     | ColumnsRebalanced
     | CardAdded
     | CardEdited
@@ -225,6 +234,7 @@ EVENT_TYPES: tuple[type[Contract], ...] = (
     ColumnRenamed,
     ColumnMoved,
     ColumnArchived,
+    ColumnRestored,
     ColumnsRebalanced,
     CardAdded,
     CardEdited,

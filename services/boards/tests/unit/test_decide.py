@@ -14,7 +14,7 @@ from boards.domain import (
     RuleViolationError,
     derive_id,
 )
-from boards.domain.ordering import key_between
+from boards.domain.ordering import REBALANCE_AT, key_between
 from contracts.commands import (
     AddCard,
     AddColumn,
@@ -32,6 +32,7 @@ from contracts.commands import (
     RenameColumn,
     RestoreBoard,
     RestoreCard,
+    RestoreColumn,
 )
 from contracts.events import (
     BoardArchived,
@@ -47,6 +48,8 @@ from contracts.events import (
     ColumnArchived,
     ColumnMoved,
     ColumnRenamed,
+    ColumnRestored,
+    ColumnsRebalanced,
     FieldChange,
     MemberAdded,
     MemberRemoved,
@@ -127,6 +130,7 @@ EDITOR_COMMANDS = {
     "RenameColumn": RenameColumn(column_id=TODO, title="Backlog"),
     "MoveColumn": MoveColumn(column_id=TODO, after_column_id=DONE),
     "ArchiveColumn": ArchiveColumn(column_id=DONE),
+    "RestoreColumn": RestoreColumn(column_id=DONE),
     "AddCard": AddCard(column_id=TODO, title="E"),
     "EditCard": EditCard(card_id=A, title="A, again"),
     "MoveCard": MoveCard(card_id=A, column_id=DONE),
@@ -431,6 +435,78 @@ class TestArchiveColumn:
         given(*BOARD).when(ArchiveColumn(column_id=NOWHERE)).then_rejects(
             RuleViolationError, "column_not_found"
         )
+
+
+class TestRestoreColumn:
+    def test_restores_the_column_where_it_was_with_its_cards(self, given):
+        outcome = given(*BOARD, ColumnArchived(column_id=DOING)).when(
+            RestoreColumn(column_id=DOING), actor="bob"
+        )
+        outcome.then(ColumnRestored(column_id=DOING, position="a1"))
+        board = outcome.after.board
+        assert not board.columns[DOING].archived
+        assert column_ids(board) == [TODO, DOING, DONE]
+        assert (ids(board, DOING), board.open_cards) == ([D], 4)
+
+    def test_does_nothing_to_an_active_column(self, given):
+        given(*BOARD).when(RestoreColumn(column_id=DOING)).then_nothing()
+
+    def test_takes_the_next_gap_when_its_old_key_was_taken(self, given):
+        new = uid("review")
+        took_its_key = ColumnAdded(column_id=new, title="Review", position="a2")
+        outcome = given(*BOARD, ColumnArchived(column_id=DONE), took_its_key).when(
+            RestoreColumn(column_id=DONE)
+        )
+        outcome.then(ColumnRestored(column_id=DONE, position=key_between("a2", None)))
+        assert column_ids(outcome.after.board) == [TODO, DOING, new, DONE]
+
+    def test_goes_back_where_its_old_key_sorts_among_the_columns_now(self, given):
+        to_the_end = ColumnMoved(column_id=TODO, position="a3", previous_position="a0")
+        outcome = given(*BOARD, ColumnArchived(column_id=DOING), to_the_end).when(
+            RestoreColumn(column_id=DOING)
+        )
+        outcome.then(ColumnRestored(column_id=DOING, position=key_between(None, "a2")))
+        assert column_ids(outcome.after.board) == [DOING, DONE, TODO]
+
+    def test_rewrites_the_column_keys_when_its_gap_has_become_too_narrow(self, given):
+        narrow = "a1"
+        while len(narrow) <= REBALANCE_AT:
+            narrow = key_between("a0", narrow)
+        columns = (
+            ColumnAdded(column_id=TODO, title="To do", position="a0"),
+            ColumnAdded(column_id=DONE, title="Done", position=narrow),
+            ColumnAdded(column_id=DOING, title="Doing", position=key_between("a0", narrow)),
+        )
+        outcome = given(CREATED, *columns, ColumnArchived(column_id=DOING)).when(
+            RestoreColumn(column_id=DOING)
+        )
+        rebalanced, restored = outcome.then_accepted()
+        assert isinstance(rebalanced, ColumnsRebalanced)
+        assert isinstance(restored, ColumnRestored)
+        board = outcome.after.board
+        assert column_ids(board) == [TODO, DOING, DONE]
+        assert max(len(key) for key, _ in board.column_order) <= REBALANCE_AT
+
+    def test_opens_the_column_to_cards_again(self, given):
+        restored = (ColumnArchived(column_id=DONE), ColumnRestored(column_id=DONE, position="a2"))
+        given(*BOARD, *restored).when(
+            MoveCard(card_id=A, column_id=DONE), actor="bob"
+        ).then_accepted()
+
+    def test_rejects_a_column_that_does_not_exist(self, given):
+        given(*BOARD).when(RestoreColumn(column_id=NOWHERE)).then_rejects(
+            RuleViolationError, "column_not_found"
+        )
+
+    def test_rejects_a_column_beyond_the_limit(self, given):
+        columns = [
+            ColumnAdded(column_id=uid(f"column {i}"), title=f"Column {i}", position=key)
+            for i, key in enumerate(successive_keys(MAX_COLUMNS + 1))
+        ]
+        first = columns[0].column_id
+        given(CREATED, columns[0], ColumnArchived(column_id=first), *columns[1:]).when(
+            RestoreColumn(column_id=first)
+        ).then_rejects(RuleViolationError, "limit_exceeded")
 
 
 # -- cards -------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from contracts.commands import (
     RenameColumn,
     RestoreBoard,
     RestoreCard,
+    RestoreColumn,
 )
 from contracts.fields import MAX_COLUMNS, MAX_OPEN_CARDS, Role
 from hypothesis import event, settings
@@ -114,6 +115,10 @@ class BoardMachine(RuleBasedStateMachine):
         active = [column_id for _, column_id in self.board.column_order]
         known = sorted(self.board.columns)
         return _pick(pick, active, known, COLUMN_IDS)
+
+    def archived_column(self, pick: int) -> UUID:
+        archived = sorted(c.column_id for c in self.board.columns.values() if c.archived)
+        return _pick(pick, archived, sorted(self.board.columns), COLUMN_IDS)
 
     def card(self, pick: int) -> UUID:
         cards = self.board.cards
@@ -200,6 +205,10 @@ class BoardMachine(RuleBasedStateMachine):
     @rule(actor=picks, column=picks)
     def archive_column(self, actor, column):
         self.decide(actor, ArchiveColumn(column_id=self.column(column)))
+
+    @rule(actor=picks, column=picks)
+    def restore_column(self, actor, column):
+        self.decide(actor, RestoreColumn(column_id=self.archived_column(column)))
 
     # -- cards -------------------------------------------------------------------------------
 

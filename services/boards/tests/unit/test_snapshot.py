@@ -18,6 +18,7 @@ from contracts.commands import (
     Command,
     EditCard,
     MoveCard,
+    RestoreColumn,
 )
 from contracts.envelope import event_envelope
 from contracts.events import BoardCreated, CardAdded, Event
@@ -98,6 +99,18 @@ class TestSnapshot:
             board = _busy_board(seed)
             assert board.open_cards > 0
             assert from_snapshot(orjson.loads(orjson.dumps(to_snapshot(board)))) == board
+
+    def test_keeps_an_archived_column_restorable_with_its_cards(self) -> None:
+        board = _busy_board(1)
+        [archived] = [c.column_id for c in board.columns.values() if c.archived]
+        assert board.lane(archived)
+        restored = from_snapshot(orjson.loads(orjson.dumps(to_snapshot(board))))
+        assert restored is not None
+        restore = RestoreColumn(column_id=archived)
+        context = Context("alice", uuid.uuid4())
+
+        assert decide(restored, restore, context) == decide(board, restore, context)
+        assert restored.lane(archived) == board.lane(archived)
 
     def test_ignores_a_snapshot_of_another_schema(self) -> None:
         data = to_snapshot(_busy_board(0))

@@ -24,6 +24,7 @@ from contracts.events import (
     ColumnArchived,
     ColumnMoved,
     ColumnRenamed,
+    ColumnRestored,
     ColumnsRebalanced,
     Event,
     FieldChange,
@@ -243,6 +244,20 @@ class TestSentences:
             ("archived", True, False, None),
             ("column_id", str(TODO), str(DONE), None),
             ("position", "a0", "a5", None),
+        ]
+
+    def test_a_restored_column_says_so_and_where_it_went_back_to(self) -> None:
+        log = _log(
+            *_setup(),
+            ("ada", ColumnArchived(column_id=DONE)),
+            ("bob", ColumnRestored(column_id=DONE, position="a3")),
+        )
+        entry = entries_of(BOARD, log, HistoryFilter(column_id=DONE))[-1]
+        assert (entry.type, entry.summary) == ("ColumnRestored", "Bob restored column 'Done'")
+        assert entry.column_id == DONE
+        assert _changes(entry) == [
+            ("archived", True, False, None),
+            ("position", "a2", "a3", None),
         ]
 
     def test_a_board_restored_and_a_member_who_leaves(self) -> None:

@@ -31,6 +31,7 @@ from contracts.commands import (
     RenameColumn,
     RestoreBoard,
     RestoreCard,
+    RestoreColumn,
 )
 from contracts.events import (
     BoardArchived,
@@ -47,6 +48,7 @@ from contracts.events import (
     ColumnArchived,
     ColumnMoved,
     ColumnRenamed,
+    ColumnRestored,
     ColumnsRebalanced,
     Event,
     FieldChange,
@@ -72,6 +74,7 @@ _EDITOR_COMMANDS = (
     RenameColumn,
     MoveColumn,
     ArchiveColumn,
+    RestoreColumn,
     AddCard,
     EditCard,
     MoveCard,
@@ -214,11 +217,26 @@ def _stays(lane: tuple[Entry, ...], index: int | None, slot: Slot) -> bool:
     return (current_after, current_before) == (slot.after, slot.before)
 
 
-def add_column(board: Board, c: AddColumn, ctx: Context) -> list[Event]:
+def _where_it_was(lane: tuple[Entry, ...], key: str) -> Slot:
+    """Back among its siblings after the last one whose key sorts before its old key, so it keeps
+    its place relative to them even when its old key was since given to another."""
+    index = bisect_right(lane, (key, _LAST_ID))
+    return place(
+        lane,
+        after=lane[index - 1] if index > 0 else None,
+        before=lane[0] if index == 0 and lane else None,
+    )
+
+
+def _check_column_limit(board: Board) -> None:
     if board.active_columns() >= MAX_COLUMNS:
         raise RuleViolationError(
             f"a board has at most {MAX_COLUMNS} columns", code="limit_exceeded", limit=MAX_COLUMNS
         )
+
+
+def add_column(board: Board, c: AddColumn, ctx: Context) -> list[Event]:
+    _check_column_limit(board)
     column_id = c.column_id or derive_id(ctx.command_id, "column")
     if column_id in board.columns:
         raise RuleViolationError("a column with this id exists", code="column_exists")
@@ -259,6 +277,21 @@ def move_column(board: Board, c: MoveColumn, ctx: Context) -> list[Event]:
 def archive_column(board: Board, c: ArchiveColumn, ctx: Context) -> list[Event]:
     column = _column(board, c.column_id, active=False)
     return [] if column.archived else [ColumnArchived(column_id=c.column_id)]
+
+
+def restore_column(board: Board, c: RestoreColumn, ctx: Context) -> list[Event]:
+    column = _column(board, c.column_id, active=False)
+    if not column.archived:
+        return []
+    _check_column_limit(board)
+    # The model keeps an archived column's key (not its place in `column_order`), so it goes back
+    # where that key sorts among the active columns now, not to the end. Its cards never left its
+    # lane (archiving a column leaves them open), so they come back with it, in their order.
+    slot = _where_it_was(board.column_order, column.position)
+    return [
+        *_rebalanced_columns(slot),
+        ColumnRestored(column_id=c.column_id, position=slot.key),
+    ]
 
 
 # -- cards -------------------------------------------------------------------------------------
@@ -373,14 +406,7 @@ def restore_card(board: Board, c: RestoreCard, ctx: Context) -> list[Event]:
         return []
     _column(board, card.column_id)
     _check_open_card_limit(board)
-    # Back where it was: after the last open card whose key sorts before its old key.
-    lane = board.lane(card.column_id)
-    index = bisect_right(lane, (card.position, _LAST_ID))
-    slot = place(
-        lane,
-        after=lane[index - 1] if index > 0 else None,
-        before=lane[0] if index == 0 and lane else None,
-    )
+    slot = _where_it_was(board.lane(card.column_id), card.position)
     return [
         *_rebalanced_cards(card.column_id, slot),
         CardRestored(card_id=c.card_id, column_id=card.column_id, position=slot.key),
@@ -436,6 +462,7 @@ _HANDLERS: dict[type[Any], Callable[[Board, Any, Context], list[Event]]] = {
     RenameColumn: rename_column,
     MoveColumn: move_column,
     ArchiveColumn: archive_column,
+    RestoreColumn: restore_column,
     AddCard: add_card,
     EditCard: edit_card,
     MoveCard: move_card,

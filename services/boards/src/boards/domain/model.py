@@ -29,6 +29,7 @@ from contracts.events import (
     ColumnArchived,
     ColumnMoved,
     ColumnRenamed,
+    ColumnRestored,
     ColumnsRebalanced,
     MemberAdded,
     MemberRemoved,
@@ -149,6 +150,16 @@ def _column_archived(board: Board, e: ColumnArchived) -> Board:
     )
 
 
+def _column_restored(board: Board, e: ColumnRestored) -> Board:
+    # Its lane was kept while it was archived: its cards are on the board again with it.
+    column = replace(board.columns[e.column_id], archived=False, position=e.position)
+    return replace(
+        board,
+        columns=_with(board.columns, e.column_id, column),
+        column_order=_insert(board.column_order, e.position, e.column_id),
+    )
+
+
 def _columns_rebalanced(board: Board, e: ColumnsRebalanced) -> Board:
     columns = dict(board.columns)
     for placement in e.positions:
@@ -261,6 +272,7 @@ _APPLIERS: dict[type[Any], Callable[[Board, Any], Board]] = {
     ColumnRenamed: _column_renamed,
     ColumnMoved: _column_moved,
     ColumnArchived: _column_archived,
+    ColumnRestored: _column_restored,
     ColumnsRebalanced: _columns_rebalanced,
     CardsRebalanced: _cards_rebalanced,
     CardAdded: _card_added,

@@ -30,6 +30,7 @@ from contracts.events import (
     ColumnArchived,
     ColumnMoved,
     ColumnRenamed,
+    ColumnRestored,
     ColumnsRebalanced,
     MemberAdded,
     MemberRemoved,
@@ -193,6 +194,18 @@ def _column_archived(b: BoardThen, e: ColumnArchived) -> Said:
     )
 
 
+def _column_restored(b: BoardThen, e: ColumnRestored) -> Said:
+    column = b.column(e.column_id) or {}
+    return Said(
+        f"restored column {_quote(b.column_name(e.column_id))}",
+        [
+            Change(field="archived", before=column.get("archived", True), after=False),
+            Change(field="position", before=column.get("position"), after=e.position),
+        ],
+        column_id=e.column_id,
+    )
+
+
 def _columns_rebalanced(b: BoardThen, e: ColumnsRebalanced) -> Said:
     changes = [
         Change(
@@ -344,6 +357,7 @@ _SAYINGS: dict[type[Any], Callable[[BoardThen, Any], Said]] = {
     ColumnRenamed: _column_renamed,
     ColumnMoved: _column_moved,
     ColumnArchived: _column_archived,
+    ColumnRestored: _column_restored,
     ColumnsRebalanced: _columns_rebalanced,
     CardAdded: _card_added,
     CardEdited: _card_edited,

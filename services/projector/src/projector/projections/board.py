@@ -29,6 +29,7 @@ from contracts.events import (
     ColumnArchived,
     ColumnMoved,
     ColumnRenamed,
+    ColumnRestored,
     ColumnsRebalanced,
     MemberAdded,
     MemberRemoved,
@@ -181,6 +182,17 @@ def apply_column_archived(p: BoardProjection, e: ColumnArchived, at: datetime) -
         _count(p, columns=-1)
 
 
+def apply_column_restored(p: BoardProjection, e: ColumnRestored, at: datetime) -> None:
+    # Its cards stayed in it, open, while it was archived: they show again with it.
+    assert p.board is not None
+    column = _column(p.board, str(e.column_id))
+    if column["archived"]:
+        column["archived"] = False
+        _count(p, columns=1)
+    column["position"] = e.position
+    _sort_columns(p.board)
+
+
 def apply_columns_rebalanced(p: BoardProjection, e: ColumnsRebalanced, at: datetime) -> None:
     assert p.board is not None
     for placement in e.positions:
@@ -271,6 +283,7 @@ _APPLIERS: dict[type[Any], Callable[[BoardProjection, Any, datetime], None]] = {
     ColumnRenamed: apply_column_renamed,
     ColumnMoved: apply_column_moved,
     ColumnArchived: apply_column_archived,
+    ColumnRestored: apply_column_restored,
     ColumnsRebalanced: apply_columns_rebalanced,
     CardAdded: apply_card_added,
     CardEdited: apply_card_edited,
