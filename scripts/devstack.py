@@ -40,37 +40,43 @@ class DevstackError(Exception):
     pass
 
 
-@dataclass(frozen=True)
-class Ports:
-    redis: int
-    mongo: int
-    boards: int
-    projector: int
-    auth: int
-    identity_provider: int
-    # The one URL: nginx. The services' own ports are internal.
-    public: int
+# Whatever devstack starts, by the name it goes by: the setting that moves its port, and the
+# default. nginx serves the one URL; the other ports are internal.
+PORT_SETTINGS: dict[str, tuple[str, int]] = {
+    "redis": ("CARDSTREAM_REDIS_PORT", 6390),
+    "ferretdb": ("CARDSTREAM_MONGO_PORT", 27027),
+    "identity-provider": ("CARDSTREAM_IDP_PORT", 8093),
+    "auth": ("CARDSTREAM_AUTH_PORT", 8083),
+    "boards": ("CARDSTREAM_BOARDS_PORT", 8091),
+    "projector": ("CARDSTREAM_PROJECTOR_PORT", 8092),
+    "nginx": ("CARDSTREAM_PORT", 8080),
+}
+Ports = Mapping[str, int]
 
-    @classmethod
-    def from_env(cls) -> Ports:
-        return cls(
-            redis=_port_from_env("CARDSTREAM_REDIS_PORT", 6390),
-            mongo=_port_from_env("CARDSTREAM_MONGO_PORT", 27027),
-            boards=_port_from_env("CARDSTREAM_BOARDS_PORT", 8091),
-            projector=_port_from_env("CARDSTREAM_PROJECTOR_PORT", 8092),
-            auth=_port_from_env("CARDSTREAM_AUTH_PORT", 8083),
-            identity_provider=_port_from_env("CARDSTREAM_IDP_PORT", 8093),
-            public=_port_from_env("CARDSTREAM_PORT", 8080),
-        )
+
+def ports_from_env() -> Ports:
+    return {name: _port_from_env(*setting) for name, setting in PORT_SETTINGS.items()}
 
 
 @dataclass(frozen=True)
 class Service:
+    """A Python service, run as `python -m <module>` and configured by `<prefix>_*` variables:
+    its host and port, then `settings`."""
+
     name: str
-    argv: tuple[str, ...]
+    module: str
+    prefix: str
     port: int
-    port_setting: str
-    env: Mapping[str, str] = field(default_factory=dict)
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def argv(self) -> tuple[str, ...]:
+        return (PYTHON, "-m", self.module)
+
+    @property
+    def env(self) -> dict[str, str]:
+        own = {"HOST": "127.0.0.1", "PORT": str(self.port), **self.settings}
+        return {f"{self.prefix}_{name}": value for name, value in own.items()}
 
     @property
     def url(self) -> str:
@@ -87,103 +93,85 @@ def google_configured() -> bool:
 
 def services(ports: Ports) -> list[Service]:
     """The services to run, in start order; they are stopped in reverse."""
-    public_url = f"http://127.0.0.1:{ports.public}"
-    origins = [public_url, f"http://localhost:{ports.public}"]
-    idp_url = f"http://127.0.0.1:{ports.identity_provider}"
-    redis_url = f"redis://127.0.0.1:{ports.redis}/0"
-    mongo_url = f"mongodb://127.0.0.1:{ports.mongo}/"
+    public_url = f"http://127.0.0.1:{ports['nginx']}"
+    origins = [public_url, f"http://localhost:{ports['nginx']}"]
+    idp_url = f"http://127.0.0.1:{ports['identity-provider']}"
+    redis_url = f"redis://127.0.0.1:{ports['redis']}/0"
+    mongo_url = f"mongodb://127.0.0.1:{ports['ferretdb']}/"
     # Every service verifies our tokens against the auth service's key set.
-    jwks_url = f"http://127.0.0.1:{ports.auth}/.well-known/jwks.json"
-    local: list[Service] = []
-    provider_env: dict[str, str] = {}
+    verifying = {
+        "JWKS_URL": f"http://127.0.0.1:{ports['auth']}/.well-known/jwks.json",
+        "JWT_ISSUER": public_url,
+    }
+    # Each service by name: its module, its settings' prefix, its settings.
+    table: dict[str, tuple[str, str, dict[str, str]]] = {}
+    sign_in: dict[str, str] = {}
     if not google_configured():
         client = {
             "client_id": "cardstream-local",
             "client_secret": "local-secret",
             "redirect_uris": [f"{o}/auth/callback" for o in origins],
         }
-        local.append(
-            Service(
-                name="identity-provider",
-                argv=(PYTHON, "-m", "auth.devprovider"),
-                port=ports.identity_provider,
-                port_setting="CARDSTREAM_IDP_PORT",
-                env={
-                    "DEVIDP_HOST": "127.0.0.1",
-                    "DEVIDP_PORT": str(ports.identity_provider),
-                    "DEVIDP_ISSUER": idp_url,
-                    "DEVIDP_CLIENTS": json.dumps([client]),
-                },
-            )
+        table["identity-provider"] = (
+            "auth.devprovider",
+            "DEVIDP",
+            {"ISSUER": idp_url, "CLIENTS": json.dumps([client])},
         )
-        provider_env = {
-            "AUTH_OIDC_ISSUER": idp_url,
-            "AUTH_OIDC_CLIENT_ID": "cardstream-local",
-            "AUTH_OIDC_CLIENT_SECRET": "local-secret",
+        sign_in = {
+            "OIDC_ISSUER": idp_url,
+            "OIDC_CLIENT_ID": "cardstream-local",
+            "OIDC_CLIENT_SECRET": "local-secret",
         }
+    table["auth"] = (
+        "auth",
+        "AUTH",
+        {
+            "MODE": "development",
+            "PUBLIC_URL": public_url,
+            "REDIS_URL": redis_url,
+            "MONGO_URL": mongo_url,
+            "MONGO_DB": "cardstream_auth",
+            # Plain http on localhost: a Secure cookie would never come back.
+            "COOKIE_SECURE": "false",
+            **sign_in,
+        },
+    )
+    table["boards"] = (
+        "boards",
+        "BOARDS",
+        {
+            "REDIS_URL": redis_url,
+            **verifying,
+            "JWT_AUDIENCE": "cardstream-boards",
+            "MODE": "development",
+        },
+    )
+    table["projector"] = (
+        "projector",
+        "PROJECTOR",
+        {
+            "REDIS_URL": redis_url,
+            "MONGO_URL": mongo_url,
+            "MONGO_DB": "cardstream",
+            **verifying,
+            "JWT_AUDIENCE": "cardstream-projector",
+            # Browsers reach /ws through nginx, so their Origin is the one URL.
+            "ALLOWED_ORIGINS": json.dumps(origins),
+        },
+    )
     return [
-        *local,
-        Service(
-            name="auth",
-            argv=(PYTHON, "-m", "auth"),
-            port=ports.auth,
-            port_setting="CARDSTREAM_AUTH_PORT",
-            env={
-                "AUTH_HOST": "127.0.0.1",
-                "AUTH_PORT": str(ports.auth),
-                "AUTH_MODE": "development",
-                "AUTH_PUBLIC_URL": public_url,
-                "AUTH_REDIS_URL": redis_url,
-                "AUTH_MONGO_URL": mongo_url,
-                "AUTH_MONGO_DB": "cardstream_auth",
-                # Plain http on localhost: a Secure cookie would never come back.
-                "AUTH_COOKIE_SECURE": "false",
-                **provider_env,
-            },
-        ),
-        Service(
-            name="boards",
-            argv=(PYTHON, "-m", "boards"),
-            port=ports.boards,
-            port_setting="CARDSTREAM_BOARDS_PORT",
-            env={
-                "BOARDS_HOST": "127.0.0.1",
-                "BOARDS_PORT": str(ports.boards),
-                "BOARDS_REDIS_URL": redis_url,
-                "BOARDS_JWKS_URL": jwks_url,
-                "BOARDS_JWT_ISSUER": public_url,
-                "BOARDS_JWT_AUDIENCE": "cardstream-boards",
-                "BOARDS_MODE": "development",
-            },
-        ),
-        Service(
-            name="projector",
-            argv=(PYTHON, "-m", "projector"),
-            port=ports.projector,
-            port_setting="CARDSTREAM_PROJECTOR_PORT",
-            env={
-                "PROJECTOR_HOST": "127.0.0.1",
-                "PROJECTOR_PORT": str(ports.projector),
-                "PROJECTOR_REDIS_URL": redis_url,
-                "PROJECTOR_MONGO_URL": mongo_url,
-                "PROJECTOR_MONGO_DB": "cardstream",
-                "PROJECTOR_JWKS_URL": jwks_url,
-                "PROJECTOR_JWT_ISSUER": public_url,
-                "PROJECTOR_JWT_AUDIENCE": "cardstream-projector",
-                # Browsers reach /ws through nginx, so their Origin is the one URL.
-                "PROJECTOR_ALLOWED_ORIGINS": json.dumps(origins),
-            },
-        ),
+        Service(name, module, prefix, ports[name], settings)
+        for name, (module, prefix, settings) in table.items()
     ]
 
 
 def gateway(ports: Ports) -> Gateway:
     upstreams = Upstreams(
-        boards=f"127.0.0.1:{ports.boards}",
-        projector=f"127.0.0.1:{ports.projector}",
-        auth=f"127.0.0.1:{ports.auth}",
+        boards=f"127.0.0.1:{ports['boards']}",
+        projector=f"127.0.0.1:{ports['projector']}",
+        auth=f"127.0.0.1:{ports['auth']}",
     )
-    return Gateway(upstreams, web_root=WEB_ROOT, prefix=RUN / "nginx", port=ports.public)
+    return Gateway(upstreams, web_root=WEB_ROOT, prefix=RUN / "nginx", port=ports["nginx"])
 
 
 def _port_from_env(name: str, default: int) -> int:
@@ -195,7 +183,8 @@ def _port_from_env(name: str, default: int) -> int:
     return int(raw)
 
 
-def check_port_free(port: int, owner: str, setting: str) -> None:
+def check_port_free(owner: str, port: int) -> None:
+    setting = PORT_SETTINGS[owner][0]
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         # SO_REUSEADDR: only a listening socket counts as taken, not one in TIME_WAIT.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -302,30 +291,27 @@ def orderly_stop() -> Iterator[contextlib.ExitStack]:
 
 
 def run(ports: Ports) -> None:
-    for service in services(ports):
-        check_port_free(service.port, service.name, service.port_setting)
-    check_port_free(ports.redis, "redis", "CARDSTREAM_REDIS_PORT")
-    check_port_free(ports.mongo, "ferretdb", "CARDSTREAM_MONGO_PORT")
-    check_port_free(ports.public, "nginx", "CARDSTREAM_PORT")
-    names = ", ".join(f"{s.name} :{s.port}" for s in services(ports))
-    print(
-        f"starting redis :{ports.redis}, ferretdb :{ports.mongo}, {names}, nginx :{ports.public} "
-        f"(data and logs in {RUN.relative_to(ROOT)}/) ...",
-        flush=True,
-    )
+    to_run = services(ports)
+    listeners = ["redis", "ferretdb", *(service.name for service in to_run), "nginx"]
+    for name in listeners:
+        check_port_free(name, ports[name])
+    names = ", ".join(f"{name} :{ports[name]}" for name in listeners)
+    print(f"starting {names} (data and logs in {RUN.relative_to(ROOT)}/) ...", flush=True)
 
     children: dict[str, Child] = {}
     with orderly_stop() as stack:
-        redis = RedisServer(RUN / "redis", port=ports.redis, log_path=LOGS / "redis.log")
+        redis = RedisServer(RUN / "redis", port=ports["redis"], log_path=LOGS / "redis.log")
         stack.callback(redis.stop)
         children["redis"] = redis.start()
 
-        mongo = FerretDBServer(RUN / "ferretdb", port=ports.mongo, log_path=LOGS / "ferretdb.log")
+        mongo = FerretDBServer(
+            RUN / "ferretdb", port=ports["ferretdb"], log_path=LOGS / "ferretdb.log"
+        )
         stack.callback(mongo.stop)
         children["ferretdb"] = mongo.start()
 
         # One at a time: auth discovers the identity provider, the others fetch auth's keys.
-        for service in services(ports):
+        for service in to_run:
             process = ServiceProcess(service)
             stack.callback(process.stop)
             process.start()
@@ -346,12 +332,12 @@ def announce(ports: Ports) -> None:
     else:
         sign_in = (
             "Google sign-in is not configured (AUTH_OIDC_CLIENT_ID is unset): the local OpenID "
-            f"provider at http://127.0.0.1:{ports.identity_provider} stands in for Google; "
+            f"provider at http://127.0.0.1:{ports['identity-provider']} stands in for Google; "
             "pick or type any account."
         )
     print(
         f"{sign_in}\n"
-        f"cardstream is up: http://127.0.0.1:{ports.public}/  (API, /ws, /auth and the client)\n"
+        f"cardstream is up: http://127.0.0.1:{ports['nginx']}/  (API, /ws, /auth and the client)\n"
         "  a token for scripts: scripts/dev-token.sh alice@example.com  (Ctrl-C stops everything)",
         flush=True,
     )
@@ -364,7 +350,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         LOGS.mkdir(parents=True, exist_ok=True)
-        run(Ports.from_env())
+        run(ports_from_env())
     except KeyboardInterrupt:
         print("\ncardstream stopped.", flush=True)
         return 0

@@ -6,16 +6,14 @@ after the switch come from the new generation, which the live projector then kee
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import pytest
-from cardstream_testing.stack import WAIT_S, Api, Stack, Subscriber
+from cardstream_testing.stack import Api, Stack, Subscriber
 from contracts.streams import StreamKeys
 from projector.audit import BoardEvents, MongoEventArchive, RedisEventLog
 from projector.mongo import MongoReadStore, generation_pointer
@@ -94,20 +92,6 @@ async def _head(stack: Stack, board: str) -> int:
     return int(entries[0][0].split(b"-")[0])
 
 
-async def _equals(value: Awaitable[Any], expected: Any) -> bool:
-    return await value == expected
-
-
-async def _eventually(check: Callable[[], Awaitable[bool]]) -> None:
-    """Polls `check` until it holds, bounded by WAIT_S."""
-    deadline = asyncio.get_running_loop().time() + WAIT_S
-    for _ in itertools.count():
-        if await check():
-            return
-        assert asyncio.get_running_loop().time() < deadline, "did not happen in time"
-        await asyncio.sleep(0.05)
-
-
 class TestRebuild:
     @pytest.mark.timeout(240)
     async def test_rebuilds_verifies_and_switches_while_writing_and_subscribed(
@@ -170,21 +154,23 @@ class TestRebuild:
                 assert documents is not None
                 projection, _ = await fold(events, busy, documents["board"]["version"])
                 assert canonical(documents) == canonical(folded_documents(projection))
-            # The rebuild had exited before the last commands: the live projector applied them
-            # to generation 1.
-            await _eventually(  # once it has seen the pointer move
-                lambda: _equals(new.board_version(uuid.UUID(busy)), head)
-            )
-            # HTTP reads come from generation 1: a mark made only there is what they show.
+            # HTTP reads come from generation 1 once the live projector has seen the pointer
+            # move: a mark made only there, one version ahead so that a read can wait for it
+            # (`min_version`), is what they show.
             original = await new.boards.find_one({"_id": quiet})
             assert original is not None
-            await new.boards.update_one({"_id": quiet}, {"$set": {"title": "only in g1"}})
-
-            async def title() -> Any:
-                return (await api.board(quiet))[1]["board"]["title"]
-
-            await _eventually(lambda: _equals(title(), "only in g1"))
-            # ... which `rebuild --verify-only` finds, as a document that is not the fold.
+            marked = original["version"] + 1
+            await new.boards.update_one(
+                {"_id": quiet}, {"$set": {"title": "only in g1", "version": marked}}
+            )
+            assert (await api.wait_for_version(quiet, marked))["board"]["title"] == "only in g1"
+            # The rebuild had exited before the last commands: the live projector, which moves
+            # its appliers with its readers, applied them to generation 1.
+            await api.wait_for_version(busy, head)
+            assert await new.board_version(uuid.UUID(busy)) == head
+            # The mark at the board's own version, which `rebuild --verify-only` finds as a
+            # document that is not the fold.
+            await new.boards.update_one({"_id": quiet}, {"$set": {"version": original["version"]}})
             code, _, report = await run_cli(stack, "rebuild", "--verify-only")
             assert code == 1
             assert f"board {quiet}: the documents differ from the fold" in report

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 from cardstream_runtime.errors import error_middleware
 from cardstream_runtime.jwt import KeySource, verifier_from_settings
 from cardstream_runtime.logs import request_context_middleware
+from contracts.envelope import AnyEvent
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
@@ -32,13 +33,16 @@ from projector.supervisor import Supervisor
 from projector.ws.hub import WebSocketHub
 
 AppContext = Callable[[web.Application], AsyncIterator[None]]
+OnApplied = Callable[[Sequence[AnyEvent]], None]
+OnDiverged = Callable[[LogDivergedError], None]
 
 
 def create_app(
     settings: ProjectorSettings,
     *,
     keys: KeySource | None = None,
-    on_diverged: Callable[[LogDivergedError], None] | None = None,
+    on_diverged: OnDiverged | None = None,
+    on_applied: OnApplied | None = None,
 ) -> web.Application:
     app = web.Application(
         middlewares=[request_context_middleware, error_middleware],
@@ -50,7 +54,7 @@ def create_app(
     app.cleanup_ctx.append(redis_ctx)
     app.cleanup_ctx.append(mongo_ctx)
     app.cleanup_ctx.append(_verifier_ctx(keys))
-    app.cleanup_ctx.append(_supervisor_ctx(on_diverged))
+    app.cleanup_ctx.append(_supervisor_ctx(on_diverged, on_applied))
     app.cleanup_ctx.append(hub_ctx)
     # Sockets are closed (1001) when shutdown begins, not after aiohttp's handler timeout.
     app.on_shutdown.append(close_hub)
@@ -101,11 +105,15 @@ def _verifier_ctx(given: KeySource | None) -> AppContext:
     return verifier_ctx
 
 
-def _supervisor_ctx(on_diverged: Callable[[LogDivergedError], None] | None) -> AppContext:
+def _supervisor_ctx(on_diverged: OnDiverged | None, on_applied: OnApplied | None) -> AppContext:
     async def supervisor_ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[settings_key]
         supervisor = Supervisor(
-            app[redis_key], app[read_store_key], settings, on_diverged=on_diverged
+            app[redis_key],
+            app[read_store_key],
+            settings,
+            on_applied=on_applied,
+            on_diverged=on_diverged,
         )
         app[supervisor_key] = supervisor
         # Runs without `apply` too: it moves the readers when a rebuild switches generations.

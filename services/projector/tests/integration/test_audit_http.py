@@ -5,9 +5,8 @@ only."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -15,7 +14,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from cardstream_runtime.devtoken import DevSigner
-from cardstream_runtime.jwt import StaticKeys
 from cardstream_testing.feeds import T0, append, envelopes
 from contracts.envelope import AnyEvent, event_adapter
 from contracts.events import (
@@ -35,71 +33,15 @@ from contracts.events import (
 )
 from contracts.fields import Role
 from contracts.streams import StreamKeys, board_entry_id
-from projector.app import create_app
 from projector.keys import read_store_key
 from projector.mongo import MongoReadStore
 from projector.projections import BoardProjection, apply_event
-from projector.settings import ProjectorSettings
 from redis.asyncio import Redis
 
-ISSUER, AUDIENCE = "cardstream-test", "cardstream"
-PARTITIONS = 4
 VERSION = "X-Projection-Version"
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[Client]]
 Step = tuple[str, Event]
-
-
-@pytest.fixture
-def signer() -> DevSigner:
-    return DevSigner.generate(issuer=ISSUER, audience=AUDIENCE)
-
-
-@pytest.fixture
-def stream_keys(key_prefix: str) -> StreamKeys:
-    return StreamKeys(prefix=key_prefix, partitions=PARTITIONS)
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=False)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-def make_client(
-    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
-    tmp_path: Path,
-    signer: DevSigner,
-    redis_url: str,
-    mongo_url: str,
-    mongo_db_name: str,
-    key_prefix: str,
-) -> MakeClient:
-    public = tmp_path / "public.pem"
-    public.write_bytes(signer.public_pem())
-
-    async def make(**overrides: Any) -> Client:
-        settings = ProjectorSettings(
-            **{
-                "redis_url": redis_url,
-                "mongo_url": mongo_url,
-                "mongo_db": mongo_db_name,
-                "key_prefix": key_prefix,
-                "partitions": PARTITIONS,
-                "jwt_issuer": ISSUER,
-                "jwt_audience": AUDIENCE,
-                "jwt_public_key_file": public,
-                "lease_ms": 600,
-                "block_ms": 100,
-                **overrides,
-            }
-        )
-        keys = StaticKeys({signer.kid: signer.private_key.public_key()})
-        return await aiohttp_client(create_app(settings, keys=keys))
-
-    return make
 
 
 class Audit:

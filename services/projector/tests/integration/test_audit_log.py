@@ -4,7 +4,6 @@ the two split the versions between them, and while the projector and compaction 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -36,13 +35,6 @@ from redis.asyncio import Redis
 
 HEAD = 10
 PAGE = 3
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=False)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

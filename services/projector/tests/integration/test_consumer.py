@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,13 +19,6 @@ from contracts.streams import StreamKeys
 from projector.consumer import LogDivergedError, PartitionApplier, dead_letter_key
 from projector.mongo import Checkpoint, MongoReadStore
 from redis.asyncio import Redis
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=False)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +15,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from cardstream_runtime.devtoken import DevSigner
-from cardstream_runtime.jwt import StaticKeys
 from cardstream_testing import RedisServer
 from cardstream_testing.feeds import append, envelopes
+from contracts.envelope import AnyEvent
 from contracts.events import (
     BoardCreated,
     BoardRenamed,
@@ -25,80 +25,20 @@ from contracts.events import (
     CardArchived,
     ColumnAdded,
     ColumnArchived,
+    ColumnRestored,
     Event,
     MemberAdded,
     MemberRemoved,
 )
 from contracts.fields import Role
 from contracts.streams import StreamKeys
-from projector.app import create_app
 from projector.consumer import dead_letter_key
+from projector.keys import hub_key
 from projector.mongo import Checkpoint, MongoReadStore
-from projector.settings import ProjectorSettings
 from redis.asyncio import Redis
 
-ISSUER, AUDIENCE = "cardstream-test", "cardstream"
-PARTITIONS = 4
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[Client]]
-
-
-@pytest.fixture
-def signer() -> DevSigner:
-    return DevSigner.generate(issuer=ISSUER, audience=AUDIENCE)
-
-
-@pytest.fixture
-def stream_keys(key_prefix: str) -> StreamKeys:
-    return StreamKeys(prefix=key_prefix, partitions=PARTITIONS)
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=False)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-def make_client(
-    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
-    tmp_path: Path,
-    signer: DevSigner,
-    redis_url: str,
-    mongo_url: str,
-    mongo_db_name: str,
-    key_prefix: str,
-) -> MakeClient:
-    public = tmp_path / "public.pem"
-    public.write_bytes(signer.public_pem())
-
-    async def make(**overrides: Any) -> Client:
-        settings = ProjectorSettings(
-            **{
-                "redis_url": redis_url,
-                "mongo_url": mongo_url,
-                "mongo_db": mongo_db_name,
-                "key_prefix": key_prefix,
-                "partitions": PARTITIONS,
-                "jwt_issuer": ISSUER,
-                "jwt_audience": AUDIENCE,
-                "jwt_public_key_file": public,
-                "apply": True,
-                "lease_ms": 600,
-                "block_ms": 100,
-                **overrides,
-            }
-        )
-        keys = StaticKeys({signer.kid: signer.private_key.public_key()})
-        return await aiohttp_client(create_app(settings, keys=keys))
-
-    return make
-
-
-@pytest.fixture
-async def client(make_client: MakeClient) -> Client:
-    return await make_client()
 
 
 class Reader:
@@ -237,6 +177,18 @@ class TestBoardDetail:
         assert titles == ["early", "tie", "tie", "late", "m", "gone", "l"]
         assert [c["archived"] for c in body["cards"]].count(True) == 1
 
+    async def test_a_restored_column_comes_back_in_its_place_with_its_cards(
+        self, reader: Reader
+    ) -> None:
+        board = await _ordered_board(reader)
+        await reader.write(board, ColumnRestored(column_id=_ids("middle", board), position="a1"))
+        await reader.caught_up(board)
+        status, body = await reader.get(f"/api/boards/{board}")
+        assert status == 200
+        assert [c["title"] for c in body["board"]["columns"]] == ["First", "Middle", "Last"]
+        assert [c["title"] for c in body["cards"]] == ["early", "tie", "tie", "late", "m", "l"]
+        assert body["board"]["counts"]["columns"] == 3
+
     async def test_a_viewer_can_read_the_board(self, reader: Reader) -> None:
         board = uuid.uuid4()
         await reader.write(board, _created(), MemberAdded(user_id="vic", role=Role.VIEWER))
@@ -333,7 +285,7 @@ class TestAuthentication:
             _assert_error(await response.json(), "unauthorized")
 
     async def test_a_token_from_another_signer_is_refused(self, reader: Reader) -> None:
-        stranger = DevSigner.generate(issuer=ISSUER, audience=AUDIENCE)
+        stranger = DevSigner.generate(issuer=reader.signer.issuer, audience=reader.signer.audience)
         response = await reader.client.get(
             "/api/boards", headers={"Authorization": f"Bearer {stranger.token('alice')}"}
         )
@@ -472,11 +424,10 @@ class TestReadiness:
     ) -> None:
         await read_store.save_checkpoint(Checkpoint(0, "1-0", "the-old-epoch"))
         await redis.set(stream_keys.epoch(0), "a-new-epoch")
-        client = await make_client()
-        deadline = time.monotonic() + 10
-        while (response := await client.get("/readyz")).status == 200:
-            assert time.monotonic() < deadline, "the divergence was never reported"
-            await asyncio.sleep(0.05)
+        diverged = asyncio.Event()
+        client = await make_client(on_diverged=lambda _: diverged.set())
+        await asyncio.wait_for(diverged.wait(), 10)
+        response = await client.get("/readyz")
         assert response.status == 503
         checks = (await response.json())["checks"]
         assert (checks["redis"], checks["mongo"]) == ("ok", "ok")
@@ -513,15 +464,32 @@ async def _metrics(client: Client) -> dict[tuple[str, int | None], float]:
     return _parse_metrics(await response.text())
 
 
-async def _until(
-    client: Client, done: Callable[[dict[tuple[str, int | None], float]], bool]
-) -> dict[tuple[str, int | None], float]:
-    deadline = time.monotonic() + 10
-    while True:
-        samples = await _metrics(client)
-        if done(samples) or time.monotonic() > deadline:
-            return samples
-        await asyncio.sleep(0.05)
+class Applied:
+    """An app's `on_applied` hook: the versions its projector has applied, each called once the
+    partition's checkpoint has moved past them."""
+
+    def __init__(self) -> None:
+        self.versions: dict[uuid.UUID, int] = {}
+        self._changed = asyncio.Event()
+
+    def __call__(self, events: Sequence[AnyEvent]) -> None:
+        for event in events:
+            self.versions[event.board_id] = max(event.version, self.versions.get(event.board_id, 0))
+        self._changed.set()
+
+    async def until(self, board: uuid.UUID, version: int) -> None:
+        async with asyncio.timeout(10):
+            while self.versions.get(board, 0) < version:
+                self._changed.clear()
+                await self._changed.wait()
+
+
+def _boards_on(keys: StreamKeys, partitions: Sequence[int]) -> list[uuid.UUID]:
+    """A new board id on each of `partitions`, in order."""
+    return [
+        next(board for board in iter(uuid.uuid4, None) if keys.partition_of(board) == partition)
+        for partition in partitions
+    ]
 
 
 LAG, LAG_S = "cardstream_projector_lag_entries", "cardstream_projector_lag_seconds"
@@ -539,7 +507,7 @@ class TestMetrics:
         await reader.write(board, _created(), *[BoardRenamed(title="t", previous_title="t")] * 4)
         samples = await _metrics(client)
         partition = stream_keys.partition_of(board)
-        for p in range(PARTITIONS):
+        for p in range(stream_keys.partitions):
             assert samples[(LAG, p)] == (5 if p == partition else 0)
             assert samples[(DEAD, p)] == 0
             assert samples[(LAG_S, p)] >= 0
@@ -548,18 +516,21 @@ class TestMetrics:
     async def test_lag_goes_to_zero_once_the_projector_catches_up(
         self, make_client: MakeClient, signer: DevSigner, redis: Redis, stream_keys: StreamKeys
     ) -> None:
-        client = await make_client()
+        applied = Applied()
+        client = await make_client(on_applied=applied)
         reader = Reader(client, signer, redis, stream_keys)
-        boards = [uuid.uuid4() for _ in range(6)]
+        # Boards on every partition, so that each partition's applier reports having applied.
+        partitions = range(stream_keys.partitions)
+        boards = _boards_on(stream_keys, [*partitions, *partitions[:2]])
         for board in boards:
             await reader.write(board, _created(), BoardRenamed(title="t", previous_title="Plans"))
+        for board in boards:
+            await applied.until(board, 2)
 
-        def caught_up(samples: dict[tuple[str, int | None], float]) -> bool:
-            lags = [samples[(name, p)] for name in (LAG, LAG_S) for p in range(PARTITIONS)]
-            return samples[(HELD, None)] == PARTITIONS and not any(lags)
-
-        samples = await _until(client, caught_up)
-        assert caught_up(samples), samples
+        samples = await _metrics(client)
+        lags = [samples[(name, p)] for name in (LAG, LAG_S) for p in partitions]
+        assert samples[(HELD, None)] == stream_keys.partitions, samples
+        assert not any(lags), samples
         for board in boards:
             assert (await reader.caught_up(board))["board"]["title"] == "t"
 
@@ -581,22 +552,27 @@ class TestMetrics:
         assert samples[(HELD, None)] == 0
 
     async def test_dead_letters_are_counted_per_partition(
-        self, make_client: MakeClient, redis: Redis, stream_keys: StreamKeys
+        self, make_client: MakeClient, signer: DevSigner, redis: Redis, stream_keys: StreamKeys
     ) -> None:
-        client = await make_client(max_attempts=1)
+        applied = Applied()
+        client = await make_client(max_attempts=1, on_applied=applied)
         poisoned = uuid.uuid4()
         partition = stream_keys.partition_of(poisoned)
         await redis.xadd(
             stream_keys.feed(partition),
             {"board": str(poisoned), "version": 1, "event": b"{not json"},
         )
-        samples = await _until(
-            client, lambda s: s[(DEAD, partition)] == 1 and s[(LAG, partition)] == 0
-        )
+        # A sound board behind it on the same partition: once that is applied, the poisoned
+        # entry has been parked and the checkpoint has moved past both.
+        (sound,) = _boards_on(stream_keys, [partition])
+        await Reader(client, signer, redis, stream_keys).write(sound, _created())
+        await applied.until(sound, 1)
+        samples = await _metrics(client)
         assert samples[(DEAD, partition)] == 1
         assert samples[(LAG, partition)] == 0
         assert await redis.xlen(dead_letter_key(stream_keys, partition)) == 1
-        assert all(samples[(DEAD, p)] == 0 for p in range(PARTITIONS) if p != partition)
+        others = [p for p in range(stream_keys.partitions) if p != partition]
+        assert all(samples[(DEAD, p)] == 0 for p in others)
 
     async def test_counts_open_websockets(self, client: Client, signer: DevSigner) -> None:
         assert (await _metrics(client))[(SOCKETS, None)] == 0
@@ -605,9 +581,11 @@ class TestMetrics:
         await ws.send_json({"type": "ping"})
         assert (await ws.receive_json(timeout=5))["type"] == "pong"
         assert (await _metrics(client))[(SOCKETS, None)] == 1
+        (server_side,) = client.app[hub_key].connections
         await ws.close()
-        samples = await _until(client, lambda s: s[(SOCKETS, None)] == 0)
-        assert samples[(SOCKETS, None)] == 0
+        # Its writer ends only once the server has begun closing it, and stopped counting it.
+        await asyncio.wait_for(server_side.wait_closed(), 5)
+        assert (await _metrics(client))[(SOCKETS, None)] == 0
 
     async def test_health_endpoints_need_no_token(self, client: Client) -> None:
         for path in ("/healthz", "/readyz", "/metrics"):

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from contracts.streams import StreamKeys
 from projector import metrics
 from projector.metrics import partition_lags
 from projector.mongo import Checkpoint, MongoReadStore
 from redis.asyncio import Redis
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=False)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,13 +17,6 @@ from projector.verify import ChainVerifier
 from redis.asyncio import Redis
 
 from contracts import BoardCreated, BoardRenamed, MemberAdded, Role, event_adapter, event_envelope
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=False)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

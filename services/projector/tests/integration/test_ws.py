@@ -8,8 +8,7 @@ import json
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
@@ -19,7 +18,6 @@ import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 from cardstream_runtime.devtoken import DevSigner
-from cardstream_runtime.jwt import StaticKeys
 from cardstream_testing.feeds import append, envelopes
 from contracts.envelope import AnyEvent, event_adapter
 from contracts.events import (
@@ -30,6 +28,7 @@ from contracts.events import (
     CardEdited,
     ColumnAdded,
     ColumnArchived,
+    ColumnRestored,
     Event,
     FieldChange,
     MemberAdded,
@@ -38,18 +37,14 @@ from contracts.events import (
 from contracts.fields import Role
 from contracts.streams import StreamKeys
 from contracts.wire import server_message_adapter
-from projector.app import create_app
 from projector.keys import hub_key, read_store_key
 from projector.projections import apply_event
-from projector.settings import ProjectorSettings
 from projector.ws.hub import WebSocketHub
 from projector.ws.snapshots import fold_detail
 from redis.asyncio import Redis
 
 pytestmark = pytest.mark.integration
 
-ISSUER, AUDIENCE = "cardstream-test", "cardstream"
-PARTITIONS = 4
 WAIT_S = 5.0
 Client = TestClient[web.Request, web.Application]
 Socket = aiohttp.ClientWebSocketResponse
@@ -57,60 +52,9 @@ MakeClient = Callable[..., Awaitable[Client]]
 
 
 @pytest.fixture
-def signer() -> DevSigner:
-    return DevSigner.generate(issuer=ISSUER, audience=AUDIENCE)
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=False)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-def stream_keys(key_prefix: str) -> StreamKeys:
-    return StreamKeys(prefix=key_prefix, partitions=PARTITIONS)
-
-
-@pytest.fixture
-def make_client(
-    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
-    tmp_path: Path,
-    signer: DevSigner,
-    redis_url: str,
-    mongo_url: str,
-    mongo_db_name: str,
-    key_prefix: str,
-) -> MakeClient:
-    public = tmp_path / "public.pem"
-    public.write_bytes(signer.public_pem())
-
-    async def make(**overrides: Any) -> Client:
-        settings = ProjectorSettings(
-            **{
-                "redis_url": redis_url,
-                "mongo_url": mongo_url,
-                "mongo_db": mongo_db_name,
-                "key_prefix": key_prefix,
-                "partitions": PARTITIONS,
-                "jwt_issuer": ISSUER,
-                "jwt_audience": AUDIENCE,
-                "jwt_public_key_file": public,
-                "block_ms": 200,
-                "apply": False,
-                **overrides,
-            }
-        )
-        keys = StaticKeys({signer.kid: signer.private_key.public_key()})
-        return await aiohttp_client(create_app(settings, keys=keys))
-
-    return make
-
-
-@pytest.fixture
-async def client(make_client: MakeClient) -> Client:
-    return await make_client()
+def app_settings() -> dict[str, Any]:
+    # Only serving: a test builds the read models it needs (`project`) or asks for `apply`.
+    return {"apply": False, "block_ms": 200}
 
 
 class Boards:
@@ -336,6 +280,29 @@ class TestSubscribe:
         )
         await project(client, boards, board, boards.versions[board])
         stored = await client.app[read_store_key].board_detail(board)
+        items = [(e.version, event_adapter.dump_json(e)) for e in boards.history[board]]
+        assert fold_detail(str(board), items) == stored
+
+    async def test_a_restored_column_folds_back_with_its_cards_as_the_read_model_has_it(
+        self, client: Client, boards: Boards
+    ) -> None:
+        board = await boards.create("alice")
+        todo, back, card = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        await boards.write(
+            board,
+            [
+                ColumnAdded(column_id=todo, title="To do", position="a0"),
+                ColumnAdded(column_id=back, title="Back", position="a1"),
+                CardAdded(card_id=card, column_id=back, position="a0", title="Kept"),
+                ColumnArchived(column_id=back),
+                ColumnRestored(column_id=back, position="a1"),
+            ],
+        )
+        await project(client, boards, board, boards.versions[board])
+        stored = await client.app[read_store_key].board_detail(board)
+        assert stored is not None
+        assert [c.title for c in stored.board.columns] == ["To do", "Back"]
+        assert [c.title for c in stored.cards] == ["Kept"]
         items = [(e.version, event_adapter.dump_json(e)) for e in boards.history[board]]
         assert fold_detail(str(board), items) == stored
 
