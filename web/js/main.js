@@ -104,7 +104,7 @@ async function boot() {
   document.body.dataset.userId = me.id;
   document.getElementById("account").hidden = false;
   document.getElementById("me-name").textContent = me.name || me.email;
-  paintAvatar(document.getElementById("me-avatar"), me.id, me.name || me.email);
+  paintAvatar(document.getElementById("me-avatar"), me.id, me.name || me.email, me.picture);
   route();
 }
 

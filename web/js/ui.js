@@ -28,11 +28,26 @@ export function initials(name) {
   return ((parts[0]?.[0] ?? "?") + (parts[1]?.[0] ?? "")).toUpperCase();
 }
 
-export function paintAvatar(node, id, name) {
+export function paintAvatar(node, id, name, picture = null) {
   node.textContent = initials(name || id);
   node.title = name || id;
   node.style.setProperty("--avatar-hue", String(hue(id || name || "?")));
+  node.classList.remove("has-picture");
+  if (picture) showPicture(node, picture);
   return node;
+}
+
+// The picture covers the initials, which stay underneath: they show while it loads and again if
+// it fails. alt is empty because the name is beside it and in the title.
+function showPicture(node, picture) {
+  const img = el("img", { alt: "", referrerpolicy: "no-referrer", decoding: "async" });
+  img.addEventListener("load", () => node.classList.add("has-picture"), { once: true });
+  img.addEventListener("error", () => {
+    img.remove();
+    node.classList.remove("has-picture");
+  }, { once: true });
+  img.src = picture;
+  node.append(img);
 }
 
 export function avatar(id, name, extra = "") {

@@ -34,6 +34,7 @@ class TestFindUserByEmail:
             "user_id": invitee["user"]["id"],
             "name": invitee["user"]["name"],
             "email": invitee["user"]["email"],
+            "picture": invitee["user"]["picture"],
         }
 
     async def test_an_address_nobody_signed_in_with_is_not_found(self, browser, auth, http):

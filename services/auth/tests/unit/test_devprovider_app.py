@@ -637,6 +637,10 @@ class TestDevKnobs:
         claims = await self.claims_with(client, login_hint="carol@gmail.com", dev_hd="evil.example")
         assert claims["hd"] == "evil.example"
 
+    async def test_dev_picture_puts_any_picture_in_the_id_token(self, client: Client) -> None:
+        claims = await self.claims_with(client, dev_picture="javascript:alert(1)")
+        assert claims["picture"] == "javascript:alert(1)"
+
     async def test_knobs_survive_the_sign_in_page(self, client: Client) -> None:
         verifier, challenge = pkce()
         params = request_params(challenge, login_hint=None, dev_email_verified="false")

@@ -219,6 +219,26 @@ class TestEmail:
         assert rejected_claim(claims(sub=12345)) == "sub"
 
 
+class TestPicture:
+    def test_a_signed_https_picture_comes_with_the_identity(self):
+        picture = "https://lh3.googleusercontent.com/a/ACg8oc=s96-c"
+
+        identity = verify_id_token(
+            sign(claims(picture=picture)), KEYS, policy(), nonce="n-1", now=NOW
+        )
+
+        assert identity.picture == picture
+
+    @pytest.mark.parametrize(
+        "picture", [None, "javascript:alert(1)", "http://a.example/p.png", 7, "data:text/html,x"]
+    )
+    def test_a_missing_or_unsafe_picture_is_dropped_and_the_token_still_accepted(self, picture):
+        identity = check(claims(picture=picture))
+
+        assert identity.picture is None
+        assert identity.email == "ann@corp.example"
+
+
 class TestAllowlists:
     def test_without_lists_everyone_verified_is_admitted(self):
         assert check(claims(hd=None, email="x@gmail.com")).email == "x@gmail.com"

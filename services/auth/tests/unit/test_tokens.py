@@ -63,6 +63,24 @@ class TestSigningKeys:
         assert (verified.sub, verified.sid, verified.email) == (user.user_id, "s1", "a@b.c")
 
 
+class TestAccessTokenClaims:
+    def test_the_picture_stays_out_of_the_access_token(self):
+        user = User(
+            user_id="7b0f4c1e-0000-4000-8000-000000000000",
+            email="a@b.c",
+            name="A",
+            picture="data:image/png;base64," + "A" * 16_000,
+        )
+
+        claims = access_token_claims(
+            user, sid="s1", issuer="https://cards.example", audiences=["x"], now=0, ttl_s=600
+        )
+
+        assert "picture" not in claims
+        assert user.picture is not None
+        assert user.picture not in str(claims)
+
+
 class TestRefreshTokens:
     def test_256_random_bits_stored_as_sha256(self):
         token = new_refresh_token()

@@ -10,6 +10,10 @@ For inviting someone to a board, a user can also be looked up by email: the addr
 signed in with, matched exactly but case-insensitively (`email_key`, the lower-cased address).
 Should two users hold the same address (it changed hands, or two providers), the one who signed
 in most recently is meant, since the address is theirs now.
+
+The user also keeps the provider's profile picture (already vetted by `auth.domain.picture`),
+replaced at every sign-in like name and email, and cleared when a sign-in brings none. It lives
+on the user only, not on the account: it may be 16 KiB, and only the user's is ever shown.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from auth.domain.id_token import Identity
+from auth.domain.picture import safe_picture
 from auth.domain.tokens import User, new_user_id
 
 Doc = dict[str, Any]
@@ -41,8 +46,8 @@ class MongoAccounts:
         await self.users.create_index([("email_key", ASCENDING)])
 
     async def sign_in(self, identity: Identity, *, now: datetime) -> User:
-        """The user the identity belongs to, created on first sign-in; name and email follow
-        what the provider says now."""
+        """The user the identity belongs to, created on first sign-in; name, email and picture
+        follow what the provider says now."""
         key = {"issuer": identity.issuer, "subject": identity.subject}
         profile = {
             "email": identity.email,
@@ -54,7 +59,12 @@ class MongoAccounts:
         )
         if account is None:
             account = await self._link(key, profile, now)
-        user = User(user_id=account["user_id"], email=identity.email, name=identity.name)
+        user = User(
+            user_id=account["user_id"],
+            email=identity.email,
+            name=identity.name,
+            picture=identity.picture,
+        )
         await self._save_user(user, now)
         return user
 
@@ -80,6 +90,7 @@ class MongoAccounts:
             "email": user.email,
             "email_key": email_key(user.email),
             "name": user.name,
+            "picture": user.picture,
             "updated_at": now,
         }
         result = await self.users.update_one({"_id": user.user_id}, {"$set": fields})
@@ -108,4 +119,10 @@ def email_key(email: str) -> str:
 
 
 def _user(doc: Doc) -> User:
-    return User(user_id=doc["_id"], email=doc["email"], name=doc.get("name"))
+    # Vetted again on the way out: a record written under looser rules is never served.
+    return User(
+        user_id=doc["_id"],
+        email=doc["email"],
+        name=doc.get("name"),
+        picture=safe_picture(doc.get("picture")),
+    )

@@ -30,6 +30,7 @@ FORWARDED_PARAMS = (
     "dev_aud",
     "dev_nonce",
     "dev_hd",
+    "dev_picture",
 )
 
 
@@ -54,6 +55,8 @@ class DevKnobs:
     audience: str | None = None
     nonce: str | None = None
     hd: str | None = None
+    # Any string, safe or not: what a relying party does with a picture it must not show.
+    picture: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,4 +154,5 @@ def _knobs(params: Params) -> DevKnobs:
         audience=params.one("dev_aud"),
         nonce=params.one("dev_nonce"),
         hd=params.one("dev_hd"),
+        picture=params.one("dev_picture"),
     )

@@ -85,7 +85,7 @@ def _profile_claims(grant: Grant) -> dict[str, Any]:
     account = grant.account
     claims: dict[str, Any] = {
         "name": account.name,
-        "picture": account.picture,
+        "picture": grant.request.knobs.picture or account.picture,
         "given_name": account.given_name,
     }
     if account.family_name is not None:

@@ -25,6 +25,7 @@ from joserfc.errors import (
 from joserfc.jwk import KeySet
 
 from auth.domain.errors import IdTokenRejectedError, NotAllowedError
+from auth.domain.picture import safe_picture
 
 MAX_ID_TOKEN_BYTES = 16 * 1024
 ID_TOKEN_ALGORITHMS = ("RS256",)
@@ -61,6 +62,8 @@ class Identity:
     hosted_domain: str | None
     # The ID token's `exp`: a token remembered as used need not be remembered longer.
     expires_at: int = 0
+    # Only a picture `safe_picture` keeps; any other is dropped, never refused.
+    picture: str | None = None
 
 
 def _rejected(reason: str, **details: Any) -> IdTokenRejectedError:
@@ -120,6 +123,7 @@ def check_claims(
         name=name[:_MAX_NAME] if isinstance(name, str) and name else None,
         hosted_domain=hosted_domain.lower() if hosted_domain else None,
         expires_at=int(claims["exp"]),
+        picture=safe_picture(claims.get("picture")),
     )
 
 

@@ -17,6 +17,8 @@ class User:
     user_id: str
     email: str
     name: str | None
+    # Shown by clients, never put in our tokens: it may be 16 KiB (auth.domain.picture).
+    picture: str | None = None
 
 
 def access_token_claims(

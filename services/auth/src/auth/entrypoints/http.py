@@ -27,6 +27,7 @@ from auth.domain.errors import (
     RefreshRejectedError,
 )
 from auth.domain.login import login_hint, safe_next_path
+from auth.domain.tokens import User
 from auth.keys import (
     mongo_key,
     redis_key,
@@ -195,7 +196,7 @@ async def _bearer_session(request: web.Request) -> str | None:
 async def me(request: web.Request) -> web.Response:
     claims = await authenticate(request, request.app[verifier_key])
     user = await request.app[service_key].whoami(claims)
-    body = {"user": {"id": user.user_id, "email": user.email, "name": user.name}, "sid": claims.sid}
+    body = {"user": _user_body(user), "sid": claims.sid}
     return web.json_response(body, headers=NO_STORE)
 
 
@@ -217,7 +218,12 @@ async def find_user(request: web.Request) -> web.Response:
             "user_not_found",
             "nobody has signed in with this address; ask them to sign in once",
         )
-    body = {"user_id": user.user_id, "name": user.name, "email": user.email}
+    body = {
+        "user_id": user.user_id,
+        "name": user.name,
+        "email": user.email,
+        "picture": user.picture,
+    }
     return web.json_response(body, headers=NO_STORE)
 
 
@@ -270,12 +276,14 @@ def _tokens_response(issued: Issued, *, refresh_in_body: bool) -> web.Response:
     }
     if refresh_in_body:
         body["refresh_token"] = issued.refresh_token
-        body["user"] = {
-            "id": issued.user.user_id,
-            "email": issued.user.email,
-            "name": issued.user.name,
-        }
+        body["user"] = _user_body(issued.user)
     return web.json_response(body, headers=NO_STORE)
+
+
+def _user_body(user: User) -> dict[str, Any]:
+    # `picture` is an https or data: URL (auth.domain.picture) for an <img> and nowhere else:
+    # an SVG opened as a document, rather than shown as an image, could run script.
+    return {"id": user.user_id, "email": user.email, "name": user.name, "picture": user.picture}
 
 
 def _set_refresh_cookie(request: web.Request, response: web.Response, token: str) -> None:
