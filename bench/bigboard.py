@@ -42,7 +42,7 @@ import aiohttp
 import orjson
 from cardstream_testing import FerretDBServer, RedisServer
 from cardstream_testing.fullstack import full_stack
-from playwright.sync_api import Browser, Page, WebSocket, sync_playwright
+from playwright.sync_api import Browser, Page, Response, WebSocket, sync_playwright
 
 from bench.runtime import BenchSettings, log, run_async
 
@@ -294,6 +294,17 @@ def measure_load(browser: Browser, url: str, seeded: Seeded) -> dict[str, Any]:
             ws.on("framereceived", received)
 
         page.on("websocket", frames)
+        # The client's first copy of the board: its body as it crossed the network (gzipped).
+        reads: list[dict[str, Any]] = []
+        board_path = f"/api/boards/{seeded.board_id}"
+
+        def response(answer: Response) -> None:
+            if answer.request.method == "GET" and answer.url.endswith(board_path):
+                sizes = answer.request.sizes()
+                encoding = answer.headers.get("content-encoding")
+                reads.append({"wire_bytes": sizes["responseBodySize"], "encoding": encoding})
+
+        page.on("response", response)
         page.add_init_script(_PROBE)
         _sign_in(page, url)
         expected = [{"id": c, "cards": len(cards)} for c, cards in seeded.columns]
@@ -322,6 +333,7 @@ def measure_load(browser: Browser, url: str, seeded: Seeded) -> dict[str, Any]:
         scroll_tasks = [d for s, d in tasks if s >= scrolled["start"]]
         if errors:
             raise BigBoardError(f"errors in the page: {errors}")
+        first_read = reads[0] if reads else {"wire_bytes": None, "encoding": None}
         return {
             "first_contentful_paint_ms": _round(loaded["fcp"]),
             "dom_content_loaded_ms": _round(loaded["domContentLoaded"]),
@@ -334,6 +346,8 @@ def measure_load(browser: Browser, url: str, seeded: Seeded) -> dict[str, Any]:
             "cards_rendered_after_scroll": scrolled.get("cards"),
             "longest_task_during_scroll_ms": _round(max(scroll_tasks, default=0.0)),
             "snapshot_message_bytes": snapshots[0] if snapshots else None,
+            "first_read_wire_bytes": first_read["wire_bytes"],
+            "first_read_encoding": first_read["encoding"],
         }
     finally:
         context.close()
@@ -403,7 +417,11 @@ def run(settings: BenchSettings) -> dict[str, Any]:
         "projection_wait_seconds": round(seeded.projection_wait_seconds, 2),
         "cards_in_projection": sum(len(cards) for _, cards in seeded.columns),
         "snapshot": {
+            # The client loads the board over HTTP, so the socket sends no snapshot (None) unless
+            # that read failed.
             "ws_message_bytes": rows[0]["snapshot_message_bytes"],
+            "client_read_wire_bytes": rows[0]["first_read_wire_bytes"],
+            "client_read_encoding": rows[0]["first_read_encoding"],
             "api_board_bytes": len(api_body),
             # gzip level 6 (nginx's and most servers' default), for reference: not what was sent.
             "api_board_gzip_bytes": len(gzip.compress(api_body, compresslevel=6)),

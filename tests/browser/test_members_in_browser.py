@@ -20,8 +20,11 @@ def invite(page: Page, address: str, role: str) -> None:
 
 
 def members(board: Board, user: User) -> dict[str, str]:
-    answer = user.api("GET", f"/api/boards/{board.id}")
+    page = user.page.locator(f'.board-page[data-board-id="{board.id}"]')
+    shown = (page.get_attribute("data-version") if page.count() else None) or "0"
+    answer = user.api("GET", f"/api/boards/{board.id}?min_version={shown}")
     assert answer.ok, answer.text()
+    assert answer.headers.get("x-projection-behind") is None, "the read side did not catch up"
     return {m["user_id"]: m["role"] for m in answer.json()["board"]["members"]}
 
 

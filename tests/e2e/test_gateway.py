@@ -340,7 +340,16 @@ class TestTheBrowserClientRoot:
         self, gateway: Gateway, http: aiohttp.ClientSession, web_root: Path
     ) -> None:
         (web_root / "index.html").write_text("<!doctype html><title>cardstream</title>")
-        (web_root / "app.js").write_text("export {};\n")
+        # The client's layout: a stylesheet, modules under js/ and a vendored library.
+        assets = {
+            "/app.css": "text/css",
+            "/app.js": "application/javascript",
+            "/js/main.js": "application/javascript",
+            "/vendor/sortablejs-1.15.6/sortable.esm.js": "application/javascript",
+        }
+        for path in assets:
+            (web_root / path[1:]).parent.mkdir(parents=True, exist_ok=True)
+            (web_root / path[1:]).write_text(f"/* {path} */\n")
         for path in ("/", "/boards/b1"):  # every path the client routes itself gets index.html
             async with http.get(f"{gateway.url}{path}") as response:
                 assert response.status == 200
@@ -348,11 +357,13 @@ class TestTheBrowserClientRoot:
                 assert response.content_type == "text/html"
                 assert response.headers["Cache-Control"] == "no-cache"
                 assert {n: response.headers.get(n) for n in SECURITY_HEADERS} == SECURITY_HEADERS
-        async with http.get(f"{gateway.url}/app.js") as response:
-            assert response.status == 200
-            assert response.content_type == "application/javascript"
-            assert response.headers["Cache-Control"] == "max-age=300"
-            assert {n: response.headers.get(n) for n in SECURITY_HEADERS} == SECURITY_HEADERS
+        for path, content_type in assets.items():
+            async with http.get(f"{gateway.url}{path}") as response:
+                assert response.status == 200
+                assert await response.text() == f"/* {path} */\n"
+                assert response.content_type == content_type
+                assert response.headers["Cache-Control"] == "max-age=300"
+                assert {n: response.headers.get(n) for n in SECURITY_HEADERS} == SECURITY_HEADERS
 
     async def test_text_over_1_kib_is_gzipped_for_clients_that_accept_it(
         self, gateway: Gateway, http: aiohttp.ClientSession, web_root: Path

@@ -146,6 +146,8 @@ export class Live extends EventTarget {
       if (event.code === 4401) {
         try {
           if (!(await refresh())) {
+            // Signed out: nothing will reconnect, so the badge must not say it is trying.
+            this.setState("idle");
             this.dispatchEvent(new CustomEvent("signedout"));
             return;
           }
