@@ -5,6 +5,7 @@
                                            then switched over; or only verify the live one
     compact [--board ID | --all] [--dry-run]
                                            trim Redis streams below what nothing needs there
+    drop-generation N                      drop a generation of read models a rebuild replaced
 
 Exit status: 0 done, 1 failed (verification, a gap in the log), 2 usage.
 """
@@ -29,6 +30,7 @@ from redis.exceptions import RedisError
 
 from projector.audit.log import BoardEvents, EventLogError, MongoEventArchive, RedisEventLog
 from projector.compaction import compact
+from projector.generations import GenerationInUseError, drop_generation
 from projector.rebuild import RebuildError, RebuildOptions, rebuild, verify_live
 from projector.settings import ProjectorSettings
 
@@ -50,7 +52,18 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--board", type=uuid.UUID)
     which.add_argument("--all", action="store_true")
     compact_cmd.add_argument("--dry-run", action="store_true")
+    drop_cmd = commands.add_parser(
+        "drop-generation", help="drop a generation of read models that is neither live nor building"
+    )
+    drop_cmd.add_argument("generation", type=_generation)
     return parser
+
+
+def _generation(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
 
 
 @contextlib.asynccontextmanager
@@ -121,11 +134,28 @@ async def run_compact(
     return 0
 
 
+async def run_drop_generation(settings: ProjectorSettings, generation: int, out: TextIO) -> int:
+    async with _connected(settings) as (redis, db):
+        dropped = await drop_generation(
+            redis,
+            db,
+            _keys(settings),
+            generation=generation,
+            group=settings.consumer_group,
+            owner=f"drop-{settings.instance_id}",
+        )
+    out.write(json.dumps(dropped.as_dict()) + "\n")
+    out.flush()
+    return 0
+
+
 async def _run(args: argparse.Namespace, settings: ProjectorSettings) -> int:
     if args.command == "replay":
         return await replay(settings, args.board, args.to_version, sys.stdout)
     if args.command == "rebuild":
         return await run_rebuild(settings, verify_only=args.verify_only, err=sys.stderr)
+    if args.command == "drop-generation":
+        return await run_drop_generation(settings, args.generation, sys.stdout)
     return await run_compact(settings, args.board, dry_run=args.dry_run, out=sys.stdout)
 
 
@@ -137,7 +167,7 @@ def main(argv: list[str]) -> int:
     settings = ProjectorSettings()
     try:
         return asyncio.run(_run(args, settings))
-    except (RebuildError, EventLogError) as exc:
+    except (RebuildError, EventLogError, GenerationInUseError) as exc:
         print(f"{args.command}: {exc}", file=sys.stderr)
         return FAILED
     except (RedisError, PyMongoError, OSError) as exc:

@@ -40,6 +40,7 @@ from redis.asyncio import Redis
 from projector.audit.log import BoardEvents, MongoEventArchive, RedisEventLog
 from projector.audit.shape import as_stored
 from projector.consumer import EventFailedError, PartitionApplier, PartitionLease, lease_key
+from projector.generations import rebuild_lock_key
 from projector.mongo import (
     GENERATION_COLLECTIONS,
     GENERATIONS,
@@ -260,7 +261,7 @@ class Rebuild:
         return pointer.live, new
 
     def _lock_key(self) -> str:
-        return f"{self.keys.prefix}cs:rebuild:lock"
+        return rebuild_lock_key(self.keys)
 
     async def _abandon(self, new: int) -> None:
         with contextlib.suppress(Exception):
