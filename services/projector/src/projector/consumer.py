@@ -273,7 +273,7 @@ class PartitionApplier:
             return  # delivered again; already applied
         if event.version > projection.version + 1:
             await self._heal(projection, event.version - 1, entry)
-        self._apply(projection, event, entry)
+        self._apply(projection, event, entry, entry.raw)
 
     def _parse(self, entry: Entry) -> AnyEvent:
         try:
@@ -286,9 +286,13 @@ class PartitionApplier:
             raise EventFailedError(entry, "the entry's board or version disagrees with its event")
         return event
 
-    def _apply(self, projection: BoardProjection, event: AnyEvent, entry: Entry) -> None:
+    def _apply(
+        self, projection: BoardProjection, event: AnyEvent, entry: Entry, source: bytes
+    ) -> None:
+        """`entry` is the feed entry being applied (failures count against it); `source` the
+        event's stored JSON, which may come from the board's log when a gap is healed."""
         try:
-            apply_event(projection, event)
+            apply_event(projection, event, source=source)
         except ProjectionError as exc:
             if self._attempts.get(entry.entry_id, 0) + 1 >= self.max_attempts:
                 self._blocked[projection.board_id] = event.version
@@ -315,7 +319,7 @@ class PartitionApplier:
                 entry_id, {**fields, BOARD_FIELD.encode(): projection.board_id.encode()}
             )
             event = parse_event(healed.raw)
-            self._apply(projection, event, entry)
+            self._apply(projection, event, entry, healed.raw)
         if projection.version != up_to:
             raise EventFailedError(entry, f"the board's log lacks versions up to {up_to}")
 
@@ -347,6 +351,7 @@ class PartitionApplier:
         fresh.dirty_cards.clear()
         fresh.dirty_members.clear()
         fresh.applied.clear()
+        fresh.sources.clear()
         return fresh
 
     async def _write(self, touched: dict[str, BoardProjection]) -> None:

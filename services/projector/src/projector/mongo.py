@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import orjson
 from contracts.envelope import AnyEvent
 from contracts.read_models import BoardDetail, BoardSummary, BoardView, CardView
 from pymongo import ASCENDING, InsertOne, UpdateOne
@@ -134,7 +135,10 @@ class MongoReadStore:
         dirty = [p for p in projections if p.dirty]
         if not dirty:
             return []
-        await self._bulk(self.events, [InsertOne(_event_doc(e)) for p in dirty for e in p.applied])
+        await self._bulk(
+            self.events,
+            [InsertOne(_event_doc(e, p.sources.get(e.version))) for p in dirty for e in p.applied],
+        )
         # Inserts first, then guarded updates without upsert: an upsert that loses its guard
         # is a duplicate-key error, which FerretDB reports in a shape PyMongo cannot read.
         await self._bulk(
@@ -264,12 +268,15 @@ def _without_id(doc: Doc) -> Doc:
     return doc
 
 
-def _event_doc(event: AnyEvent) -> Doc:
+def _event_doc(event: AnyEvent, source: bytes | None) -> Doc:
+    # The document as stored when we have it: an upcast model dumps differently, and the hash
+    # chain (docs/event-chain.md) is over the stored document.
+    stored = orjson.loads(source) if source is not None else event.model_dump(mode="json")
     return {
         "_id": f"{event.board_id}:{event.version}",
         "board_id": str(event.board_id),
         "version": event.version,
-        "event": event.model_dump(mode="json"),
+        "event": stored,
     }
 
 

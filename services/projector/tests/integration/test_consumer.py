@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cardstream_testing.feeds import append, envelopes
+from contracts.envelope import event_adapter
 from contracts.events import (
     BoardCreated,
     BoardRenamed,
@@ -15,7 +18,13 @@ from contracts.events import (
     ColumnAdded,
     Event,
 )
-from contracts.streams import StreamKeys
+from contracts.streams import (
+    BOARD_FIELD,
+    EVENT_FIELD,
+    VERSION_FIELD,
+    StreamKeys,
+    board_entry_id,
+)
 from projector.consumer import LogDivergedError, PartitionApplier, dead_letter_key
 from projector.mongo import Checkpoint, MongoReadStore
 from redis.asyncio import Redis
@@ -25,6 +34,11 @@ from redis.asyncio import Redis
 def keys(key_prefix: str) -> StreamKeys:
     # One partition: every board of a test lands on the same feed.
     return StreamKeys(prefix=key_prefix, partitions=1)
+
+
+LEGACY_MEMBER_ADDED = (
+    Path(__file__).resolve().parents[4] / "contracts/tests/golden/events/v1/MemberAdded.json"
+)
 
 
 def _applier(
@@ -128,6 +142,44 @@ class TestApplying:
         detail = await read_store.board_detail(board)
         assert detail is not None
         assert detail.board.version == 5
+
+
+class TestTheArchive:
+    """The archive keeps each event as it was stored: the hash chain is over that document, and
+    an upcast model dumps differently (docs/upcasting.md)."""
+
+    @pytest.mark.parametrize("healed", [False, True], ids=["from the feed", "healed from the log"])
+    async def test_keeps_a_legacy_event_as_stored_not_as_upcast(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore, healed: bool
+    ) -> None:
+        board = uuid.uuid4()
+        await append(redis, keys, envelopes(board, _story(board)))
+        legacy = json.loads(LEGACY_MEMBER_ADDED.read_text())
+        legacy.update(board_id=str(board), version=4, epoch="test-epoch")
+        raw = json.dumps(legacy).encode()
+        await redis.xadd(keys.board_log(board), {EVENT_FIELD: raw}, id=board_entry_id(4))
+        if not healed:
+            fields = {BOARD_FIELD: str(board), VERSION_FIELD: 4, EVENT_FIELD: raw}
+            await redis.xadd(keys.feed(0), fields)
+        # Version 5 comes on the feed; when 4 did not, it is healed from the board's log.
+        renamed = envelopes(board, [BoardRenamed(title="t1", previous_title="t0")], start=5)
+        await append(redis, keys, renamed)
+        applier = _applier(redis, keys, read_store)
+        await applier.start()
+        await _drain(applier)
+
+        stored = await read_store.events.find_one({"_id": f"{board}:4"})
+        assert stored is not None
+        assert stored["event"] == legacy
+        assert stored["event"]["payload"]["email"] == "carol@example.com"  # v1's shape, kept
+        for version, event in enumerate(renamed, start=5):
+            again = await read_store.events.find_one({"_id": f"{board}:{version}"})
+            assert again is not None
+            assert again["event"] == json.loads(event_adapter.dump_json(event))
+        detail = await read_store.board_view(board)
+        assert detail is not None
+        carol = next(m for m in detail.members if m.user_id == "carol")
+        assert (carol.role, carol.email, detail.version) == ("editor", "carol@example.com", 5)
 
 
 class TestPoison:

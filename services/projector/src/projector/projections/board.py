@@ -56,6 +56,9 @@ class BoardProjection:
     # user id -> membership document (role, active), for the per-user index.
     dirty_members: dict[str, Doc] = field(default_factory=dict)
     applied: list[AnyEvent] = field(default_factory=list)
+    # The stored JSON of applied events, by version, where the caller had it: the archive keeps
+    # that document, not a re-dump of the (possibly upcast) model, since the hash chain is over it.
+    sources: dict[int, bytes] = field(default_factory=dict)
 
     @property
     def version(self) -> int:
@@ -68,6 +71,7 @@ class BoardProjection:
         self.dirty_cards.clear()
         self.dirty_members.clear()
         self.applied.clear()
+        self.sources.clear()
 
     @property
     def torn(self) -> bool:
@@ -297,8 +301,9 @@ _APPLIERS: dict[type[Any], Callable[[BoardProjection, Any, datetime], None]] = {
 }
 
 
-def apply_event(p: BoardProjection, event: AnyEvent) -> None:
-    """Applies the event that follows the projection's version; the caller checks the order."""
+def apply_event(p: BoardProjection, event: AnyEvent, *, source: bytes | None = None) -> None:
+    """Applies the event that follows the projection's version; the caller checks the order.
+    `source`: the event's JSON as stored, for the archive (see `BoardProjection.sources`)."""
     if event.version != p.version + 1:
         raise ProjectionError(f"event {event.version} does not follow version {p.version}")
     if p.board is None and not isinstance(event.payload, BoardCreated):
@@ -315,6 +320,8 @@ def apply_event(p: BoardProjection, event: AnyEvent) -> None:
     p.board["version"] = event.version
     p.board["updated_at"] = event.occurred_at
     p.applied.append(event)
+    if source is not None:
+        p.sources[event.version] = source
 
 
 def _members_named(event: AnyEvent) -> list[str]:
