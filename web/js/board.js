@@ -70,7 +70,7 @@ export class BoardPage {
   // -- skeleton --------------------------------------------------------------------------------
 
   build() {
-    this.columnsEl = el("div", { class: "columns", "aria-label": "Columns" });
+    this.columnsEl = el("div", { class: "columns", role: "group", "aria-label": "Columns" });
     this.addColumnForm = el(
       "form",
       { class: "add-column edit-only", onsubmit: (e) => this.submitAddColumn(e) },
