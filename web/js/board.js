@@ -287,7 +287,10 @@ export class BoardPage {
       forceFallback: true,
       fallbackTolerance: 3,
       animation: 150,
-      onStart: () => this.startInteraction(),
+      // From the press, not the drag's start (3 px later): a live update in between would
+      // replace or remove the pressed card's node, and SortableJS would drag a detached one.
+      onChoose: () => this.startInteraction(),
+      onUnchoose: () => !Sortable.active && !this.lifted && this.endInteraction(),
       onEnd: (evt) => this.dropCardEvent(evt),
     });
     this.observer.observe(more);
