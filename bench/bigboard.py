@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -41,23 +40,13 @@ from typing import Any
 import aiohttp
 import orjson
 from cardstream_testing import FerretDBServer, RedisServer
-from cardstream_testing.fullstack import full_stack
+from cardstream_testing.fullstack import CHROMIUM, CHROMIUM_ARGS, full_stack
 from playwright.sync_api import Browser, Page, Response, WebSocket, sync_playwright
 
 from bench.runtime import BenchSettings, log, run_async
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB_ROOT = ROOT / "web"
-CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 EMAIL = "bigboard@example.com"
 
 CARDS = 5_000

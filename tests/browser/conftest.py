@@ -4,7 +4,6 @@ and users, so tests do not see each other's data."""
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 from collections.abc import Callable, Iterator
@@ -13,23 +12,13 @@ from typing import Any
 
 import pytest
 from cardstream_testing import FerretDBServer, RedisServer
-from cardstream_testing.fullstack import FullStack, full_stack
+from cardstream_testing.fullstack import CHROMIUM, CHROMIUM_ARGS, FullStack, full_stack
 from playwright.sync_api import APIRequestContext, Browser, Page, Playwright, sync_playwright
 from pymongo import MongoClient
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_ROOT = ROOT / "web"
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
-CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")

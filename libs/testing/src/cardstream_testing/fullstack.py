@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,18 @@ from cardstream_testing.processes import ServiceProcess
 from cardstream_testing.servers import free_port
 
 CLIENT_ID, CLIENT_SECRET = "cardstream-test", "test-secret"
+
+# Debian's Chromium, as the browser tests and the `bigboard` benchmark drive it (headless).
+CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @dataclass
