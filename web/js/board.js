@@ -738,24 +738,21 @@ export class BoardPage {
       this.send("RestoreColumn", { column_id: column.column_id });
       row.remove();
     };
+    // One list per kind: each item with a Restore button for those who may edit.
+    const section = (heading, className, items, idOf, onRestore) => [
+      el("h3", {}, heading),
+      items.length
+        ? el("ul", { class: className }, items.map((item) => {
+            const row = el("li", { "data-id": idOf(item) }, el("span", {}, item.title), " ");
+            if (this.canEdit) row.append(el("button", { type: "button", onclick: () => onRestore(item, row) }, "Restore"));
+            return row;
+          }))
+        : el("p", {}, "None."),
+    ];
     this.archivedPanel.replaceChildren(
       el("h2", {}, "Archived items"),
-      el("h3", {}, "Cards"),
-      cards.length
-        ? el("ul", { class: "archived-cards" }, cards.map((card) => {
-            const row = el("li", { "data-id": card.card_id }, el("span", {}, card.title), " ");
-            if (this.canEdit) row.append(el("button", { type: "button", onclick: () => restore(card, row) }, "Restore"));
-            return row;
-          }))
-        : el("p", {}, "None."),
-      el("h3", {}, "Columns"),
-      columns.length
-        ? el("ul", { class: "archived-columns" }, columns.map((column) => {
-            const row = el("li", { "data-id": column.column_id }, el("span", {}, column.title), " ");
-            if (this.canEdit) row.append(el("button", { type: "button", onclick: () => restoreColumn(column, row) }, "Restore"));
-            return row;
-          }))
-        : el("p", {}, "None."),
+      ...section("Cards", "archived-cards", cards, (c) => c.card_id, restore),
+      ...section("Columns", "archived-columns", columns, (c) => c.column_id, restoreColumn),
     );
   }
 }
