@@ -25,7 +25,7 @@ from typing import Any
 
 from cardstream_testing import log_tail
 from contracts.streams import StreamKeys
-from projector.mongo import MongoReadStore
+from projector.store.mongo import MongoReadStore
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError

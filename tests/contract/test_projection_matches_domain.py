@@ -32,7 +32,7 @@ from contracts.events import BoardCreated
 from contracts.fields import Role
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from projector.projections import BoardProjection, apply_event
+from projector.projection import BoardProjection, apply_event
 
 BOARD = uuid.uuid5(uuid.NAMESPACE_URL, "projection-contract")
 COLUMNS = [uuid.uuid5(BOARD, f"column {i}") for i in range(4)]

@@ -51,9 +51,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from projector.app import create_app
 from projector.keys import read_store_key
-from projector.mongo import MongoReadStore
-from projector.projections import BoardProjection, apply_event
+from projector.projection import BoardProjection, apply_event
 from projector.settings import ProjectorSettings
+from projector.store.mongo import MongoReadStore
 from redis.asyncio import Redis
 
 ISSUER, AUDIENCE = "cardstream-test", "cardstream"

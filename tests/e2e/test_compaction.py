@@ -20,7 +20,7 @@ from contracts.envelope import command_envelope
 from contracts.streams import StreamKeys
 from redis.asyncio import Redis
 
-CLI = "import sys; from projector.cli import main; sys.exit(main(sys.argv[1:]))"
+CLI = "import sys; from projector.cli import main; main(sys.argv[1:])"
 ALICE = Caller(user_id="alice", correlation_id="test")
 KEYS = StreamKeys(partitions=4)
 

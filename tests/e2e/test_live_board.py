@@ -13,7 +13,7 @@ import aiohttp
 from cardstream_testing.stack import WAIT_S, Api, Stack, Subscriber
 from contracts.streams import StreamKeys
 from contracts.upcasting import parse_event
-from projector.projections import BoardProjection, apply_event
+from projector.projection import BoardProjection, apply_event
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 

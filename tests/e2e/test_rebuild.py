@@ -15,13 +15,14 @@ import aiohttp
 import pytest
 from cardstream_testing.stack import Api, Stack, Subscriber
 from contracts.streams import StreamKeys
-from projector.audit import BoardEvents, MongoEventArchive, RedisEventLog
-from projector.mongo import MongoReadStore, generation_pointer
-from projector.rebuild import canonical, fold, folded_documents, stored_documents
+from projector.events import BoardEvents
+from projector.ops.rebuild import canonical, fold, folded_documents
+from projector.store.mongo import MongoReadStore
+from projector.streams import BoardLog
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
-CLI = "import sys; from projector.cli import main; sys.exit(main(sys.argv[1:]))"
+CLI = "import sys; from projector.cli import main; main(sys.argv[1:])"
 # A steady writer, not a flood: FerretDB (SQLite) serves the live projector and the rebuild at once.
 WRITE_PAUSE_S = 0.05
 
@@ -139,18 +140,16 @@ class TestRebuild:
         redis = Redis.from_url(stack.redis.url)
         try:
             db = client[stack.mongo_db]
-            assert (await generation_pointer(db)).live == 1
             old, new = MongoReadStore(db), MongoReadStore(db, generation=1)
-            events = BoardEvents(
-                MongoEventArchive(db["events"]), RedisEventLog(redis, StreamKeys(partitions=4))
-            )
+            assert (await old.generation_pointer()).live == 1
+            events = BoardEvents.of(old, BoardLog(redis, StreamKeys(partitions=4)))
             # The quiet board did not move: both generations hold the same documents.
-            assert canonical(await stored_documents(new, quiet)) == canonical(
-                await stored_documents(old, quiet)
+            assert canonical(await new.stored_documents(quiet)) == canonical(
+                await old.stored_documents(quiet)
             )
             # The busy one: each generation equals a fresh fold at its own version.
             for store in (old, new):
-                documents = await stored_documents(store, busy)
+                documents = await store.stored_documents(busy)
                 assert documents is not None
                 projection, _ = await fold(events, busy, documents["board"]["version"])
                 assert canonical(documents) == canonical(folded_documents(projection))

@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Middleware
+from pydantic import ValidationError
 
 log = logging.getLogger("cardstream.http")
 
@@ -43,17 +45,35 @@ _HTTP_CODES = {
 }
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ApiError as exc:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        code = _HTTP_CODES.get(exc.status, "http_error")
-        return error_response(exc.status, code, exc.reason)
-    except Exception:
-        log.exception("unhandled error")
-        return error_response(500, "internal", "something went wrong on our side")
+Translate = Callable[[Exception], "ApiError | None"]
+
+
+def error_middleware(*translators: Translate) -> Middleware:
+    @web.middleware
+    async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            return error_response(exc.status, exc.code, exc.message, exc.details)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            code = _HTTP_CODES.get(exc.status, "http_error")
+            return error_response(exc.status, code, exc.reason)
+        except Exception as exc:
+            for translate in translators:
+                error = translate(exc)
+                if error is not None:
+                    return error_response(error.status, error.code, error.message, error.details)
+            log.exception("unhandled error")
+            return error_response(500, "internal", "something went wrong on our side")
+
+    return errors
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    # Never echo the input back: it may be large or hold what the caller should not see again.
+    return [
+        {"loc": [str(part) for part in e["loc"]], "message": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]

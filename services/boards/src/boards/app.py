@@ -43,7 +43,7 @@ def create_app(
 ) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[request_context_middleware, error_middleware],
+        middlewares=[request_context_middleware, error_middleware()],
         # Room above the verifier's 8 KiB token cap, so an oversized token gets our 401.
         handler_args={"max_field_size": 16 * 1024},
     )

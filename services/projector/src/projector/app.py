@@ -1,5 +1,8 @@
-"""`create_app`: the projector, wired. It applies the feeds to MongoDB (when `apply` is on),
-serves the read models over HTTP and pushes live updates over WebSocket."""
+"""`create_app`: the projector, wired. It applies the feeds to the read store (when `apply` is
+on), serves the read models over HTTP and pushes live updates over WebSocket.
+
+Tests pass the parts they replace (a key source for tokens, a read store); production builds real
+ones from the settings."""
 
 from __future__ import annotations
 
@@ -16,21 +19,24 @@ from contracts.envelope import AnyEvent
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
-from projector.consumer import LogDivergedError
-from projector.http import routes
+from projector.apply.consumer import LogDivergedError
+from projector.apply.supervisor import Supervisor
 from projector.keys import (
+    board_log_key,
     hub_key,
-    mongo_key,
     read_store_key,
     redis_key,
     settings_key,
+    stream_keys_key,
     supervisor_key,
     verifier_key,
 )
-from projector.mongo import MongoReadStore, generation_pointer
+from projector.read.http import add_routes, api_error
+from projector.read.ws.hub import WebSocketHub
 from projector.settings import ProjectorSettings
-from projector.supervisor import Supervisor
-from projector.ws.hub import WebSocketHub
+from projector.store.mongo import MongoReadStore
+from projector.store.port import ReadStore
+from projector.streams import BoardLog, stream_keys
 
 AppContext = Callable[[web.Application], AsyncIterator[None]]
 OnApplied = Callable[[Sequence[AnyEvent]], None]
@@ -41,18 +47,20 @@ def create_app(
     settings: ProjectorSettings,
     *,
     keys: KeySource | None = None,
+    store: ReadStore | None = None,
     on_diverged: OnDiverged | None = None,
     on_applied: OnApplied | None = None,
 ) -> web.Application:
     app = web.Application(
-        middlewares=[request_context_middleware, error_middleware],
+        middlewares=[request_context_middleware, error_middleware(api_error)],
         handler_args={"max_field_size": 16 * 1024},
     )
     app[settings_key] = settings
-    app.add_routes(routes)
+    app[stream_keys_key] = stream_keys(settings)
+    add_routes(app)
     app.router.add_get("/ws", websocket)
     app.cleanup_ctx.append(redis_ctx)
-    app.cleanup_ctx.append(mongo_ctx)
+    app.cleanup_ctx.append(_store_ctx(store))
     app.cleanup_ctx.append(_verifier_ctx(keys))
     app.cleanup_ctx.append(_supervisor_ctx(on_diverged, on_applied))
     app.cleanup_ctx.append(hub_ctx)
@@ -72,28 +80,35 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     redis = Redis.from_url(app[settings_key].redis_url, decode_responses=False)
     app[redis_key] = redis
+    app[board_log_key] = BoardLog(redis, app[stream_keys_key])
     try:
         yield
     finally:
         await redis.aclose()
 
 
-async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[settings_key]
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        settings.mongo_url,
-        tz_aware=True,
-        serverSelectionTimeoutMS=settings.mongo_timeout_ms,
-    )
-    app[mongo_key] = client
-    db = client[settings.mongo_db]
-    try:
-        store = MongoReadStore(db, generation=(await generation_pointer(db)).live)
-        await store.ensure_indexes()
-        app[read_store_key] = store
-        yield
-    finally:
-        await client.close()
+def _store_ctx(given: ReadStore | None) -> AppContext:
+    async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+        if given is not None:
+            app[read_store_key] = given
+            yield
+            return
+        settings = app[settings_key]
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            settings.mongo_url,
+            tz_aware=True,
+            serverSelectionTimeoutMS=settings.mongo_timeout_ms,
+        )
+        try:
+            store = MongoReadStore(client[settings.mongo_db])
+            store.switch_to((await store.generation_pointer()).live)
+            await store.ensure_indexes()
+            app[read_store_key] = store
+            yield
+        finally:
+            await client.close()
+
+    return store_ctx
 
 
 def _verifier_ctx(given: KeySource | None) -> AppContext:
@@ -107,11 +122,11 @@ def _verifier_ctx(given: KeySource | None) -> AppContext:
 
 def _supervisor_ctx(on_diverged: OnDiverged | None, on_applied: OnApplied | None) -> AppContext:
     async def supervisor_ctx(app: web.Application) -> AsyncIterator[None]:
-        settings = app[settings_key]
         supervisor = Supervisor(
             app[redis_key],
             app[read_store_key],
-            settings,
+            app[stream_keys_key],
+            app[settings_key],
             on_applied=on_applied,
             on_diverged=on_diverged,
         )
@@ -130,7 +145,13 @@ def _supervisor_ctx(on_diverged: OnDiverged | None, on_applied: OnApplied | None
 
 
 async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
-    hub = WebSocketHub(app[redis_key], app[read_store_key], app[verifier_key], app[settings_key])
+    hub = WebSocketHub(
+        app[redis_key],
+        app[stream_keys_key],
+        app[read_store_key],
+        app[verifier_key],
+        app[settings_key],
+    )
     app[hub_key] = hub
     await hub.start()
     try:

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from cardstream_runtime.jwt import TokenVerifier
-from pymongo import AsyncMongoClient
+from contracts.streams import StreamKeys
 from redis.asyncio import Redis
 
-from projector.mongo import MongoReadStore
+from projector.apply.supervisor import Supervisor
+from projector.read.ws.hub import WebSocketHub
 from projector.settings import ProjectorSettings
-from projector.supervisor import Supervisor
-from projector.ws.hub import WebSocketHub
+from projector.store.port import ReadStore
+from projector.streams import BoardLog
 
 settings_key = web.AppKey("settings", ProjectorSettings)
+stream_keys_key = web.AppKey("stream_keys", StreamKeys)
 redis_key = web.AppKey("redis", Redis)
-mongo_key = web.AppKey("mongo", AsyncMongoClient[dict[str, Any]])
-read_store_key = web.AppKey("read_store", MongoReadStore)
+board_log_key = web.AppKey("board_log", BoardLog)
+read_store_key: web.AppKey[ReadStore] = web.AppKey("read_store")
 verifier_key = web.AppKey("verifier", TokenVerifier)
 supervisor_key = web.AppKey("supervisor", Supervisor)
 hub_key = web.AppKey("hub", WebSocketHub)

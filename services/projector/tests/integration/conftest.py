@@ -11,8 +11,8 @@ from cardstream_runtime.devtoken import DevSigner
 from cardstream_runtime.jwt import StaticKeys
 from contracts.streams import StreamKeys
 from projector.app import OnApplied, OnDiverged, create_app
-from projector.mongo import MongoReadStore
 from projector.settings import ProjectorSettings
+from projector.store.mongo import MongoReadStore
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 

@@ -34,8 +34,8 @@ from contracts.events import (
 from contracts.fields import Role
 from contracts.streams import StreamKeys, board_entry_id
 from projector.keys import read_store_key
-from projector.mongo import MongoReadStore
-from projector.projections import BoardProjection, apply_event
+from projector.projection import BoardProjection, apply_event
+from projector.store.mongo import MongoReadStore
 from redis.asyncio import Redis
 
 VERSION = "X-Projection-Version"

@@ -20,17 +20,11 @@ from contracts.events import (
     Event,
 )
 from contracts.streams import StreamKeys, board_entry_id
-from projector.audit import (
-    BoardEvents,
-    LogGapError,
-    MongoEventArchive,
-    RedisEventLog,
-    UnreadableEventError,
-    as_stored,
-    board_detail,
-)
-from projector.mongo import MongoReadStore
-from projector.projections import BoardProjection, apply_event
+from projector.events import BoardEvents, LogGapError, UnreadableEventError
+from projector.projection import BoardProjection, apply_event
+from projector.store.mongo import MongoReadStore
+from projector.streams import BoardLog
+from projector.views import as_stored, board_detail
 from redis.asyncio import Redis
 
 HEAD = 10
@@ -64,7 +58,7 @@ async def _trim_log_below(redis: Redis, keys: StreamKeys, board: uuid.UUID, vers
 
 
 def _reader(redis: Redis, keys: StreamKeys, store: MongoReadStore, **kw: Any) -> BoardEvents:
-    return BoardEvents(MongoEventArchive(store.events), RedisEventLog(redis, keys), **kw)
+    return BoardEvents(store.archived_events, BoardLog(redis, keys).events, **kw)
 
 
 async def _read(events: BoardEvents, board: uuid.UUID, **kw: Any) -> list[AnyEvent]:
@@ -131,23 +125,23 @@ class TestWhileTheSplitMoves:
         await append(redis, keys, story, to_feed=False)
         await _archive(read_store, story[:3])
 
-        class CompactedWhileAsked(RedisEventLog):
+        class CompactedWhileAsked(BoardLog):
             """The projector archives the rest and compaction trims the log just before the
             reader's first question to the log arrives."""
 
             compacted = False
 
-            async def page(
+            async def events(
                 self, board_id: uuid.UUID, first: int, last: int | None, count: int
             ) -> list[AnyEvent]:
                 if not self.compacted:
                     self.compacted = True
                     await _archive(read_store, story)
                     await _trim_log_below(redis, keys, board, HEAD + 1)
-                return await super().page(board_id, first, last, count)
+                return await super().events(board_id, first, last, count)
 
         log = CompactedWhileAsked(redis, keys)
-        events = BoardEvents(MongoEventArchive(read_store.events), log, page_size=PAGE)
+        events = BoardEvents(read_store.archived_events, log.events, page_size=PAGE)
         assert await _read(events, board) == story
         assert log.compacted
 

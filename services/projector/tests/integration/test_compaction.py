@@ -11,25 +11,14 @@ import pytest
 from cardstream_testing.feeds import append, envelopes
 from contracts.events import BoardCreated, BoardRenamed, CardAdded, CardMoved, ColumnAdded, Event
 from contracts.streams import StreamKeys
-from projector.audit import (
-    BoardEvents,
-    HistoryFilter,
-    MongoEventArchive,
-    RedisEventLog,
-    board_at,
-    history_page,
-    ndjson_pages,
-)
-from projector.compaction import compact
-from projector.consumer import PartitionApplier
-from projector.mongo import MongoReadStore, generation_pointer
-from projector.rebuild import (
-    RebuildOptions,
-    canonical,
-    rebuild,
-    stored_documents,
-    verify_live,
-)
+from projector.apply.consumer import PartitionApplier
+from projector.events import BoardEvents
+from projector.ops import compaction
+from projector.ops.progress import Progress
+from projector.ops.rebuild import RebuildOptions, canonical, rebuild, verify_live
+from projector.read.audit import HistoryFilter, board_at, history_page, ndjson_pages
+from projector.store.mongo import MongoReadStore
+from projector.streams import BoardLog
 from redis.asyncio import Redis
 
 pytestmark = pytest.mark.integration
@@ -38,6 +27,14 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def keys(key_prefix: str) -> StreamKeys:
     return StreamKeys(prefix=key_prefix, partitions=4)
+
+
+async def compact(
+    redis: Redis, store: MongoReadStore, keys: StreamKeys, **options: Any
+) -> compaction.CompactionReport:
+    return await compaction.compact(
+        redis, store, keys, Progress(io.StringIO(), "compact"), **options
+    )
 
 
 def _story(board: uuid.UUID, moves: int) -> list[Event]:
@@ -71,14 +68,14 @@ async def _project(redis: Redis, keys: StreamKeys, store: MongoReadStore) -> Non
 
 
 async def _answers(redis: Redis, keys: StreamKeys, store: MongoReadStore, board: uuid.UUID) -> Any:
-    events = BoardEvents(MongoEventArchive(store.events), RedisEventLog(redis, keys), page_size=7)
+    events = BoardEvents(store.archived_events, BoardLog(redis, keys).events, page_size=7)
     history = await history_page(events, board, HistoryFilter(), limit=1000)
     export = b"".join([page async for page in ndjson_pages(events, board)])
     at = [
         (await board_at(events, board, version=v, archived=True)).model_dump_json()  # type: ignore[union-attr]
         for v in (1, 5, 12, 20)
     ]
-    return history.model_dump_json(), export, at, await stored_documents(store, str(board))
+    return history.model_dump_json(), export, at, await store.stored_documents(str(board))
 
 
 class TestCompact:
@@ -91,10 +88,10 @@ class TestCompact:
         await redis.hset(keys.board_snapshot(board), mapping={"version": 10, "data": b"{}"})
         before = await _answers(redis, keys, read_store, board)
 
-        dry = await compact(redis, read_store.db, keys, dry_run=True)
+        dry = await compact(redis, read_store, keys, dry_run=True)
         assert [t.trimmed for t in dry.boards] == [9]
         assert await redis.xlen(keys.board_log(board)) == 28
-        report = await compact(redis, read_store.db, keys)
+        report = await compact(redis, read_store, keys)
 
         assert [(t.min_version, t.trimmed) for t in report.boards] == [(10, 9)]
         first = await redis.xrange(keys.board_log(board), count=1)
@@ -112,7 +109,7 @@ class TestCompact:
         await redis.hset(keys.board_snapshot(board), mapping={"version": 10, "data": b"{}"})
         await read_store.events.delete_one({"_id": f"{board}:4"})
 
-        report = await compact(redis, read_store.db, keys, board_ids=[str(board)])
+        report = await compact(redis, read_store, keys, board_ids=[str(board)])
 
         assert [(t.min_version, t.trimmed) for t in report.boards] == [(3, 2)]
         assert report.feeds == []
@@ -124,7 +121,7 @@ class TestCompact:
         await append(redis, keys, envelopes(board, _story(board, moves=5)))
         await _project(redis, keys, read_store)
 
-        report = await compact(redis, read_store.db, keys)
+        report = await compact(redis, read_store, keys)
 
         assert [t.trimmed for t in report.boards] == [0]
         assert await redis.xlen(keys.board_log(board)) == 14
@@ -140,25 +137,27 @@ class TestRebuildAfterCompaction:
         await _project(redis, keys, read_store)
         for board in boards[:3]:
             await redis.hset(keys.board_snapshot(board), mapping={"version": 15, "data": b"{}"})
-        await compact(redis, read_store.db, keys)
+        await compact(redis, read_store, keys)
         late = boards[0]
         await append(
             redis,
             keys,
             envelopes(late, [BoardRenamed(title="late", previous_title="t8")], start=21),
         )
-        live = {str(b): await stored_documents(read_store, str(b)) for b in boards}
-        progress = io.StringIO()
+        live = {str(b): await read_store.stored_documents(str(b)) for b in boards}
+        out = io.StringIO()
 
-        result = await rebuild(redis, read_store.db, keys, RebuildOptions(lease_ms=2000), progress)
+        result = await rebuild(
+            redis, read_store, keys, RebuildOptions(lease_ms=2000), Progress(out, "rebuild")
+        )
 
         assert result.ok, result.problems
-        pointer = await generation_pointer(read_store.db)
+        pointer = await read_store.generation_pointer()
         assert (pointer.live, pointer.building) == (1, None)
         new = read_store.at(1)
-        assert (await stored_documents(new, str(late)))["board"]["title"] == "late"  # type: ignore[index]
+        assert (await new.stored_documents(str(late)))["board"]["title"] == "late"  # type: ignore[index]
         for board in boards[1:]:
-            assert canonical(await stored_documents(new, str(board))) == canonical(live[str(board)])
-        assert "folded partition" in progress.getvalue()
-        assert "events/s" in progress.getvalue()
-        assert (await verify_live(redis, read_store.db, keys, io.StringIO())).ok
+            assert canonical(await new.stored_documents(str(board))) == canonical(live[str(board)])
+        assert "folded partition" in out.getvalue()
+        assert "events/s" in out.getvalue()
+        assert (await verify_live(redis, read_store, keys, Progress(io.StringIO(), "verify"))).ok

@@ -25,8 +25,10 @@ from contracts.streams import (
     StreamKeys,
     board_entry_id,
 )
-from projector.consumer import LogDivergedError, PartitionApplier, dead_letter_key
-from projector.mongo import Checkpoint, MongoReadStore
+from projector.apply.consumer import LogDivergedError, PartitionApplier
+from projector.store.mongo import MongoReadStore
+from projector.store.port import Checkpoint
+from projector.streams import dead_letter_key
 from redis.asyncio import Redis
 
 

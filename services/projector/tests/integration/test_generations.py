@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from contracts.streams import StreamKeys
 from projector import cli
-from projector.consumer import lease_key
-from projector.generations import GenerationInUseError, drop_generation, rebuild_lock_key
-from projector.mongo import GENERATIONS, POINTER_ID, collection_name
+from projector.ops.generations import GenerationInUseError, drop_generation
+from projector.store.mongo import GENERATIONS, POINTER_ID, MongoReadStore
+from projector.store.port import collection_name
+from projector.streams import lease_key, rebuild_lock_key
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
@@ -56,7 +57,7 @@ async def switched(db: AsyncDatabase[Doc], redis: Redis, stream_keys: StreamKeys
 
 async def _drop(redis: Redis, db: AsyncDatabase[Doc], keys: StreamKeys, generation: int) -> Any:
     return await drop_generation(
-        redis, db, keys, generation=generation, group="projector", owner="test"
+        redis, MongoReadStore(db), keys, generation=generation, group="projector", owner="test"
     )
 
 
@@ -114,4 +115,6 @@ async def test_nothing_is_dropped_while_a_rebuild_holds_the_lock(
 
 @pytest.mark.parametrize("argument", ["-1", "one", ""])
 def test_a_generation_that_is_not_a_whole_number_is_a_usage_error(argument: str) -> None:
-    assert cli.main(["drop-generation", argument]) == cli.USAGE
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["drop-generation", argument])
+    assert exited.value.code == cli.USAGE

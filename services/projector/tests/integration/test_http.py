@@ -32,9 +32,10 @@ from contracts.events import (
 )
 from contracts.fields import Role
 from contracts.streams import StreamKeys
-from projector.consumer import dead_letter_key
 from projector.keys import hub_key
-from projector.mongo import Checkpoint, MongoReadStore
+from projector.store.mongo import MongoReadStore
+from projector.store.port import Checkpoint
+from projector.streams import dead_letter_key
 from redis.asyncio import Redis
 
 Client = TestClient[web.Request, web.Application]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from contracts.streams import StreamKeys
-from projector import metrics
-from projector.metrics import partition_lags
-from projector.mongo import Checkpoint, MongoReadStore
+from projector.read import metrics
+from projector.read.metrics import partition_lags
+from projector.store.mongo import MongoReadStore
+from projector.store.port import Checkpoint
 from redis.asyncio import Redis
 
 

@@ -17,8 +17,9 @@ from contracts.events import (
     MemberRemoved,
 )
 from contracts.fields import Role
-from projector.mongo import Checkpoint, MongoReadStore
-from projector.projections import BoardProjection, apply_event
+from projector.projection import BoardProjection, apply_event
+from projector.store.mongo import MongoReadStore
+from projector.store.port import Checkpoint
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -9,11 +10,13 @@ from typing import Any
 import pytest
 from contracts.chain import ZERO_HASH, ChainBreak, Checked, link
 from contracts.streams import EVENT_FIELD, StreamKeys, board_entry_id
-from projector.__main__ import _parser, verify
-from projector.mongo import MongoReadStore
-from projector.projections import BoardProjection, apply_event
+from projector.cli import parser
+from projector.ops.commands import verify
+from projector.ops.verify import ChainVerifier
+from projector.projection import BoardProjection, apply_event
 from projector.settings import ProjectorSettings
-from projector.verify import ChainVerifier
+from projector.store.mongo import MongoReadStore
+from projector.streams import BoardLog
 from redis.asyncio import Redis
 
 from contracts import BoardCreated, BoardRenamed, MemberAdded, Role, event_adapter, event_envelope
@@ -26,7 +29,7 @@ def keys(key_prefix: str) -> StreamKeys:
 
 @pytest.fixture
 def verifier(read_store: MongoReadStore, redis: Redis, keys: StreamKeys) -> ChainVerifier:
-    return ChainVerifier(read_store.events, redis, keys)
+    return ChainVerifier(read_store, BoardLog(redis, keys))
 
 
 async def _board(read_store: MongoReadStore, redis: Redis, keys: StreamKeys) -> str:
@@ -152,12 +155,12 @@ class TestCli:
             jwks_url="http://127.0.0.1:9/jwks",
         )
 
-        assert await verify(settings, [board]) == 0
+        assert await verify(settings, [board], sys.stdout) == 0
 
         await read_store.events.update_one(
             {"_id": f"{board}:5"}, {"$set": {"event.actor": "mallorz"}}
         )
-        assert await verify(settings, [board]) == 1
+        assert await verify(settings, [board], sys.stdout) == 1
         out = capsys.readouterr().out
         assert f"board {board} archive: BROKEN at version 5: hash expected" in out
         assert f"board {board} redis: intact, 5 events to version 5" in out
@@ -170,14 +173,15 @@ class TestCli:
         assert set(boards) <= set(await verifier.boards())
 
     def test_takes_a_board_or_all_and_serves_without_arguments(self) -> None:
-        assert _parser().parse_args([]).command is None
-        assert _parser().parse_args(["verify", "--all"]).all is True
-        assert _parser().parse_args(["verify", "--board", "b1", "--board", "b2"]).board == [
-            "b1",
-            "b2",
+        b1, b2 = uuid.uuid4(), uuid.uuid4()
+        assert parser().parse_args([]).command is None
+        assert parser().parse_args(["verify", "--all"]).all is True
+        assert parser().parse_args(["verify", "--board", str(b1), "--board", str(b2)]).board == [
+            b1,
+            b2,
         ]
         with pytest.raises(SystemExit):
-            _parser().parse_args(["verify"])
+            parser().parse_args(["verify"])
 
 
 async def _rewrite(redis: Redis, log: str, events: list[bytes]) -> None:

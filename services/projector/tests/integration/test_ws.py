@@ -38,9 +38,9 @@ from contracts.fields import Role
 from contracts.streams import StreamKeys
 from contracts.wire import server_message_adapter
 from projector.keys import hub_key, read_store_key
-from projector.projections import apply_event
-from projector.ws.hub import WebSocketHub
-from projector.ws.snapshots import fold_detail
+from projector.projection import apply_event
+from projector.read.ws.hub import WebSocketHub
+from projector.read.ws.snapshots import fold_detail
 from redis.asyncio import Redis
 
 pytestmark = pytest.mark.integration
@@ -407,7 +407,7 @@ class TestCatchUp:
         since: int,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        monkeypatch.setattr("projector.ws.hub.MAX_CATCH_UP", 5)
+        monkeypatch.setattr("projector.read.ws.sync.MAX_CATCH_UP", 5)
         client = await make_client()
         board = await boards.create("alice")
         await boards.renames(board, 8)
@@ -610,7 +610,7 @@ class TestBackpressure:
         self, client: Client, signer: DevSigner, boards: Boards, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         # How long a close may wait for a client that does not read before the socket is dropped.
-        monkeypatch.setattr("projector.ws.connection.CLOSE_TIMEOUT_S", 0.5)
+        monkeypatch.setattr("projector.read.ws.connection.CLOSE_TIMEOUT_S", 0.5)
         board, card = await self._big_card(boards)
         alice = await connect(client, signer, "alice")
         await subscribe(alice, board)

@@ -34,8 +34,8 @@ from contracts.events import (
     Placement,
 )
 from contracts.fields import Role
-from projector.audit import HistoryEntry, HistoryFilter, entries_of
-from projector.projections.board import ProjectionError
+from projector.projection import ProjectionError
+from projector.read.audit import HistoryEntry, HistoryFilter, entries_of
 
 BOARD = uuid.uuid5(uuid.NAMESPACE_URL, "audit history")
 TODO, DOING, DONE = (uuid.uuid5(BOARD, name) for name in ("todo", "doing", "done"))

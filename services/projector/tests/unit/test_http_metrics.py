@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from projector.metrics import PartitionLag, render
+from projector.read.metrics import PartitionLag, render
 
 
 def test_renders_every_family_with_help_type_and_one_sample_per_partition() -> None:

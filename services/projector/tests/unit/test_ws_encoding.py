@@ -19,7 +19,7 @@ from contracts.events import (
 from contracts.fields import Role
 from contracts.read_models import BoardDetail
 from contracts.wire import EventsMessage, server_message_adapter
-from projector.ws.batches import (
+from projector.read.ws.batches import (
     MAX_EVENTS_PER_MESSAGE,
     MAX_MESSAGE_BYTES,
     BoardBatch,
@@ -30,9 +30,9 @@ from projector.ws.batches import (
     removals,
     runs_of,
 )
-from projector.ws.messages import encode_error, encode_presence, encode_snapshot, viewer_name
-from projector.ws.presence import merge_viewers
-from projector.ws.snapshots import fold_detail
+from projector.read.ws.messages import encode_error, encode_presence, encode_snapshot, viewer_name
+from projector.read.ws.presence import merge_viewers
+from projector.read.ws.snapshots import fold_detail
 
 BOARD = uuid.uuid5(uuid.NAMESPACE_URL, "ws-batches")
 

@@ -1,0 +1,186 @@
+"""Which partitions this process applies: those whose lease it holds.
+
+Every `lease_ms / 3` the supervisor tries to take each partition it does not hold, so partitions
+of a crashed process are picked up once its leases lapse. Several processes share the partitions
+first come, first served; any of them serves any board's readers and subscribers regardless.
+
+On the same beat it reads the generation pointer (docs/operations.md): when a rebuild has switched
+the read models to a new generation, it stops its appliers, moves the readers' store over and
+applies on with the new generation's consumer group from that generation's checkpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+
+from contracts.envelope import AnyEvent
+from contracts.streams import StreamKeys
+from pymongo.errors import PyMongoError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from projector.apply.consumer import EventFailedError, LogDivergedError, PartitionApplier
+from projector.apply.leases import Lease, kept
+from projector.settings import ProjectorSettings
+from projector.store.port import ReadStore
+from projector.streams import lease_key
+
+log = logging.getLogger("projector.supervisor")
+
+
+def generation_group(group: str, generation: int) -> str:
+    """The consumer group (and lease) that applies the feeds to `generation`."""
+    return group if generation == 0 else f"{group}-g{generation}"
+
+
+class Supervisor:
+    def __init__(
+        self,
+        redis: Redis,
+        store: ReadStore,
+        keys: StreamKeys,
+        settings: ProjectorSettings,
+        *,
+        on_applied: Callable[[Sequence[AnyEvent]], None] | None = None,
+        on_diverged: Callable[[LogDivergedError], None] | None = None,
+    ) -> None:
+        self.redis = redis
+        self.store = store
+        self.settings = settings
+        self.keys = keys
+        self.on_applied = on_applied
+        self.on_diverged = on_diverged
+        self.held: dict[int, asyncio.Task[None]] = {}
+        self.diverged: LogDivergedError | None = None
+        self._stop = asyncio.Event()
+        # Set to stop the appliers of the current generation only (a switch-over).
+        self._generation_stop = asyncio.Event()
+        self._writer = store.at(store.generation)
+
+    @property
+    def group(self) -> str:
+        return generation_group(self.settings.consumer_group, self._writer.generation)
+
+    async def run(self) -> None:
+        """Follows the generation pointer; applies the feeds too when `apply` is on."""
+        interval = self.settings.lease_ms / 3000
+        while not self._stop.is_set():
+            await self._follow_generation()
+            if self.settings.apply:
+                for partition in range(self.settings.partitions):
+                    if partition not in self.held:
+                        await self._try_take(partition)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), interval)
+
+    async def _follow_generation(self) -> None:
+        try:
+            live = (await self.store.generation_pointer()).live
+        except PyMongoError:
+            log.warning("cannot read the generation pointer", exc_info=True)
+            return
+        if live == self._writer.generation:
+            return
+        log.warning(
+            "switching to another generation of read models",
+            extra={"fields": {"from": self._writer.generation, "to": live}},
+        )
+        self._generation_stop.set()
+        await asyncio.gather(*self.held.values(), return_exceptions=True)
+        self._generation_stop = asyncio.Event()
+        self._writer = self.store.at(live)
+        self.store.switch_to(live)
+
+    async def _try_take(self, partition: int) -> None:
+        lease = Lease(
+            self.redis,
+            lease_key(self.keys, partition, self.group),
+            self.settings.instance_id,
+            self.settings.lease_ms,
+        )
+        try:
+            if not await lease.acquire():
+                return
+        except RedisError:
+            log.warning("cannot reach Redis to take a lease", exc_info=True)
+            return
+        applier = PartitionApplier(
+            self.redis,
+            self.keys,
+            self._writer,
+            partition,
+            consumer=self.settings.instance_id,
+            group=self.group,
+            batch_size=self.settings.batch_size,
+            block_ms=min(self.settings.block_ms, self.settings.lease_ms // 4),
+            max_attempts=self.settings.max_attempts,
+            claim_idle_ms=self.settings.lease_ms,
+            on_applied=self.on_applied,
+        )
+        task = asyncio.create_task(
+            self._apply(applier, lease, self._generation_stop), name=f"partition-{partition}"
+        )
+        self.held[partition] = task
+        task.add_done_callback(lambda _: self.held.pop(partition, None))
+        log.info("took a partition", extra={"fields": {"partition": partition}})
+
+    async def _apply(
+        self, applier: PartitionApplier, lease: Lease, generation_stop: asyncio.Event
+    ) -> None:
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(_first_of(stop, self._stop, generation_stop))
+        try:
+            await self._hold(applier, lease, stop)
+        finally:
+            watcher.cancel()
+
+    async def _hold(self, applier: PartitionApplier, lease: Lease, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await hold_and_apply(applier, lease, stop)
+                return  # lease lost or stopping; the supervisor may take it again later
+            except LogDivergedError as exc:
+                log.critical(str(exc))
+                self.diverged = exc
+                if self.on_diverged is not None:
+                    self.on_diverged(exc)
+                return
+            except (RedisError, PyMongoError, OSError):
+                # Infrastructure, not the events: nothing was acknowledged; try again shortly.
+                log.warning("applying failed; retrying", exc_info=True)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.5)
+                if not await lease.acquire() and not await lease.renew():
+                    return
+
+    async def stop(self) -> None:
+        self._stop.set()
+        self._generation_stop.set()
+        tasks = list(self.held.values())
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def hold_and_apply(applier: PartitionApplier, lease: Lease, stop: asyncio.Event) -> None:
+    """Applies the partition while the lease is ours; returns when it is lost or on stop. A batch
+    in flight when the lease is lost still writes only through the documents' guards."""
+    async with kept(lease, stop) as lost:
+        await applier.start()
+        while not (stop.is_set() or lost.is_set()):
+            try:
+                await applier.run_once()
+            except EventFailedError:
+                await applier.rewind()  # counted; parked once it has failed often enough
+
+
+async def _first_of(target: asyncio.Event, *sources: asyncio.Event) -> None:
+    """Sets `target` as soon as any of `sources` is set."""
+    waits = [asyncio.create_task(source.wait()) for source in sources]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        target.set()
+    finally:
+        for wait in waits:
+            wait.cancel()

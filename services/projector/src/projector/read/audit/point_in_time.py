@@ -1,0 +1,74 @@
+"""A board as it was: its events folded by the live projection up to a version or a time.
+
+Up to a time means the longest prefix of the log whose events occurred at or before it: a board's
+states are its log's prefixes, and the writers' clocks only promise that within one command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from uuid import UUID
+
+from contracts.envelope import AnyEvent
+from contracts.read_models import BoardDetail
+
+from projector.events import BoardEvents
+from projector.projection import BoardProjection, apply_event
+from projector.views import detail_of
+
+
+class VersionAheadError(Exception):
+    """The board has not reached the version asked for."""
+
+    def __init__(self, version: int, head: int) -> None:
+        super().__init__(f"the board is at version {head}, not yet at {version}")
+        self.version = version
+        self.head = head
+
+
+def _apply(projection: BoardProjection, event: AnyEvent) -> None:
+    apply_event(projection, event)
+    projection.applied.clear()  # kept for a writer; a long fold should not hold every event
+
+
+async def fold_to_version(events: BoardEvents, board_id: UUID, version: int) -> BoardProjection:
+    """`VersionAheadError` when the log ends before `version`."""
+    projection = BoardProjection(board_id=str(board_id))
+    async with contextlib.aclosing(events.pages(board_id, to_version=version)) as pages:
+        async for page in pages:
+            for event in page:
+                _apply(projection, event)
+    if projection.version < version:
+        raise VersionAheadError(version, projection.version)
+    return projection
+
+
+async def fold_to_time(events: BoardEvents, board_id: UUID, at: datetime) -> BoardProjection:
+    projection = BoardProjection(board_id=str(board_id))
+    async with contextlib.aclosing(events.read(board_id)) as stream:
+        async for event in stream:
+            if event.occurred_at > at:
+                break
+            _apply(projection, event)
+    return projection
+
+
+async def board_at(
+    events: BoardEvents,
+    board_id: UUID,
+    *,
+    version: int | None = None,
+    at: datetime | None = None,
+    archived: bool = False,
+) -> BoardDetail | None:
+    """The board at `version` or at time `at` (exactly one of them); None where it did not exist
+    yet. `VersionAheadError` for a version the board has not reached."""
+    if (version is None) == (at is None):
+        raise ValueError("give exactly one of version and at")
+    if version is not None:
+        projection = await fold_to_version(events, board_id, version)
+    else:
+        assert at is not None
+        projection = await fold_to_time(events, board_id, at)
+    return detail_of(projection, archived=archived)

@@ -1,0 +1,15 @@
+"""The read side's HTTP routes, by concern: boards and cards, audit, probes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from projector.read.http import audit, boards, probes
+from projector.read.http.errors import api_error
+
+__all__ = ["add_routes", "api_error"]
+
+
+def add_routes(app: web.Application) -> None:
+    for table in (boards.routes, audit.routes, probes.routes):
+        app.add_routes(table)

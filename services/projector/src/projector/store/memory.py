@@ -1,0 +1,276 @@
+"""`InMemoryReadStore`: the read store port in dicts, for unit tests.
+
+It keeps documents as MongoDB hands them back (`as_stored`: copies, times to the millisecond), so
+what a test reads from it is what the MongoDB adapter would answer. The shared contract suite
+(tests/integration/test_read_store_contract.py) runs against both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import orjson
+from contracts.envelope import AnyEvent
+from contracts.read_models import BoardDetail, BoardSummary, BoardView, CardView
+from contracts.upcasting import parse_event
+
+from projector.projection import BoardProjection
+from projector.store.port import (
+    GENERATION_COLLECTIONS,
+    Checkpoint,
+    GenerationChangedError,
+    GenerationPointer,
+    canonical_documents,
+    collection_name,
+)
+from projector.streams import UnreadableEventError, checked, parse_id
+from projector.views import as_stored, board_detail
+
+Doc = dict[str, Any]
+
+
+@dataclass
+class _Generation:
+    boards: dict[str, Doc] = field(default_factory=dict)
+    cards: dict[str, Doc] = field(default_factory=dict)
+    memberships: dict[str, Doc] = field(default_factory=dict)
+    checkpoints: dict[int, Checkpoint] = field(default_factory=dict)
+
+
+@dataclass
+class _Data:
+    generations: dict[int, _Generation] = field(default_factory=dict)
+    events: dict[tuple[str, int], Doc] = field(default_factory=dict)
+    pointer: GenerationPointer | None = None
+
+
+class InMemoryReadStore:
+    def __init__(self, *, generation: int = 0, data: _Data | None = None) -> None:
+        self._data = data if data is not None else _Data()
+        self._generation = generation
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    @property
+    def _gen(self) -> _Generation:
+        return self._data.generations.setdefault(self._generation, _Generation())
+
+    def at(self, generation: int) -> InMemoryReadStore:
+        return InMemoryReadStore(generation=generation, data=self._data)
+
+    def switch_to(self, generation: int) -> None:
+        self._generation = generation
+
+    async def ensure_indexes(self) -> None:
+        return None
+
+    async def ping(self) -> None:
+        return None
+
+    # -- applying ------------------------------------------------------------------------------
+
+    async def load(self, board_id: str) -> BoardProjection:
+        board = self._gen.boards.get(board_id)
+        if board is None:
+            return BoardProjection(board_id=board_id)
+        cards = {
+            card_id: as_stored(card)
+            for card_id, card in self._gen.cards.items()
+            if card["board_id"] == board_id
+        }
+        return BoardProjection(
+            board_id=board_id,
+            board=as_stored(board),
+            cards=cards,
+            stored_version=int(board["version"]),
+            stored_cards=set(cards),
+        )
+
+    async def write(self, projections: Sequence[BoardProjection]) -> list[BoardProjection]:
+        dirty = [p for p in projections if p.dirty]
+        for p in dirty:
+            self._archive(p)
+            self._write_cards(p)
+            self._write_memberships(p)
+        stale = []
+        for p in dirty:
+            if self._write_board(p):
+                p.written()
+            else:
+                stale.append(p)
+        return stale
+
+    def _archive(self, p: BoardProjection) -> None:
+        for event in p.applied:
+            source = p.sources.get(event.version)
+            stored = orjson.loads(source) if source is not None else event.model_dump(mode="json")
+            self._data.events.setdefault((p.board_id, event.version), stored)
+
+    def _write_cards(self, p: BoardProjection) -> None:
+        cards = self._gen.cards
+        for card_id in p.dirty_cards:
+            card = p.cards[card_id]
+            stored = cards.get(card_id)
+            if card_id not in p.stored_cards:
+                cards.setdefault(card_id, as_stored(card))
+            elif stored is not None and stored["version"] < card["version"]:
+                cards[card_id] = as_stored(card)
+
+    def _write_memberships(self, p: BoardProjection) -> None:
+        memberships = self._gen.memberships
+        for user_id, change in p.dirty_members.items():
+            key = f"{user_id}|{p.board_id}"
+            stored = memberships.setdefault(key, {"version": 0})
+            if stored["version"] < change["version"]:
+                memberships[key] = {
+                    "user_id": user_id,
+                    "board_id": p.board_id,
+                    "role": change["role"],
+                    "active": change["active"],
+                    "version": change["version"],
+                }
+
+    def _write_board(self, p: BoardProjection) -> bool:
+        assert p.board is not None
+        boards = self._gen.boards
+        stored = boards.get(p.board_id)
+        if (stored is None) != (p.stored_version == 0):
+            return False
+        if stored is not None and stored["version"] != p.stored_version:
+            return False
+        boards[p.board_id] = as_stored(p.board)
+        return True
+
+    async def checkpoint(self, partition: int) -> Checkpoint | None:
+        return self._gen.checkpoints.get(partition)
+
+    async def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        stored = self._gen.checkpoints.get(checkpoint.partition)
+        if stored is None or parse_id(stored.position) <= parse_id(checkpoint.position):
+            self._gen.checkpoints[checkpoint.partition] = checkpoint
+
+    # -- reading -------------------------------------------------------------------------------
+
+    async def board_version(self, board_id: UUID) -> int | None:
+        board = self._gen.boards.get(str(board_id))
+        return int(board["version"]) if board is not None else None
+
+    async def board_view(self, board_id: UUID) -> BoardView | None:
+        board = self._gen.boards.get(str(board_id))
+        return BoardView.model_validate(board) if board is not None else None
+
+    async def board_detail(self, board_id: UUID, *, archived: bool = False) -> BoardDetail | None:
+        board = self._gen.boards.get(str(board_id))
+        if board is None:
+            return None
+        cards = [c for c in self._gen.cards.values() if c["board_id"] == str(board_id)]
+        return board_detail(board, cards, archived=archived)
+
+    async def card(self, board_id: UUID, card_id: UUID) -> CardView | None:
+        card = self._gen.cards.get(str(card_id))
+        if card is None or card["board_id"] != str(board_id):
+            return None
+        return CardView.model_validate(card)
+
+    async def boards_of(self, user_id: str) -> list[BoardSummary]:
+        summaries = []
+        for m in self._gen.memberships.values():
+            board = self._gen.boards.get(m.get("board_id", ""))
+            if m.get("user_id") != user_id or not m.get("active") or board is None:
+                continue
+            summaries.append(
+                BoardSummary(
+                    board_id=board["board_id"],
+                    title=board["title"],
+                    archived=board["archived"],
+                    role=m["role"],
+                    version=board["version"],
+                )
+            )
+        return sorted(summaries, key=lambda s: (s.title.lower(), str(s.board_id)))
+
+    # -- the event archive ---------------------------------------------------------------------
+
+    def _archived(self, board_id: UUID) -> list[tuple[int, Doc]]:
+        wanted = str(board_id)
+        return sorted((v, doc) for (b, v), doc in self._data.events.items() if b == wanted)
+
+    async def archived_events(
+        self, board_id: UUID, first: int, last: int | None, count: int
+    ) -> list[AnyEvent]:
+        found = [
+            (version, doc)
+            for version, doc in self._archived(board_id)
+            if version >= first and (last is None or version <= last)
+        ]
+        return [_parsed(version, doc, board_id) for version, doc in found[:count]]
+
+    async def archived_documents(self, board_id: UUID) -> list[tuple[int, Doc | None]]:
+        return [
+            (version, doc if isinstance(doc, dict) else None)
+            for version, doc in self._archived(board_id)
+        ]
+
+    async def archived_boards(self) -> list[str]:
+        return sorted({board for board, _ in self._data.events})
+
+    async def archived_prefix(self, board_id: UUID, up_to: int) -> int:
+        versions = {version for version, _ in self._archived(board_id)}
+        prefix = 0
+        while prefix < up_to and prefix + 1 in versions:
+            prefix += 1
+        return prefix
+
+    # -- verifying a generation ----------------------------------------------------------------
+
+    async def stored_boards(self) -> list[str]:
+        return sorted(self._gen.boards)
+
+    async def stored_documents(self, board_id: str) -> Doc | None:
+        board = self._gen.boards.get(board_id)
+        if board is None:
+            return None
+        cards = [c for c in self._gen.cards.values() if c["board_id"] == board_id]
+        members = [m for m in self._gen.memberships.values() if m.get("board_id") == board_id]
+        return canonical_documents(as_stored(board), map(as_stored, cards), members)
+
+    # -- generations ---------------------------------------------------------------------------
+
+    async def generation_pointer(self) -> GenerationPointer:
+        return self._data.pointer or GenerationPointer(live=0)
+
+    async def begin_generation(self) -> tuple[int, int]:
+        pointer = await self.generation_pointer()
+        new = pointer.building or pointer.live + 1
+        self._data.generations.pop(new, None)
+        self._data.pointer = GenerationPointer(pointer.live, new)
+        return pointer.live, new
+
+    async def switch_generation(self, live: int, new: int) -> None:
+        if await self.generation_pointer() != GenerationPointer(live, new):
+            raise GenerationChangedError("the generation pointer changed under the rebuild")
+        self._data.pointer = GenerationPointer(new)
+
+    async def abandon_generation(self, generation: int) -> None:
+        pointer = await self.generation_pointer()
+        if pointer.building == generation:
+            self._data.pointer = GenerationPointer(pointer.live)
+
+    async def drop_generation(self, generation: int) -> list[str]:
+        dropped = self._data.generations.pop(generation, None)
+        if dropped is None:
+            return []
+        return [collection_name(base, generation) for base in GENERATION_COLLECTIONS]
+
+
+def _parsed(version: int, doc: Doc, board_id: UUID) -> AnyEvent:
+    try:
+        event = parse_event(doc)
+    except ValueError as exc:
+        raise UnreadableEventError(f"archived event {board_id}:{version} is unreadable") from exc
+    return checked(event, board_id, version)
