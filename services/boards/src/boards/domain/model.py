@@ -145,6 +145,16 @@ def _rekeyed(lane: Lane, event: e.CardsRebalanced | e.ColumnsRebalanced) -> Lane
     return tuple(sorted((named.get(item_id, key), item_id) for key, item_id in lane))
 
 
+def _opened(board: Board, card: Card) -> Board:
+    lane = _insert(board.lane(card.column_id), card.position, card.card_id)
+    return replace(
+        board,
+        cards=_with(board.cards, card.card_id, card),
+        lanes=_with(board.lanes, card.column_id, lane),
+        open_cards=board.open_cards + 1,
+    )
+
+
 def _card_added(board: Board, event: e.CardAdded) -> Board:
     card = Card(
         event.card_id,
@@ -156,16 +166,7 @@ def _card_added(board: Board, event: e.CardAdded) -> Board:
         tuple(event.assignees),
         event.due_date,
     )
-    return replace(
-        board,
-        cards=_with(board.cards, event.card_id, card),
-        lanes=_with(
-            board.lanes,
-            event.column_id,
-            _insert(board.lane(event.column_id), event.position, event.card_id),
-        ),
-        open_cards=board.open_cards + 1,
-    )
+    return _opened(board, card)
 
 
 def _card_edited(board: Board, event: e.CardEdited) -> Board:
@@ -212,16 +213,7 @@ def _card_restored(board: Board, event: e.CardRestored) -> Board:
         column_id=event.column_id,
         position=event.position,
     )
-    return replace(
-        board,
-        cards=_with(board.cards, event.card_id, card),
-        lanes=_with(
-            board.lanes,
-            event.column_id,
-            _insert(board.lane(event.column_id), event.position, event.card_id),
-        ),
-        open_cards=board.open_cards + 1,
-    )
+    return _opened(board, card)
 
 
 def _member_removed(board: Board, event: e.MemberRemoved) -> Board:
