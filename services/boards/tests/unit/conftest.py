@@ -5,8 +5,9 @@
         .then(CardAdded(...))
 
 `given` folds a history of event payloads (versions 1..n) into a board; `when` decides one command
-against it; the outcome is then checked for exactly these events, for no events, or for a refusal
-of one error class and code. Only a `DomainError` counts as a refusal: anything else escapes `when`
+against it; the outcome is then checked for exactly these events (`then`), for some events the
+board takes (`then_accepted`), for no events (`then_nothing`), or for a refusal of one error class
+and code (`then_rejects`). Only a `DomainError` counts as a refusal: anything else escapes `when`
 and fails the test where it happened.
 
 Tests import nothing from here (pytest runs with `--import-mode=importlib`); they ask for the
@@ -84,16 +85,16 @@ class Outcome:
     error: DomainError | None = None
 
     def then(self, *expected: Event) -> Outcome:
-        if self.error is not None:
-            raise AssertionError(
-                f"expected {list(expected)}, but the command was refused: "
-                f"{type(self.error).__name__}(code={self.error.code!r}) {self.error.message}"
-            ) from self.error
+        self._raise_if_refused(f"expected {list(expected)}")
         assert list(self.events) == list(expected)
         return self
 
     def then_accepted(self) -> tuple[Event, ...]:
-        self.then(*self.events)
+        """The command changed the board: it caused events, whichever they are, and the board
+        takes them. For a command that is accepted and changes nothing, see `then_nothing`."""
+        assert self.after.board.version > self.scenario.board.version, (
+            "expected the command to change the board, but it caused no event"
+        )
         return self.events
 
     def then_nothing(self) -> Outcome:
@@ -113,9 +114,16 @@ class Outcome:
 
     @property
     def after(self) -> Scenario:
-        """The scenario with the decided events appended, to check what the board became."""
-        self.then_accepted()
+        """The scenario with the decided events folded in, to check what the board became."""
+        self._raise_if_refused("expected events")
         return self.scenario.given(*self.events, actor=self.actor, command_id=self.command_id)
+
+    def _raise_if_refused(self, expected: str) -> None:
+        if self.error is not None:
+            raise AssertionError(
+                f"{expected}, but the command was refused: "
+                f"{type(self.error).__name__}(code={self.error.code!r}) {self.error.message}"
+            ) from self.error
 
     @property
     def event(self) -> Event:
