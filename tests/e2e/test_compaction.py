@@ -4,10 +4,7 @@ compacted board (from its snapshot plus the log's tail)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 import uuid
 from typing import Any
 
@@ -20,25 +17,8 @@ from contracts.envelope import command_envelope
 from contracts.streams import StreamKeys
 from redis.asyncio import Redis
 
-CLI = "import sys; from projector.cli import main; main(sys.argv[1:])"
 ALICE = Caller(user_id="alice", correlation_id="test")
 KEYS = StreamKeys(partitions=4)
-
-
-async def run_cli(stack: Stack, *args: str) -> tuple[int, str, str]:
-    env = {
-        **os.environ,
-        **stack.common_env("PROJECTOR"),
-        "PROJECTOR_MONGO_URL": stack.mongo_url,
-        "PROJECTOR_MONGO_DB": stack.mongo_db,
-        "PROJECTOR_LEASE_MS": "1000",
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CLI, *args, env=env, stdout=-1, stderr=-1
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def _send(commands: BoardCommands, board: uuid.UUID, payload: Any) -> None:
@@ -62,9 +42,9 @@ async def _answers(
     }
     for version in (1, 9, 15, head):
         answers[f"at {version}"] = await _get(session, api, f"{base}?at_version={version}")
-    answers["replay"] = (await run_cli(stack, "replay", "--board", str(board)))[1]
+    answers["replay"] = (await stack.projector_cli("replay", "--board", str(board)))[1]
     answers["replay to 12"] = (
-        await run_cli(stack, "replay", "--board", str(board), "--to-version", "12")
+        await stack.projector_cli("replay", "--board", str(board), "--to-version", "12")
     )[1]
     return answers
 
@@ -104,10 +84,10 @@ class TestCompaction:
                 range(1, 13)
             )
 
-            code, dry, _ = await run_cli(stack, "compact", "--all", "--dry-run")
+            code, dry, _ = await stack.projector_cli("compact", "--all", "--dry-run")
             assert code == 0
             assert await redis.xlen(KEYS.board_log(board)) == head
-            code, report, err = await run_cli(stack, "compact", "--all")
+            code, report, err = await stack.projector_cli("compact", "--all")
             assert code == 0, err
             assert dry == report.replace('"dry_run": false', '"dry_run": true')
             first = await redis.xrange(KEYS.board_log(board), count=1)
@@ -122,7 +102,7 @@ class TestCompaction:
             assert detail["board"]["version"] == head + 1
 
             _, current = await _get(session, api, f"/api/boards/{board}?archived=true")
-            code, _, progress = await run_cli(stack, "rebuild")
+            code, _, progress = await stack.projector_cli("rebuild")
             assert code == 0, progress
             after = await _answers(session, api, stack, board, head)
             for name in ("at 1", "at 9", "at 15", f"at {head}", "replay to 12"):

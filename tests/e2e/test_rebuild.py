@@ -6,8 +6,6 @@ after the switch come from the new generation, which the live projector then kee
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 import uuid
 from typing import Any
 
@@ -22,38 +20,8 @@ from projector.streams import BoardLog
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
-CLI = "import sys; from projector.cli import main; main(sys.argv[1:])"
 # A steady writer, not a flood: FerretDB (SQLite) serves the live projector and the rebuild at once.
 WRITE_PAUSE_S = 0.05
-
-
-async def run_cli(stack: Stack, *args: str) -> tuple[int, str, str]:
-    env = {
-        **os.environ,
-        **stack.common_env("PROJECTOR"),
-        "PROJECTOR_MONGO_URL": stack.mongo_url,
-        "PROJECTOR_MONGO_DB": stack.mongo_db,
-        "PROJECTOR_LEASE_MS": "1000",
-    }
-    err_path = stack.tmp / f"cli-{uuid.uuid4().hex[:8]}.err"
-    with err_path.open("wb") as err_file:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            CLI,
-            *args,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=err_file,
-        )
-        try:
-            out, _ = await asyncio.wait_for(process.communicate(), 150)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-            raise AssertionError(f"{args} did not end: {err_path.read_text()}") from None
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err_path.read_text()
 
 
 async def _board_with_columns(api: Api) -> tuple[str, list[str]]:
@@ -120,7 +88,7 @@ class TestRebuild:
             return written
 
         writing = asyncio.create_task(writer())
-        code, _, progress = await run_cli(stack, "rebuild")
+        code, _, progress = await stack.projector_cli("rebuild")
         await _write(api, busy, columns, 30, "after")  # applied by the live projector, on g1
         stop.set()
         written = await writing
@@ -170,11 +138,11 @@ class TestRebuild:
             # The mark at the board's own version, which `rebuild --verify-only` finds as a
             # document that is not the fold.
             await new.boards.update_one({"_id": quiet}, {"$set": {"version": original["version"]}})
-            code, _, report = await run_cli(stack, "rebuild", "--verify-only")
+            code, _, report = await stack.projector_cli("rebuild", "--verify-only")
             assert code == 1
             assert f"board {quiet}: the documents differ from the fold" in report
             await new.boards.update_one({"_id": quiet}, {"$set": {"title": original["title"]}})
-            code, _, report = await run_cli(stack, "rebuild", "--verify-only")
+            code, _, report = await stack.projector_cli("rebuild", "--verify-only")
             assert code == 0, report
         finally:
             await client.close()

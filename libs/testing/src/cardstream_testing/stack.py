@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +21,29 @@ from cardstream_testing.servers import RedisServer
 
 ISSUER, AUDIENCE = "cardstream-dev", "cardstream"
 WAIT_S = 20.0
+
+
+async def run_module(
+    module: str, *args: str, env: dict[str, str], timeout_s: float = 150
+) -> tuple[int, str, str]:
+    """`python -m MODULE ARGS` with `env` added to ours: its exit status, stdout and stderr."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        module,
+        *args,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout_s)
+    except TimeoutError:
+        process.kill()
+        out, err = await process.communicate()
+        raise AssertionError(f"{module} {args} did not end: {err.decode()[-2000:]}") from None
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
 
 
 @dataclass
@@ -51,19 +76,25 @@ class Stack:
         ).start()
         return self.boards
 
-    def projector_process(self, name: str, **settings: str) -> ServiceProcess:
-        env = {
+    def projector_env(self, **settings: str) -> dict[str, str]:
+        return {
             **self.common_env("PROJECTOR"),
             "PROJECTOR_MONGO_URL": self.mongo_url,
             "PROJECTOR_MONGO_DB": self.mongo_db,
-            "PROJECTOR_INSTANCE_ID": name,
             "PROJECTOR_LEASE_MS": "1000",
             "PROJECTOR_BLOCK_MS": "100",
             **{f"PROJECTOR_{k.upper()}": v for k, v in settings.items()},
         }
+
+    def projector_process(self, name: str, **settings: str) -> ServiceProcess:
+        env = self.projector_env(instance_id=name, **settings)
         return ServiceProcess(
             "projector", env, port_setting="PROJECTOR_PORT", log_path=self.tmp / f"{name}.log"
         )
+
+    async def projector_cli(self, *args: str, timeout_s: float = 150) -> tuple[int, str, str]:
+        """`python -m projector ARGS` over this stack's servers: its exit status, stdout, stderr."""
+        return await run_module("projector", *args, env=self.projector_env(), timeout_s=timeout_s)
 
     def start_projector(self, name: str = "p1", **settings: str) -> ServiceProcess:
         process = self.projector_process(name, **settings).start()

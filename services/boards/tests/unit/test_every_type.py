@@ -1,11 +1,8 @@
 """Every event type changes the board through `evolve`, and every command type reaches its handler
 in `decide`, at run time as well as for mypy.
 
-The samples are the contracts' golden documents: one per type, so a type added to `contracts` comes
-with its sample (`contracts/tests/test_golden.py` sees to that) and is checked here at once. The
-golden events tell one story of a board in version order; it takes a few things for granted
-(columns, a second card, a member) that `TAKEN_FOR_GRANTED` supplies right after the board is
-created.
+The samples are the contracts' golden documents told as one story (`cardstream_testing.golden`):
+one per type, so a type added to `contracts` is checked here at once.
 """
 
 from __future__ import annotations
@@ -13,53 +10,16 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from importlib import import_module
-from pathlib import Path
-from uuid import UUID
 
 import pytest
 from boards.domain import Board, Context, DomainError, decide
+from cardstream_testing.golden import CONSISTENT_STORY, GOLDEN, GOLDEN_EVENTS, STORY
 from contracts.commands import COMMAND_TYPES
-from contracts.envelope import command_adapter, event_adapter
-from contracts.events import (
-    EVENT_TYPES,
-    CardAdded,
-    ColumnAdded,
-    ColumnsRebalanced,
-    Event,
-    MemberAdded,
-)
-from contracts.fields import Role
+from contracts.envelope import command_adapter
+from contracts.events import EVENT_TYPES
 
 # `boards.domain` exports the function `decide` under the module's name: ask for the module itself.
 HANDLERS = import_module("boards.domain.decide")
-GOLDEN = Path(__file__).resolve().parents[4] / "contracts" / "tests" / "golden"
-
-TO_DO = UUID("c2152d85-c695-5c5a-bf1b-623b707c7df6")
-DOING = UUID("5edd24fa-cb77-57b7-9831-4c5f0e6dd32a")
-DONE = UUID("5cc50d0d-0829-569e-a1c8-defab8f67835")
-NEIGHBOUR = UUID("b8247b05-aa58-5f8e-bee8-29acb57e5628")
-
-TAKEN_FOR_GRANTED: tuple[Event, ...] = (
-    MemberAdded(user_id="bob", role=Role.EDITOR),
-    ColumnAdded(column_id=TO_DO, title="To do", position="a0"),
-    ColumnAdded(column_id=DOING, title="Doing", position="a2"),
-    ColumnAdded(column_id=DONE, title="Done", position="a3"),
-    CardAdded(card_id=NEIGHBOUR, column_id=DOING, position="a0", title="Announce it"),
-)
-
-
-def _golden_events() -> dict[str, Event]:
-    envelopes = [event_adapter.validate_json(p.read_bytes()) for p in GOLDEN.glob("events/*.json")]
-    envelopes.sort(key=lambda envelope: (envelope.version, envelope.type))
-    return {envelope.type: envelope.payload for envelope in envelopes}
-
-
-GOLDEN_EVENTS = _golden_events()
-CREATED, *LATER = GOLDEN_EVENTS.values()
-STORY: tuple[Event, ...] = (CREATED, *TAKEN_FOR_GRANTED, *LATER)
-# The golden ColumnsRebalanced names two of the four active columns and gives one of them the key
-# ColumnRestored gave another: fine for evolve, but decide needs a board it could have made.
-CONSISTENT_STORY = tuple(p for p in STORY if not isinstance(p, ColumnsRebalanced))
 
 
 def _name(t: type) -> str:
