@@ -26,6 +26,7 @@ from typing import Any
 from cardstream_testing import log_tail
 from contracts.streams import StreamKeys
 from projector.store.mongo import MongoReadStore
+from projector.streams import parse_id
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
@@ -63,11 +64,6 @@ class CatchUpError(RuntimeError):
     pass
 
 
-def _position(position: str) -> tuple[int, int]:
-    ms, _, seq = position.partition("-")
-    return int(ms), int(seq or 0)
-
-
 @dataclass
 class Progress:
     """How many events the checkpoints say are applied, followed over time."""
@@ -81,7 +77,7 @@ class Progress:
 
     @classmethod
     def of(cls, fed: Mapping[int, list[str]], started: float) -> Progress:
-        ids = {p: [_position(i) for i in entries] for p, entries in fed.items()}
+        ids = {p: [parse_id(i) for i in entries] for p, entries in fed.items()}
         return cls(ids, sum(len(i) for i in ids.values()), started, moved_at=started)
 
     async def poll(self, db: AsyncDatabase[Doc]) -> None:
@@ -89,7 +85,7 @@ class Progress:
         async with asyncio.timeout(POLL_TIMEOUT_S):
             async for checkpoint in db["checkpoints"].find({}, {"position": 1}):
                 ids = self.fed.get(int(checkpoint["_id"]), [])
-                applied += bisect.bisect_right(ids, _position(checkpoint["position"]))
+                applied += bisect.bisect_right(ids, parse_id(checkpoint["position"]))
         now = time.monotonic()
         if applied != self.applied:
             self.applied, self.moved_at = applied, now
