@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
@@ -23,6 +22,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
+from cardstream_runtime.kid import key_id
 from cardstream_runtime.settings import ServiceSettings
 
 MAX_TOKEN_BYTES = 8 * 1024
@@ -48,14 +48,6 @@ class Claims:
 
 class KeySource(Protocol):
     async def key(self, kid: str) -> Any: ...
-
-
-def key_id(public_key: EllipticCurvePublicKey) -> str:
-    """A stable kid: the SHA-256 of the key's DER encoding, shortened."""
-    der = public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return hashlib.sha256(der).hexdigest()[:16]
 
 
 class StaticKeys:

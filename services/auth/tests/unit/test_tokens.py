@@ -8,7 +8,8 @@ import pytest
 from auth.adapters.http_json import freshness
 from auth.domain.signing import KeyRing, SigningKey
 from auth.domain.tokens import User, access_token_claims, new_refresh_token, refresh_token_hash
-from cardstream_runtime.jwt import StaticKeys, TokenVerifier, key_id
+from cardstream_runtime.jwt import StaticKeys, TokenVerifier
+from cardstream_runtime.kid import key_id
 from multidict import CIMultiDict
 
 
