@@ -10,13 +10,13 @@ import orjson
 from aiohttp import web
 from cardstream_runtime.auth import authenticate
 from cardstream_runtime.errors import ApiError, Handler, error_response
+from cardstream_runtime.http_json import ProviderUnavailableError
 from cardstream_runtime.jwt import InvalidTokenError, bearer_token
 from pymongo.errors import ConnectionFailure, PyMongoError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from auth.adapters.http_json import ProviderUnavailableError
 from auth.domain.errors import (
     AuthError,
     IdTokenRejectedError,
