@@ -111,6 +111,12 @@ class TestTheReadmeWalkthrough:
         assert (again_status, again) == (status, moved)
 
 
+class TestStopping:
+    def test_sigterm_stops_it_cleanly_with_status_0(self, boards: ServiceProcess) -> None:
+        assert boards.stop() == 0, boards.log()
+        assert "Traceback" not in boards.log()
+
+
 class TestTheCurlDemo:
     def test_the_readme_script_runs_against_a_real_service(
         self, boards: ServiceProcess, tmp_path: Path

@@ -1,4 +1,5 @@
-"""`python -m auth` as a real process: it serves the whole login, and says what is missing."""
+"""`python -m auth` as a real process: it serves the whole login, stops cleanly on SIGTERM, and
+says what is missing."""
 
 from __future__ import annotations
 
@@ -58,7 +59,10 @@ async def test_serves_a_full_login(
             ) as response:
                 assert (await response.json())["user"]["email"] == "proc@example.com"
     finally:
-        await asyncio.to_thread(service.stop)
+        status = await asyncio.to_thread(service.stop)
+    # SIGTERM: Redis, MongoDB and the provider's HTTP client are closed, and the status is 0.
+    assert status == 0, service.log()
+    assert "Traceback" not in service.log()
 
 
 def test_refuses_to_serve_without_a_client_id() -> None:
