@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from cardstream_testing.servers import free_port, log_tail
+from cardstream_devstack import free_port, log_tail
 
 _POLL_SECONDS = 0.05
 
