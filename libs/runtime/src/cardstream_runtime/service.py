@@ -40,7 +40,7 @@ async def serve(
     app: web.Application, *, host: str, port: int, stop: asyncio.Event | None = None
 ) -> None:
     """Serves until SIGINT/SIGTERM or `stop` is set, then shuts the app down (cleanup_ctx)."""
-    stop = stop or asyncio.Event()
+    stop = asyncio.Event() if stop is None else stop
     loop = asyncio.get_running_loop()
     # Before set-up, so a signal during start-up still ends in an orderly shutdown.
     for sig in _STOP_SIGNALS:
@@ -52,6 +52,7 @@ async def serve(
             await web.TCPSite(runner, host, port).start()
             log.info("listening", extra={"fields": {"host": host, "port": port}})
             await stop.wait()
+            log.info("stopping")
         finally:
             # Also after a failed start-up: the contexts that did open are closed again.
             await runner.cleanup()
