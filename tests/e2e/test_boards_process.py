@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 from cardstream_testing import RedisServer
+from cardstream_testing.answers import read_answer
 from cardstream_testing.processes import ServiceProcess
 from contracts.streams import StreamKeys
 from redis.asyncio import Redis
@@ -71,7 +72,7 @@ async def _post(
     async with session.post(
         url, json=body, headers={"Authorization": f"Bearer {token}"}
     ) as response:
-        return response.status, await response.json()
+        return response.status, await read_answer(response, command=True)
 
 
 def _command(type_: str, **payload: Any) -> dict[str, Any]:
