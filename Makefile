@@ -20,7 +20,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 typecheck: install
-	$(VENV)/bin/mypy contracts/src libs/runtime/src libs/testing/src services/boards/src services/projector/src services/auth/src scripts bench
+	$(VENV)/bin/mypy contracts/src libs/runtime/src libs/devstack/src libs/testing/src services/boards/src services/projector/src services/auth/src scripts bench
 
 bench: install
 	$(PYTHON) -m bench

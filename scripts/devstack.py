@@ -22,8 +22,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cardstream_testing.gateway import Gateway, Upstreams
-from cardstream_testing.servers import FerretDBServer, RedisServer, ServerStartError, log_tail
+from cardstream_devstack import (
+    FerretDBServer,
+    Gateway,
+    RedisServer,
+    ServerStartError,
+    Upstreams,
+    log_tail,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / ".run"

@@ -4,7 +4,7 @@
 # Where tools live: FerretDB is built once per machine into
 #   ${CARDSTREAM_TOOLS:-$HOME/.cache/cardstream/tools}/ferretdb-<version>/ferretdb
 # (outside the clone, so fresh CI clones reuse it). No env file is written: the test harness
-# (cardstream_testing.servers.ferretdb_binary) computes the same path, and FERRETDB_BIN
+# (cardstream_devstack.servers.ferretdb_binary) computes the same path, and FERRETDB_BIN
 # overrides it there. Keep FERRETDB_VERSION in sync with that module.
 set -euo pipefail
 
@@ -22,7 +22,7 @@ FERRETDB_BIN="$TOOLS_DIR/ferretdb-$FERRETDB_VERSION/ferretdb"
 
 VENV=.venv
 # --- editable Python packages: append a directory per new service ------------------------
-EDITABLE_PACKAGES=(contracts libs/runtime libs/testing services/boards services/projector services/auth)
+EDITABLE_PACKAGES=(contracts libs/runtime libs/devstack libs/testing services/boards services/projector services/auth)
 
 WORK=""
 trap 'rm -rf "$WORK"' EXIT

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 from cardstream_testing import RedisServer
+from cardstream_testing.answers import read_answer
 from cardstream_testing.processes import ServiceProcess
 from contracts.streams import StreamKeys
 from redis.asyncio import Redis
@@ -71,7 +72,7 @@ async def _post(
     async with session.post(
         url, json=body, headers={"Authorization": f"Bearer {token}"}
     ) as response:
-        return response.status, await response.json()
+        return response.status, await read_answer(response, command=True)
 
 
 def _command(type_: str, **payload: Any) -> dict[str, Any]:
@@ -109,6 +110,12 @@ class TestTheReadmeWalkthrough:
         assert moved["version"] == 5
         assert moved["events"][0]["payload"]["to_column_id"] == done
         assert (again_status, again) == (status, moved)
+
+
+class TestStopping:
+    def test_sigterm_stops_it_cleanly_with_status_0(self, boards: ServiceProcess) -> None:
+        assert boards.stop() == 0, boards.log()
+        assert "Traceback" not in boards.log()
 
 
 class TestTheCurlDemo:

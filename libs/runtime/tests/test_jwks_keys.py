@@ -1,4 +1,5 @@
-"""JwksKeys: a key withdrawn from the set stops being trusted once the set's max-age has passed."""
+"""JwksKeys: a key withdrawn from the set stops being trusted once the set's max-age has passed,
+and a set that could not be fetched yet is fetched again on the next token."""
 
 from __future__ import annotations
 
@@ -22,11 +23,14 @@ def _jwk(signer: DevSigner) -> dict[str, Any]:
 HITS = web.AppKey("hits", list[int])
 
 
-async def _serve(published: list[dict[str, Any]], max_age: int) -> TestServer:
+async def _serve(published: list[dict[str, Any]], max_age: int, *, failures: int = 0) -> TestServer:
+    """The JWKS at /jwks; its first `failures` answers are 503s."""
     hits: list[int] = []
 
     async def jwks(request: web.Request) -> web.Response:
         hits.append(1)
+        if len(hits) <= failures:
+            return web.Response(status=503, text="starting")
         return web.json_response(
             {"keys": published}, headers={"Cache-Control": f"public, max-age={max_age}"}
         )
@@ -67,5 +71,19 @@ class TestJwksKeys:
                 for _ in range(5):
                     await keys.key(signer.kid)
                 assert len(server.app[HITS]) == 1
+        finally:
+            await server.close()
+
+    async def test_a_first_fetch_that_failed_does_not_refuse_the_next_token(self) -> None:
+        signer = DevSigner.generate(issuer="i", audience="a")
+        server = await _serve([_jwk(signer)], max_age=300, failures=1)
+        try:
+            async with aiohttp.ClientSession() as session:
+                keys = JwksKeys(str(server.make_url("/jwks")), session, min_refetch_seconds=60)
+                with pytest.raises(InvalidTokenError):
+                    await keys.key(signer.kid)
+                # Well within the refetch interval: the failure must not stand for the whole set.
+                assert await keys.key(signer.kid) is not None
+                assert len(server.app[HITS]) == 2
         finally:
             await server.close()

@@ -20,7 +20,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from cardstream_runtime.jwt import TOKEN_TYPE, key_id
+from cardstream_runtime.jwt import TOKEN_TYPE
+from cardstream_runtime.kid import key_id
 
 PRIVATE_FILE = "private.pem"
 PUBLIC_FILE = "public.pem"

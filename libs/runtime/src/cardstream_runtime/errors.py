@@ -1,7 +1,9 @@
 """One error shape for every service: `{"error": {"code", "message", "details"}}`.
 
-Handlers raise `ApiError`; the middleware also turns aiohttp's own HTTP errors (404, 405, 413)
-and anything unexpected into that shape, so no client ever sees a traceback.
+Handlers raise `ApiError`. `error_middleware(*translators)` renders it, turns aiohttp's own HTTP
+errors (404, 405, 413) into the same shape, asks each of the service's translators what any
+other exception means, and answers anything left with a logged 500, so no client ever sees a
+traceback.
 """
 
 from __future__ import annotations
@@ -29,9 +31,23 @@ class ApiError(Exception):
         self.details = details
 
 
+# What an exception means to the client, or None when the translator does not know it. A
+# translator logs what it wants logged; it returns, never raises.
+Translate = Callable[[Exception], ApiError | None]
+
+
 def error_response(status: int, code: str, message: str, details: Any = None) -> web.Response:
     body = orjson.dumps({"error": {"code": code, "message": message, "details": details}})
     return web.Response(status=status, body=body, content_type="application/json")
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    """A pydantic error as `details`: where, what and which rule, one entry per problem."""
+    # Never echo the input back: it may be large or hold what the caller should not see again.
+    return [
+        {"loc": [str(part) for part in e["loc"]], "message": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
 
 
 _HTTP_CODES = {
@@ -45,35 +61,40 @@ _HTTP_CODES = {
 }
 
 
-Translate = Callable[[Exception], "ApiError | None"]
+async def _answer(
+    request: web.Request, handler: Handler, translators: tuple[Translate, ...]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return _render(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(exc.status, _HTTP_CODES.get(exc.status, "http_error"), exc.reason)
+    except Exception as exc:
+        return _render(_translate(exc, translators))
+
+
+def _translate(exc: Exception, translators: tuple[Translate, ...]) -> ApiError:
+    for translate in translators:
+        if (translated := translate(exc)) is not None:
+            return translated
+    log.error("unhandled error", exc_info=exc)
+    return ApiError(500, "internal", "something went wrong on our side")
+
+
+def _render(exc: ApiError) -> web.Response:
+    return error_response(exc.status, exc.code, exc.message, exc.details)
 
 
 def error_middleware(*translators: Translate) -> Middleware:
+    """The middleware that answers every error in the one shape, asking `translators` in turn
+    about exceptions that are neither `ApiError` nor aiohttp's."""
+
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except ApiError as exc:
-            return error_response(exc.status, exc.code, exc.message, exc.details)
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            code = _HTTP_CODES.get(exc.status, "http_error")
-            return error_response(exc.status, code, exc.reason)
-        except Exception as exc:
-            for translate in translators:
-                error = translate(exc)
-                if error is not None:
-                    return error_response(error.status, error.code, error.message, error.details)
-            log.exception("unhandled error")
-            return error_response(500, "internal", "something went wrong on our side")
+        return await _answer(request, handler, translators)
 
     return errors
 
-
-def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
-    # Never echo the input back: it may be large or hold what the caller should not see again.
-    return [
-        {"loc": [str(part) for part in e["loc"]], "message": e["msg"], "type": e["type"]}
-        for e in exc.errors(include_url=False, include_input=False)
-    ]

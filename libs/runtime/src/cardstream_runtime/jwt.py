@@ -2,15 +2,14 @@
 
 Algorithms are pinned, the header must say `typ: at+jwt`, and `iss`, `aud`, `exp`, `iat` and `sub`
 are required. Keys come from a PEM file (local development and tests) or from the auth service's
-JWKS, fetched asynchronously, cached, and refetched at most every few seconds on an unknown `kid`.
+JWKS, fetched asynchronously and cached (`cardstream_runtime.http_json.CachedJson`), refetched at
+most every few seconds on an unknown `kid`.
 A token that verified once is remembered until it expires, so the hot path skips the signature.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
@@ -23,6 +22,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
+from cardstream_runtime.http_json import CachedJson, ProviderUnavailableError
+from cardstream_runtime.kid import key_id
 from cardstream_runtime.settings import ServiceSettings
 
 MAX_TOKEN_BYTES = 8 * 1024
@@ -50,14 +51,6 @@ class KeySource(Protocol):
     async def key(self, kid: str) -> Any: ...
 
 
-def key_id(public_key: EllipticCurvePublicKey) -> str:
-    """A stable kid: the SHA-256 of the key's DER encoding, shortened."""
-    der = public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return hashlib.sha256(der).hexdigest()[:16]
-
-
 class StaticKeys:
     def __init__(self, keys: Mapping[str, Any]) -> None:
         self._keys = dict(keys)
@@ -77,52 +70,48 @@ class StaticKeys:
 
 
 class JwksKeys:
-    """Keys from a JWKS URL. Refetched when an unknown `kid` shows up (rate-limited) and when the
-    set's `Cache-Control: max-age` has passed, so a key withdrawn by a rotation stops being
-    trusted; the last good set is kept when a refetch fails."""
+    """Keys from a JWKS URL, through `CachedJson`: refetched when an unknown `kid` shows up (rate
+    limited) and when the set's `Cache-Control: max-age` has passed, so a key withdrawn by a
+    rotation stops being trusted; the last good set is kept when a refetch fails."""
 
     def __init__(
-        self, url: str, session: aiohttp.ClientSession, *, min_refetch_seconds: float = 5.0
+        self,
+        url: str,
+        session: aiohttp.ClientSession,
+        *,
+        min_refetch_seconds: float = 5.0,
+        default_max_age_seconds: float = 300.0,
     ) -> None:
-        self._url = url
-        self._session = session
-        self._min_refetch = min_refetch_seconds
-        self._keys: dict[str, Any] = {}
-        self._fetched_at = -float("inf")
-        self._expires_at = -float("inf")
-        self._lock = asyncio.Lock()
+        self._set = CachedJson(
+            url,
+            session,
+            key_set,
+            default_max_age_s=default_max_age_seconds,
+            min_refetch_s=min_refetch_seconds,
+        )
 
     async def key(self, kid: str) -> Any:
-        if kid not in self._keys or time.monotonic() >= self._expires_at:
-            await self._refetch()
         try:
-            return self._keys[kid]
+            keys = await self._set.get()
+            if kid not in keys:
+                keys = await self._set.get(refetch=True)
+        except ProviderUnavailableError as exc:
+            raise InvalidTokenError(f"the signing keys cannot be fetched: {exc}") from None
+        try:
+            return keys[kid]
         except KeyError:
             raise InvalidTokenError("signed by an unknown key") from None
 
-    async def _refetch(self) -> None:
-        async with self._lock:
-            if time.monotonic() - self._fetched_at < self._min_refetch:
-                return
-            self._fetched_at = time.monotonic()
-            try:
-                async with self._session.get(self._url) as response:
-                    response.raise_for_status()
-                    document = await response.json()
-                    max_age = _max_age(response.headers.get("Cache-Control", ""))
-                keys = jwt.PyJWKSet.from_dict(document)
-            except (aiohttp.ClientError, ValueError, jwt.PyJWTError):
-                return  # keep the last good set; the token is refused only if its kid is unknown
-            self._keys = {k.key_id: k.key for k in keys.keys if k.key_id}
-            self._expires_at = self._fetched_at + max(max_age, self._min_refetch)
 
-
-def _max_age(cache_control: str, default: float = 300.0) -> float:
-    for directive in cache_control.split(","):
-        name, _, value = directive.strip().partition("=")
-        if name.lower() == "max-age" and value.isdigit():
-            return float(value)
-    return default
+def key_set(document: Any) -> dict[str, Any]:
+    """A JWKS document as keys by kid; ValueError when it holds no usable key."""
+    if not isinstance(document, dict):
+        raise ValueError("a JWKS is a JSON object")
+    try:
+        keys = jwt.PyJWKSet.from_dict(document)
+    except jwt.PyJWTError as exc:
+        raise ValueError(str(exc)) from None
+    return {k.key_id: k.key for k in keys.keys if k.key_id}
 
 
 class TokenVerifier:

@@ -19,6 +19,10 @@ correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None
 )
 command_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("command_id", default=None)
+# Not in every line: for the error translators, which see the exception but not the request.
+request_path: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "request_path", default=None
+)
 
 CORRELATION_HEADER = "X-Correlation-Id"
 _MAX_CORRELATION = 128
@@ -67,6 +71,7 @@ def incoming_correlation_id(request: web.Request) -> str:
 @web.middleware
 async def request_context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id.set(uuid.uuid4().hex)
+    request_path.set(request.path)
     correlation = incoming_correlation_id(request)
     correlation_id.set(correlation)
     command_id.set(None)

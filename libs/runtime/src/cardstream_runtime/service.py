@@ -1,8 +1,23 @@
-"""Starting a service: one way for every service (placeholder until the runtime branch lands)."""
+"""The one way a service starts and stops.
+
+    def main() -> None:
+        settings = BoardsSettings()
+        configure_logging(settings.log_level)
+        run(serve_boards(settings))
+
+    async def serve_boards(settings: BoardsSettings) -> int:
+        await serve(create_app(settings), host=settings.host, port=settings.port)
+        return EXIT_OK
+
+`serve` listens until SIGINT or SIGTERM (or `stop`, for a service that decides to stop itself),
+then shuts the app down: open requests finish, `on_shutdown` runs, and every `cleanup_ctx`
+closes what it opened. `run` gives the process its exit status.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 from collections.abc import Coroutine
@@ -11,22 +26,41 @@ from typing import Any, NoReturn
 import uvloop
 from aiohttp import web
 
+log = logging.getLogger("cardstream.service")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+# Bad arguments or settings: starting again unchanged would fail the same way.
+EXIT_USAGE = 2
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 async def serve(
     app: web.Application, *, host: str, port: int, stop: asyncio.Event | None = None
 ) -> None:
-    stop = stop or asyncio.Event()
+    """Serves until SIGINT/SIGTERM or `stop` is set, then shuts the app down (cleanup_ctx)."""
+    stop = asyncio.Event() if stop is None else stop
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # Before set-up, so a signal during start-up still ends in an orderly shutdown.
+    for sig in _STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
     runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
-        await stop.wait()
+        try:
+            await runner.setup()
+            await web.TCPSite(runner, host, port).start()
+            log.info("listening", extra={"fields": {"host": host, "port": port}})
+            await stop.wait()
+            log.info("stopping")
+        finally:
+            # Also after a failed start-up: the contexts that did open are closed again.
+            await runner.cleanup()
     finally:
-        await runner.cleanup()
+        for sig in _STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
 
 
 def run(main: Coroutine[Any, Any, int]) -> NoReturn:
+    """Runs `main` on uvloop and exits the process with the status it returns."""
     sys.exit(uvloop.run(main))

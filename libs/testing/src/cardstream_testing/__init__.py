@@ -1,4 +1,6 @@
-"""Test support shared by every package: private Redis and FerretDB servers."""
+"""Test support shared by every package: private Redis and FerretDB servers (from
+`cardstream_devstack`, the run code they share with `make run`), services as processes, feeds,
+a fault-injecting proxy."""
 
 from cardstream_testing.servers import (
     FERRETDB_VERSION,

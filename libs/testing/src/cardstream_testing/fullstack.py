@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cardstream_testing.gateway import Gateway, Upstreams
+from cardstream_devstack import Gateway, Upstreams, free_port
+
 from cardstream_testing.processes import ServiceProcess
-from cardstream_testing.servers import free_port
 
 CLIENT_ID, CLIENT_SECRET = "cardstream-test", "test-secret"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from cardstream_testing.servers import free_port, log_tail
+from cardstream_devstack import free_port, log_tail
 
 _POLL_SECONDS = 0.05
 
@@ -81,16 +81,22 @@ class ServiceProcess:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return False
 
-    def stop(self) -> None:
+    def stop(self) -> int | None:
+        """SIGTERM, then SIGKILL after 10 s; the exit status (None if it never started)."""
         process = self._process
         if process is None or process.poll() is not None:
-            return
+            return self.returncode
         process.terminate()
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        return self.returncode
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self._process is None else self._process.poll()
 
     @property
     def pid(self) -> int:

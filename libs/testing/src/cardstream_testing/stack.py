@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from cardstream_devstack import RedisServer
 from cardstream_runtime.devtoken import DevSigner
 
 from cardstream_testing.processes import ServiceProcess
-from cardstream_testing.servers import RedisServer
 
 ISSUER, AUDIENCE = "cardstream-dev", "cardstream"
 WAIT_S = 20.0

@@ -10,16 +10,13 @@ rotation, so rotate no more often than the access token TTL (AUTH_ACCESS_TTL_S).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import uvloop
-from aiohttp import web
 from cardstream_runtime.logs import configure_logging
+from cardstream_runtime.service import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run, serve
 from pymongo import AsyncMongoClient
 
 from auth.adapters.mongo_signing_keys import ConcurrentRotationError, MongoSigningKeys
@@ -27,24 +24,14 @@ from auth.app import MissingClientError, create_app
 from auth.settings import AuthSettings
 
 
-async def serve(settings: AuthSettings) -> int:
+async def serve_auth(settings: AuthSettings) -> int:
     try:
         app = create_app(settings)
     except MissingClientError as exc:
         print(f"auth: {exc}", file=sys.stderr, flush=True)
-        return 2
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, settings.host, settings.port).start()
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-    return 0
+        return EXIT_USAGE
+    await serve(app, host=settings.host, port=settings.port)
+    return EXIT_OK
 
 
 async def rotate_keys(settings: AuthSettings) -> int:
@@ -57,7 +44,7 @@ async def rotate_keys(settings: AuthSettings) -> int:
             ring = await store.rotate(now=datetime.now(UTC))
         except ConcurrentRotationError as exc:
             print(f"auth: not rotated, another rotation won: {exc}", file=sys.stderr, flush=True)
-            return 1
+            return EXIT_FAILED
     finally:
         await client.close()
     kids = {
@@ -67,7 +54,7 @@ async def rotate_keys(settings: AuthSettings) -> int:
         "next": ring.next.kid,
     }
     print(orjson.dumps(kids).decode(), flush=True)
-    return 0
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -78,9 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = AuthSettings()
     configure_logging(settings.log_level)
-    if args.command == "rotate-keys":
-        sys.exit(uvloop.run(rotate_keys(settings)))
-    sys.exit(uvloop.run(serve(settings)))
+    run(rotate_keys(settings) if args.command == "rotate-keys" else serve_auth(settings))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from auth.adapters.redis_login_states import RedisLoginStates
 from auth.adapters.redis_seen_tokens import RedisSeenTokens
 from auth.adapters.redis_session_events import RedisSessionEvents
 from auth.domain.id_token import GOOGLE_ISSUERS
-from auth.entrypoints.http import auth_errors_middleware, routes
+from auth.entrypoints.http import auth_errors, routes
 from auth.keys import (
     http_client_key,
     mongo_key,
@@ -59,7 +59,7 @@ def create_app(
         )
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[request_context_middleware, error_middleware(), auth_errors_middleware],
+        middlewares=[request_context_middleware, error_middleware(auth_errors)],
         # Room above the verifier's 8 KiB token cap, so an oversized token gets our 401.
         handler_args={"max_field_size": 16 * 1024},
     )

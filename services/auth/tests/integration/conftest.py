@@ -22,6 +22,7 @@ from auth.devprovider.settings import DevClient, DevProviderSettings
 from auth.settings import AuthSettings
 from cardstream_runtime.jwt import JwksKeys, TokenVerifier
 from cardstream_testing import free_port
+from cardstream_testing.answers import read_answer
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 from yarl import URL
@@ -99,7 +100,7 @@ class Browser:
             callback_url, headers=headers, allow_redirects=False
         ) as response:
             body = (
-                await response.json()
+                await read_answer(response)
                 if response.content_type == "application/json"
                 else await response.text()
             )

@@ -43,6 +43,19 @@ def test_serves_discovery_and_the_key_file_under_its_derived_issuer(tmp_path: Pa
     assert cache_control == "public, max-age=300"
 
 
+def test_sigterm_stops_it_cleanly_with_status_0(tmp_path: Path) -> None:
+    env = {"DEVIDP_ISSUER": "", "DEVIDP_MODE": "development"}
+    idp = ServiceProcess(
+        "auth.devprovider", env, port_setting="DEVIDP_PORT", log_path=tmp_path / "devidp.log"
+    ).start()
+    try:
+        get_json(f"{idp.url}/.well-known/openid-configuration")
+    finally:
+        status = idp.stop()
+    assert status == 0, idp.log()
+    assert "Traceback" not in idp.log()
+
+
 def test_refuses_to_start_in_production_mode() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "auth.devprovider"],
@@ -52,6 +65,6 @@ def test_refuses_to_start_in_production_mode() -> None:
         timeout=60,
         check=False,
     )
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert "production" in result.stderr
     assert "Traceback" not in result.stderr

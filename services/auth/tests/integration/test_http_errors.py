@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from cardstream_testing.answers import read_answer
 
 pytestmark = pytest.mark.integration
 
 
 async def _answer(response) -> tuple[int, dict]:
-    body = await response.json()
+    body = await read_answer(response)
     assert set(body["error"]) == {"code", "message", "details"}, body
     return response.status, body
 
@@ -68,4 +69,4 @@ class TestErrors:
             assert response.status == 200
         async with http.get(f"{auth.url}/readyz") as response:
             assert response.status == 200
-            assert (await response.json())["status"] == "ready"
+            assert (await read_answer(response))["status"] == "ready"

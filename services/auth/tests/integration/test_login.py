@@ -8,6 +8,7 @@ from http.cookies import SimpleCookie
 import orjson
 import pytest
 from cardstream_runtime.jwt import InvalidTokenError
+from cardstream_testing.answers import read_answer
 from yarl import URL
 
 pytestmark = pytest.mark.integration
@@ -72,7 +73,7 @@ class TestFullLogin:
             f"{browser.auth.url}/auth/me",
             headers={"Authorization": f"Bearer {body['access_token']}"},
         ) as response:
-            me = await response.json()
+            me = await read_answer(response)
         assert response.status == 200
         assert me["user"] == body["user"]
 
@@ -118,11 +119,11 @@ class TestBrowserLogin:
         url = f"{browser.auth.url}/auth/refresh"
 
         async with browser.session.post(url) as response:
-            refused = await response.json()
+            refused = await read_answer(response)
         async with browser.session.post(
             url, headers={"X-Requested-With": "cardstream"}
         ) as response:
-            body = await response.json()
+            body = await read_answer(response)
             cookie = _set_cookie(response, "cs_refresh")
 
         assert _error_code(refused) == "csrf_header_missing"
@@ -146,7 +147,7 @@ class TestBrowserLogin:
         async with browser.session.get(
             f"{browser.auth.url}/auth/login", params={"next": next_path}, allow_redirects=False
         ) as response:
-            body = await response.json()
+            body = await read_answer(response)
         assert response.status == 400
         assert _error_code(body) == "invalid_next"
 
@@ -337,7 +338,7 @@ class TestProviderDown:
         browser = new_browser()
 
         async with browser.session.get(f"{auth.url}/auth/login", allow_redirects=False) as response:
-            body = await response.json()
+            body = await read_answer(response)
 
         assert response.status == 502
         assert _error_code(body) == "provider_unavailable"

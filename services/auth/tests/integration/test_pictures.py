@@ -10,6 +10,7 @@ import pytest
 from auth.adapters.mongo_accounts import MongoAccounts
 from auth.devprovider.accounts import account_for
 from auth.domain.id_token import Identity
+from cardstream_testing.answers import read_answer
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +34,7 @@ async def _me(http, auth, access_token: str) -> dict:
     headers = {"Authorization": f"Bearer {access_token}"}
     async with http.get(f"{auth.url}/auth/me", headers=headers) as response:
         assert response.status == 200, await response.text()
-        return (await response.json())["user"]
+        return (await read_answer(response))["user"]
 
 
 async def _lookup(http, auth, email: str, access_token: str) -> dict:
@@ -41,7 +42,7 @@ async def _lookup(http, auth, email: str, access_token: str) -> dict:
     params = {"email": email}
     async with http.get(f"{auth.url}/auth/users", params=params, headers=headers) as response:
         assert response.status == 200, await response.text()
-        return await response.json()
+        return await read_answer(response)
 
 
 class TestMongoAccountsPictures:

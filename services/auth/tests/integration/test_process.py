@@ -1,4 +1,5 @@
-"""`python -m auth` as a real process: it serves the whole login, and says what is missing."""
+"""`python -m auth` as a real process: it serves the whole login, stops cleanly on SIGTERM, and
+says what is missing."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from cardstream_testing.answers import read_answer
 from cardstream_testing.processes import ServiceProcess
 from yarl import URL
 
@@ -50,15 +52,18 @@ async def test_serves_a_full_login(
             async with browser.get(
                 callback, headers={"Accept": "application/json"}, allow_redirects=False
             ) as response:
-                body = await response.json()
+                body = await read_answer(response)
                 assert response.status == 200, (body, service.log())
             async with browser.get(
                 f"{service.url}/auth/me",
                 headers={"Authorization": f"Bearer {body['access_token']}"},
             ) as response:
-                assert (await response.json())["user"]["email"] == "proc@example.com"
+                assert (await read_answer(response))["user"]["email"] == "proc@example.com"
     finally:
-        await asyncio.to_thread(service.stop)
+        status = await asyncio.to_thread(service.stop)
+    # SIGTERM: Redis, MongoDB and the provider's HTTP client are closed, and the status is 0.
+    assert status == 0, service.log()
+    assert "Traceback" not in service.log()
 
 
 def test_refuses_to_serve_without_a_client_id() -> None:

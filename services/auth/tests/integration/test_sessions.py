@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cardstream_runtime.jwt import InvalidTokenError
+from cardstream_testing.answers import read_answer
 from yarl import URL
 
 pytestmark = pytest.mark.integration
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 async def _refresh(http, auth, token: str) -> tuple[int, dict]:
     async with http.post(f"{auth.url}/auth/refresh", json={"refresh_token": token}) as response:
-        return response.status, await response.json()
+        return response.status, await read_answer(response)
 
 
 async def _me(http, auth, access_token: str) -> int:
@@ -122,7 +123,7 @@ class TestRefresh:
         async with http.post(
             f"{auth.url}/auth/refresh", data=body, headers={"Content-Type": "application/json"}
         ) as response:
-            answer = await response.json()
+            answer = await read_answer(response)
         assert response.status == 400
         assert answer["error"]["code"] in ("invalid_json", "invalid_request")
 
@@ -130,7 +131,7 @@ class TestRefresh:
         async with http.post(
             f"{auth.url}/auth/refresh", headers={"X-Requested-With": "cardstream"}
         ) as response:
-            answer = await response.json()
+            answer = await read_answer(response)
         assert response.status == 401
         assert answer["error"]["code"] == "no_refresh_token"
 
@@ -146,7 +147,7 @@ class TestRefresh:
         browser.session.cookie_jar.update_cookies({"cs_refresh": spent}, response_url=URL(url))
 
         async with browser.session.post(url, headers=headers) as response:
-            body = await response.json()
+            body = await read_answer(response)
 
         assert response.status == 401
         assert body["error"]["code"] == "refresh_token_reused"
@@ -211,7 +212,7 @@ class TestLogout:
 
     async def test_logout_without_credentials_is_a_401(self, auth, http):
         async with http.post(f"{auth.url}/auth/logout") as response:
-            body = await response.json()
+            body = await read_answer(response)
         assert response.status == 401
         assert body["error"]["code"] == "unauthorized"
 
@@ -287,7 +288,7 @@ def _hash(token: str) -> str:
 async def _jwks_kids(http, auth) -> dict:
     async with http.get(auth.jwks_url()) as response:
         assert response.status == 200
-        keys = (await response.json())["keys"]
+        keys = (await read_answer(response))["keys"]
     for key in keys:
         assert key["kty"] == "EC"
         assert key["crv"] == "P-256"

@@ -7,6 +7,7 @@ import secrets
 
 import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from cardstream_testing.answers import read_answer
 from yarl import URL
 
 pytestmark = pytest.mark.integration
@@ -52,7 +53,7 @@ def id_token_from_provider(provider, auth, http):
         }
         async with http.post(f"{provider.url}/token", data=form) as response:
             assert response.status == 200, await response.text()
-            token: str = (await response.json())["id_token"]
+            token: str = (await response.json())["id_token"]  # the provider's answer, not ours
             return token
 
     return issue
@@ -60,7 +61,7 @@ def id_token_from_provider(provider, auth, http):
 
 async def _exchange(http, auth, body) -> tuple[int, dict]:
     async with http.post(f"{auth.url}/auth/token/google", json=body) as response:
-        return response.status, await response.json()
+        return response.status, await read_answer(response)
 
 
 class TestTokenFromIdToken:
@@ -156,6 +157,6 @@ class TestTokenFromIdToken:
 
     async def test_no_body_is_a_400(self, auth, http):
         async with http.post(f"{auth.url}/auth/token/google") as response:
-            body = await response.json()
+            body = await read_answer(response)
         assert response.status == 400
         assert body["error"]["code"] == "invalid_request"

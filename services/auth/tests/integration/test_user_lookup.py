@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from auth.adapters.mongo_accounts import MongoAccounts
 from auth.domain.id_token import Identity
+from cardstream_testing.answers import read_answer
 
 pytestmark = pytest.mark.integration
 
@@ -17,7 +18,7 @@ async def _lookup(http, auth, email: str | None, token: str | None) -> tuple[int
     async with http.get(f"{auth.url}/auth/users", params=params, headers=headers) as response:
         if response.status == 200:
             assert response.headers["Cache-Control"] == "no-store"
-        return response.status, await response.json()
+        return response.status, await read_answer(response)
 
 
 class TestFindUserByEmail:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import time
 
-import pytest
-from auth.adapters.http_json import freshness
 from auth.domain.signing import KeyRing, SigningKey
 from auth.domain.tokens import User, access_token_claims, new_refresh_token, refresh_token_hash
-from cardstream_runtime.jwt import StaticKeys, TokenVerifier, key_id
-from multidict import CIMultiDict
+from cardstream_runtime.jwt import StaticKeys, TokenVerifier
+from cardstream_runtime.kid import key_id
 
 
 class TestSigningKeys:
@@ -89,21 +87,3 @@ class TestRefreshTokens:
         assert new_refresh_token() != token
         assert len(refresh_token_hash(token)) == 64
         assert token not in refresh_token_hash(token)
-
-
-class TestFreshness:
-    @pytest.mark.parametrize(
-        ("headers", "expected"),
-        [
-            ({"Cache-Control": "public, max-age=300"}, 300),
-            ({"Cache-Control": "public, max-age=300", "Age": "100"}, 200),
-            ({"Cache-Control": "max-age=300", "Age": "900"}, 0),
-            ({"Cache-Control": "no-store"}, 0),
-            ({"Cache-Control": "no-cache, max-age=300"}, 0),
-            ({"Cache-Control": "max-age=banana"}, 60),
-            ({}, 60),
-            ({"Cache-Control": "max-age=99999999"}, 24 * 3600),
-        ],
-    )
-    def test_cache_control_decides(self, headers, expected):
-        assert freshness(CIMultiDict(headers), default_s=60) == expected

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from boards.adapters.redis_config import RedisSafety, check_redis_safety
 from boards.adapters.redis_store import RedisEventStore
-from boards.entrypoints.http import routes
+from boards.entrypoints.http import command_errors, routes
 from boards.keys import (
     commands_key,
     nextauth_verifier_key,
@@ -43,7 +43,7 @@ def create_app(
 ) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[request_context_middleware, error_middleware()],
+        middlewares=[request_context_middleware, error_middleware(command_errors)],
         # Room above the verifier's 8 KiB token cap, so an oversized token gets our 401.
         handler_args={"max_field_size": 16 * 1024},
     )

@@ -21,6 +21,7 @@ from boards.settings import BoardsSettings
 from cardstream_runtime.devtoken import DevSigner
 from cardstream_runtime.settings import Mode
 from cardstream_testing import RedisServer
+from cardstream_testing.answers import read_answer
 from contracts.fields import MAX_COLUMNS
 from cryptography.hazmat.primitives.asymmetric import ec
 from redis.asyncio import Redis
@@ -81,7 +82,7 @@ class Api:
         }
         response = await self.client.post("/api/boards", json=body, headers=self.auth(user))
         assert response.status == 201, await response.text()
-        return str((await response.json())["board_id"])
+        return str((await read_answer(response, command=True))["board_id"])
 
     async def command(
         self, board: str, type_: str, payload: dict[str, Any], user: str = "alice", **envelope: Any
@@ -90,7 +91,7 @@ class Api:
         response = await self.client.post(
             f"/api/boards/{board}/commands", json=body, headers=self.auth(user)
         )
-        return response.status, await response.json()
+        return response.status, await read_answer(response, command=True)
 
 
 @pytest.fixture
@@ -99,6 +100,7 @@ def api(client: Client, signer: DevSigner) -> Api:
 
 
 def _assert_error(body: Any, code: str) -> None:
+    """`body` as `read_answer` gives it (an ErrorBody already); `details` present, even null."""
     assert set(body) == {"error"}
     assert set(body["error"]) == {"code", "message", "details"}
     assert body["error"]["code"] == code
@@ -114,7 +116,7 @@ class TestCreateBoard:
         }
         response = await api.client.post("/api/boards", json=body, headers=api.auth("alice"))
         assert response.status == 201
-        answer = await response.json()
+        answer = await read_answer(response, command=True)
         assert answer["board_id"] == board_id
         assert answer["version"] == 1
         assert [e["type"] for e in answer["events"]] == ["BoardCreated"]
@@ -129,13 +131,13 @@ class TestCreateBoard:
         }
         response = await api.client.post("/api/boards", json=body, headers=api.auth("alice"))
         assert response.status == 409
-        _assert_error(await response.json(), "board_exists")
+        _assert_error(await read_answer(response), "board_exists")
 
     async def test_other_commands_are_not_sent_here(self, api: Api) -> None:
         body = {"command_id": str(uuid.uuid4()), "type": "RenameBoard", "payload": {"title": "x"}}
         response = await api.client.post("/api/boards", json=body, headers=api.auth("alice"))
         assert response.status == 422
-        _assert_error(await response.json(), "wrong_endpoint")
+        _assert_error(await read_answer(response), "wrong_endpoint")
 
     async def test_the_same_command_twice_creates_one_board(self, api: Api) -> None:
         body = {
@@ -257,7 +259,7 @@ class TestCommands:
         assert (await api.client.post(url, json=first, headers=headers)).status == 200
         response = await api.client.post(url, json=second, headers=headers)
         assert response.status == 422
-        _assert_error(await response.json(), "idempotency_mismatch")
+        _assert_error(await read_answer(response), "idempotency_mismatch")
 
     async def test_a_body_over_64_kib_is_a_413(self, api: Api) -> None:
         board = await api.create_board()
@@ -274,7 +276,7 @@ class TestCommands:
             headers={**api.auth("alice"), "Content-Type": "application/json"},
         )
         assert response.status == 413
-        _assert_error(await response.json(), "payload_too_large")
+        _assert_error(await read_answer(response), "payload_too_large")
 
     async def test_a_body_that_is_not_json_is_a_400(self, api: Api) -> None:
         board = await api.create_board()
@@ -282,17 +284,17 @@ class TestCommands:
             f"/api/boards/{board}/commands", data=b"{not json", headers=api.auth("alice")
         )
         assert response.status == 400
-        _assert_error(await response.json(), "invalid_json")
+        _assert_error(await read_answer(response), "invalid_json")
 
     async def test_a_wrong_method_is_a_405_in_the_same_shape(self, api: Api) -> None:
         response = await api.client.get(f"/api/boards/{uuid.uuid4()}/commands")
         assert response.status == 405
-        _assert_error(await response.json(), "method_not_allowed")
+        _assert_error(await read_answer(response), "method_not_allowed")
 
     async def test_an_unknown_path_is_a_404_in_the_same_shape(self, api: Api) -> None:
         response = await api.client.get("/nowhere")
         assert response.status == 404
-        _assert_error(await response.json(), "not_found")
+        _assert_error(await read_answer(response), "not_found")
 
     async def test_the_correlation_id_is_echoed_and_stamped_on_events(self, api: Api) -> None:
         board = await api.create_board()
@@ -307,7 +309,9 @@ class TestCommands:
             headers={**api.auth("alice"), "X-Correlation-Id": "trace-42"},
         )
         assert response.headers["X-Correlation-Id"] == "trace-42"
-        assert (await response.json())["events"][0]["correlation_id"] == "trace-42"
+        assert (await read_answer(response, command=True))["events"][0]["correlation_id"] == (
+            "trace-42"
+        )
 
 
 def _b64(data: dict[str, Any]) -> str:
@@ -386,7 +390,7 @@ class TestAuthentication:
         body = {"command_id": str(uuid.uuid4()), "type": "CreateBoard", "payload": {"title": "x"}}
         response = await api.client.post("/api/boards", json=body)
         assert response.status == 401
-        _assert_error(await response.json(), "unauthorized")
+        _assert_error(await read_answer(response), "unauthorized")
 
     @pytest.mark.parametrize(
         "case",
@@ -413,7 +417,7 @@ class TestAuthentication:
             "/api/boards", json=body, headers={"Authorization": f"Bearer {token}"}
         )
         assert response.status == 401, case
-        _assert_error(await response.json(), "unauthorized")
+        _assert_error(await read_answer(response), "unauthorized")
 
 
 class TestHealth:

@@ -18,6 +18,7 @@ from boards.app import create_app
 from boards.settings import BoardsSettings
 from cardstream_runtime.devtoken import DevSigner
 from cardstream_testing import RedisServer
+from cardstream_testing.answers import checked
 from contracts.commands import COMMAND_TYPES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -40,7 +41,7 @@ class Live:
         try:
             conn.request("POST", path, body=body, headers=headers)
             response = conn.getresponse()
-            return response.status, json.loads(response.read())
+            return response.status, checked(response.status, response.read(), command=True)
         finally:
             conn.close()
 
@@ -115,6 +116,7 @@ FUZZ = settings(
 
 
 def _check(status: int, body: Any) -> None:
+    """`body` as `Live.post` gives it: already an ErrorBody or a CommandResult."""
     assert status < 500, body
     if status >= 400:
         assert set(body["error"]) == {"code", "message", "details"}

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from boards.app import create_app
 from boards.settings import BoardsSettings
 from cardstream_runtime.devtoken import DevSigner
+from cardstream_testing.answers import read_answer
 from pydantic import ValidationError
 
 Client = TestClient[web.Request, web.Application]
@@ -58,6 +59,7 @@ async def _create(client: Client, token: str) -> int:
     response = await client.post(
         "/api/boards", json=body, headers={"Authorization": f"Bearer {token}"}
     )
+    await read_answer(response, command=True)
     return response.status
 
 

@@ -19,10 +19,10 @@ from authlib.oauth2.rfc6749.parameters import (  # type: ignore[import-untyped]
     prepare_grant_uri,
     prepare_token_request,
 )
+from cardstream_runtime.http_json import MAX_DOCUMENT_BYTES, CachedJson, ProviderUnavailableError
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from auth.adapters.http_json import MAX_DOCUMENT_BYTES, CachedJson, ProviderUnavailableError
 from auth.domain.id_token import accepted_issuers
 from auth.domain.login import LoginState, code_challenge
 

@@ -3,26 +3,17 @@ rotation moves along (previous <- current <- next <- a new key)."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from cardstream_runtime.kid import key_id
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from auth.domain.tokens import ACCESS_TOKEN_TYPE
 
 ALGORITHM = "ES256"
-
-
-def key_id(public_key: ec.EllipticCurvePublicKey) -> str:
-    """The kid: SHA-256 of the key's DER, shortened, as `cardstream_runtime.jwt.key_id` computes
-    it, so that our public key exported as PEM also verifies through its `StaticKeys`."""
-    der = public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return hashlib.sha256(der).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,15 +8,16 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from cardstream_runtime import logs
 from cardstream_runtime.auth import authenticate
-from cardstream_runtime.errors import ApiError, Handler, error_response
+from cardstream_runtime.errors import ApiError, error_response
+from cardstream_runtime.http_json import ProviderUnavailableError
 from cardstream_runtime.jwt import InvalidTokenError, bearer_token
 from pymongo.errors import ConnectionFailure, PyMongoError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from auth.adapters.http_json import ProviderUnavailableError
 from auth.domain.errors import (
     AuthError,
     IdTokenRejectedError,
@@ -50,37 +51,40 @@ CSRF_HEADER = "X-Requested-With"
 CSRF_VALUE = "cardstream"
 NO_STORE = {"Cache-Control": "no-store"}
 
-_STATUS: list[tuple[type[AuthError], int]] = [
-    (LoginStateError, 400),
-    (LoginFailedError, 400),
-    (IdTokenRejectedError, 401),
-    (RefreshRejectedError, 401),
-    (NotAllowedError, 403),
-    (RefreshConflictError, 409),
-]
+
+def auth_errors(exc: Exception) -> ApiError | None:
+    """What the use cases' and adapters' errors mean to the client (a translator for
+    `error_middleware`)."""
+    match exc:
+        case AuthError():
+            # One line per refusal, for whoever watches for login attacks; never a token in it.
+            fields = {"path": logs.request_path.get(), "code": exc.code, "details": exc.details}
+            log.info("refused", extra={"fields": fields})
+            return ApiError(_status(exc), exc.code, exc.message, exc.details)
+        case ProviderUnavailableError():
+            log.warning("provider unavailable", extra={"fields": {"error": str(exc)}})
+            return ApiError(
+                502, "provider_unavailable", "the sign-in provider cannot be reached; try again"
+            )
+        case RedisConnectionError() | RedisTimeoutError() | ConnectionFailure():
+            log.warning("store unavailable", exc_info=exc)
+            return ApiError(503, "store_unavailable", "try again in a moment")
+        case _:
+            return None
 
 
-@web.middleware
-async def auth_errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The use cases' and adapters' errors as ApiErrors, which error_middleware renders."""
-    try:
-        return await handler(request)
-    except AuthError as exc:
-        status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 400)
-        # One line per refusal, for whoever watches for login attacks; never a token in it.
-        log.info(
-            "refused",
-            extra={"fields": {"path": request.path, "code": exc.code, "details": exc.details}},
-        )
-        raise ApiError(status, exc.code, exc.message, exc.details) from None
-    except ProviderUnavailableError as exc:
-        log.warning("provider unavailable", extra={"fields": {"error": str(exc)}})
-        raise ApiError(
-            502, "provider_unavailable", "the sign-in provider cannot be reached; try again"
-        ) from None
-    except (RedisConnectionError, RedisTimeoutError, ConnectionFailure):
-        log.warning("store unavailable", exc_info=True)
-        raise ApiError(503, "store_unavailable", "try again in a moment") from None
+def _status(exc: AuthError) -> int:
+    match exc:
+        case LoginStateError() | LoginFailedError():
+            return 400
+        case IdTokenRejectedError() | RefreshRejectedError():
+            return 401
+        case NotAllowedError():
+            return 403
+        case RefreshConflictError():
+            return 409
+        case _:
+            return 400
 
 
 # -- logging in ------------------------------------------------------------------------------

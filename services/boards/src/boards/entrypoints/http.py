@@ -1,16 +1,16 @@
-"""HTTP routes of the command side. Handlers translate; the use case lives in BoardCommands."""
+"""HTTP routes of the command side. Handlers translate; the use case lives in BoardCommands, and
+`command_errors` says what its errors mean to the client."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
 from uuid import UUID
 
 from aiohttp import web
 from cardstream_runtime import logs
 from cardstream_runtime.auth import authenticate
-from cardstream_runtime.errors import ApiError
+from cardstream_runtime.errors import ApiError, validation_details
 from contracts.commands import CreateBoard
 from contracts.envelope import AnyCommand, command_adapter
 from pydantic import ValidationError
@@ -37,28 +37,13 @@ from boards.service import Caller, Outcome
 log = logging.getLogger("boards.http")
 routes = web.RouteTableDef()
 
-_DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
-    (BoardNotFoundError, 404),
-    (PermissionDeniedError, 403),
-    (BoardExistsError, 409),
-    (DomainError, 422),
-]
-
-
-def _validation_details(exc: ValidationError) -> list[dict[str, Any]]:
-    # Never echo the input back: it may be large or hold what the caller should not see again.
-    return [
-        {"loc": [str(part) for part in e["loc"]], "message": e["msg"], "type": e["type"]}
-        for e in exc.errors(include_url=False, include_input=False)
-    ]
-
 
 async def read_command(request: web.Request) -> AnyCommand:
     body = await request.read()
     try:
         command = command_adapter.validate_json(body)
     except ValidationError as exc:
-        details = _validation_details(exc)
+        details = validation_details(exc)
         if any(d["type"] == "json_invalid" for d in details):
             raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
         raise ApiError(422, "invalid_command", "the command is not valid", details) from None
@@ -73,27 +58,44 @@ async def run_command(request: web.Request, board_id: UUID, command: AnyCommand)
     caller = Caller(
         user_id=claims.sub, correlation_id=logs.correlation_id.get() or uuid.uuid4().hex
     )
-    try:
-        return await request.app[commands_key].handle(board_id, command, caller)
-    except DomainError as exc:
-        status = next(s for cls, s in _DOMAIN_STATUS if isinstance(exc, cls))
-        raise ApiError(status, exc.code, exc.message, exc.details or None) from None
-    except VersionConflictError as exc:
-        raise ApiError(
-            409, "version_conflict", str(exc), {"current_version": exc.current_version}
-        ) from None
-    except IdempotencyMismatchError as exc:
-        raise ApiError(422, "idempotency_mismatch", str(exc)) from None
-    except CorruptLogError:
-        log.exception("the board's log is not as the store wrote it")
-        raise ApiError(500, "corrupt_log", "the board's log needs an operator") from None
-    except OutOfMemoryError:
-        log.error("Redis refused the append: it is out of memory")
-        raise ApiError(503, "store_full", "the event store is full; nothing was written") from None
-    except (RedisConnectionError, RedisTimeoutError):
-        # The append may or may not have happened: a retry with the same command id is safe.
-        log.warning("event store unreachable", exc_info=True)
-        raise ApiError(503, "store_unavailable", "try again with the same command_id") from None
+    return await request.app[commands_key].handle(board_id, command, caller)
+
+
+def command_errors(exc: Exception) -> ApiError | None:
+    """What the use case's and the store's errors mean to the client (a translator for
+    `error_middleware`)."""
+    match exc:
+        case DomainError():
+            return ApiError(_domain_status(exc), exc.code, exc.message, exc.details or None)
+        case VersionConflictError():
+            details = {"current_version": exc.current_version}
+            return ApiError(409, "version_conflict", str(exc), details)
+        case IdempotencyMismatchError():
+            return ApiError(422, "idempotency_mismatch", str(exc))
+        case CorruptLogError():
+            log.error("the board's log is not as the store wrote it", exc_info=exc)
+            return ApiError(500, "corrupt_log", "the board's log needs an operator")
+        case OutOfMemoryError():
+            log.error("Redis refused the append: it is out of memory")
+            return ApiError(503, "store_full", "the event store is full; nothing was written")
+        case RedisConnectionError() | RedisTimeoutError():
+            # The append may or may not have happened: a retry with the same command id is safe.
+            log.warning("event store unreachable", exc_info=exc)
+            return ApiError(503, "store_unavailable", "try again with the same command_id")
+        case _:
+            return None
+
+
+def _domain_status(exc: DomainError) -> int:
+    match exc:
+        case BoardNotFoundError():
+            return 404
+        case PermissionDeniedError():
+            return 403
+        case BoardExistsError():
+            return 409
+        case _:
+            return 422
 
 
 def _json(outcome: Outcome, status: int) -> web.Response:

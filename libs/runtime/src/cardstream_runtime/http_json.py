@@ -1,9 +1,13 @@
-"""A JSON document fetched over HTTP and cached as its Cache-Control says.
+"""A JSON document fetched over HTTP and cached as its Cache-Control says: the one cache behind
+every key set we trust (our own JWKS in each service, the OpenID provider's discovery document
+and JWKS in auth).
 
-Used for the provider's discovery document and its JWKS. One fetch at a time (concurrent callers
-wait for it); a failed refetch keeps the last good copy; a forced refetch (an unknown `kid`)
-happens at most every `min_refetch_s`, so a flood of tokens with made-up key ids cannot turn us
-into a flood of requests to the provider.
+One fetch at a time: callers that arrive while a fetch is under way share its outcome. A failed
+refetch keeps the last good copy. Once there is a good copy, fetches (a forced refetch on an
+unknown `kid`, or one after max-age) happen at most every `min_refetch_s`, so a flood of tokens
+with made-up key ids cannot become a flood of requests upstream. Before there is a good copy
+nothing is rate-limited: a failed first fetch must not refuse every token until the interval has
+passed, and the lock already keeps it to one request at a time.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any, Generic, TypeVar
 import aiohttp
 import orjson
 
-log = logging.getLogger("auth.provider")
+log = logging.getLogger("cardstream.http_json")
 
 MAX_DOCUMENT_BYTES = 1024 * 1024
 MAX_FRESHNESS_S = 24 * 3600
@@ -72,6 +76,9 @@ T = TypeVar("T")
 
 
 class CachedJson(Generic[T]):
+    """`parse` turns the document into what callers use; a ValueError, TypeError or KeyError
+    from it makes the document unusable, like a failed fetch."""
+
     def __init__(
         self,
         url: str,
@@ -91,7 +98,9 @@ class CachedJson(Generic[T]):
         self._value: T | None = None
         self._fresh_until = -float("inf")
         self._attempted_at = -float("inf")
+        self._last_error = ""
         self._lock = asyncio.Lock()
+        self._settled = 0  # fetches finished, well or badly
         self.fetches = 0
 
     async def get(self, *, refetch: bool = False) -> T:
@@ -99,29 +108,39 @@ class CachedJson(Generic[T]):
         limited). Raises ProviderUnavailableError only when there has never been a good copy."""
         if self._value is not None and not refetch and self._clock() < self._fresh_until:
             return self._value
+        settled_before = self._settled
         async with self._lock:
+            if self._settled != settled_before:
+                return self._current()  # fetched (or failed) by whoever held the lock before us
             now = self._clock()
-            if self._value is not None and not refetch and now < self._fresh_until:
-                return self._value  # fetched by whoever held the lock before us
-            if now - self._attempted_at < self._min_refetch:
-                return self._current()
-            self._attempted_at = now
-            try:
-                value, headers = await self._fetch()
-            except ProviderUnavailableError as exc:
-                if self._value is None:
-                    raise
-                log.warning("keeping the last good copy", extra={"fields": {"error": str(exc)}})
+            if self._value is not None and now - self._attempted_at < self._min_refetch:
                 return self._value
-            self._value = value
-            self._fresh_until = now + max(
-                freshness(headers, default_s=self._default_max_age), self._min_refetch
+            self._attempted_at = now
+            return await self._refresh(now)
+
+    async def _refresh(self, now: float) -> T:
+        try:
+            value, headers = await self._fetch()
+        except ProviderUnavailableError as exc:
+            self._settled += 1
+            self._last_error = str(exc)
+            if self._value is None:
+                raise
+            log.warning(
+                "keeping the last good copy",
+                extra={"fields": {"url": self.url, "error": str(exc)}},
             )
-            return value
+            return self._value
+        self._settled += 1
+        self._value = value
+        self._fresh_until = now + max(
+            freshness(headers, default_s=self._default_max_age), self._min_refetch
+        )
+        return value
 
     def _current(self) -> T:
         if self._value is None:
-            raise ProviderUnavailableError(f"{self.url} failed moments ago; not retried yet")
+            raise ProviderUnavailableError(self._last_error)
         return self._value
 
     async def _fetch(self) -> tuple[T, Any]:

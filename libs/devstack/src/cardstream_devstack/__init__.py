@@ -1,0 +1,32 @@
+"""What `make run` (scripts/devstack.py) runs besides the services: private Redis and FerretDB
+servers and the nginx gateway, as supervised local processes. Run code: it imports no test code,
+and the test harness (`cardstream_testing`) builds on it."""
+
+from cardstream_devstack.gateway import Gateway, Upstreams
+from cardstream_devstack.processes import (
+    PortInUseError,
+    ServerProcess,
+    ServerStartError,
+    free_port,
+    log_tail,
+)
+from cardstream_devstack.servers import (
+    FERRETDB_VERSION,
+    FerretDBServer,
+    RedisServer,
+    ferretdb_binary,
+)
+
+__all__ = [
+    "FERRETDB_VERSION",
+    "FerretDBServer",
+    "Gateway",
+    "PortInUseError",
+    "RedisServer",
+    "ServerProcess",
+    "ServerStartError",
+    "Upstreams",
+    "ferretdb_binary",
+    "free_port",
+    "log_tail",
+]
