@@ -97,4 +97,3 @@ def error_middleware(*translators: Translate) -> Middleware:
         return await _answer(request, handler, translators)
 
     return errors
-

@@ -21,7 +21,7 @@ from boards.settings import BoardsSettings
 from cardstream_runtime.devtoken import DevSigner
 from cardstream_runtime.settings import Mode
 from cardstream_testing import RedisServer
-from cardstream_testing.answers import read_answer
+from cardstream_testing.answers import assert_error, read_answer
 from contracts.fields import MAX_COLUMNS
 from cryptography.hazmat.primitives.asymmetric import ec
 from redis.asyncio import Redis
@@ -99,13 +99,6 @@ def api(client: Client, signer: DevSigner) -> Api:
     return Api(client, signer)
 
 
-def _assert_error(body: Any, code: str) -> None:
-    """`body` as `read_answer` gives it (an ErrorBody already); `details` present, even null."""
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
-
-
 class TestCreateBoard:
     async def test_answers_201_with_the_board_id_and_version(self, api: Api) -> None:
         board_id = str(uuid.uuid4())
@@ -131,13 +124,13 @@ class TestCreateBoard:
         }
         response = await api.client.post("/api/boards", json=body, headers=api.auth("alice"))
         assert response.status == 409
-        _assert_error(await read_answer(response), "board_exists")
+        assert_error(await read_answer(response), "board_exists")
 
     async def test_other_commands_are_not_sent_here(self, api: Api) -> None:
         body = {"command_id": str(uuid.uuid4()), "type": "RenameBoard", "payload": {"title": "x"}}
         response = await api.client.post("/api/boards", json=body, headers=api.auth("alice"))
         assert response.status == 422
-        _assert_error(await read_answer(response), "wrong_endpoint")
+        assert_error(await read_answer(response), "wrong_endpoint")
 
     async def test_the_same_command_twice_creates_one_board(self, api: Api) -> None:
         body = {
@@ -180,7 +173,7 @@ class TestCommands:
         await api.command(board, "RenameBoard", {"title": "v2"})
         status, body = await api.command(board, "RenameBoard", {"title": "v3"}, expected_version=1)
         assert status == 409
-        _assert_error(body, "version_conflict")
+        assert_error(body, "version_conflict")
         assert body["error"]["details"] == {"current_version": 2}
 
     async def test_a_viewer_is_forbidden_to_change_anything(self, api: Api) -> None:
@@ -188,7 +181,7 @@ class TestCommands:
         await api.command(board, "AddMember", {"user_id": "victor", "role": "viewer"})
         status, body = await api.command(board, "AddColumn", {"title": "x"}, user="victor")
         assert status == 403
-        _assert_error(body, "forbidden")
+        assert_error(body, "forbidden")
 
     async def test_an_editor_cannot_manage_members(self, api: Api) -> None:
         board = await api.create_board()
@@ -199,7 +192,7 @@ class TestCommands:
             board, "AddMember", {"user_id": "x", "role": "owner"}, user="eddie"
         )
         assert status == 403
-        _assert_error(body, "forbidden")
+        assert_error(body, "forbidden")
 
     async def test_a_board_the_caller_may_not_see_is_a_404(self, api: Api) -> None:
         board = await api.create_board()
@@ -207,30 +200,30 @@ class TestCommands:
             board, "RenameBoard", {"title": "mine now"}, user="mallory"
         )
         assert status == 404
-        _assert_error(body, "board_not_found")
+        assert_error(body, "board_not_found")
 
     async def test_an_unknown_board_is_a_404(self, api: Api) -> None:
         status, body = await api.command(str(uuid.uuid4()), "RenameBoard", {"title": "x"})
         assert status == 404
-        _assert_error(body, "board_not_found")
+        assert_error(body, "board_not_found")
 
     async def test_a_board_id_that_is_not_a_uuid_is_a_404(self, api: Api) -> None:
         status, body = await api.command("not-a-uuid", "RenameBoard", {"title": "x"})
         assert status == 404
-        _assert_error(body, "board_not_found")
+        assert_error(body, "board_not_found")
 
     async def test_an_invalid_payload_is_a_422_naming_the_field(self, api: Api) -> None:
         board = await api.create_board()
         status, body = await api.command(board, "AddColumn", {"title": "x" * 201})
         assert status == 422
-        _assert_error(body, "invalid_command")
+        assert_error(body, "invalid_command")
         assert body["error"]["details"][0]["loc"][-1] == "title"
 
     async def test_an_unknown_command_type_is_a_422(self, api: Api) -> None:
         board = await api.create_board()
         status, body = await api.command(board, "DropTable", {})
         assert status == 422
-        _assert_error(body, "invalid_command")
+        assert_error(body, "invalid_command")
 
     async def test_a_rule_violation_is_a_422_with_its_code(self, api: Api) -> None:
         board = await api.create_board()
@@ -238,7 +231,7 @@ class TestCommands:
             board, "MoveCard", {"card_id": str(uuid.uuid4()), "column_id": str(uuid.uuid4())}
         )
         assert status == 422
-        _assert_error(body, "card_not_found")
+        assert_error(body, "card_not_found")
 
     async def test_the_column_limit_is_a_422(self, api: Api) -> None:
         board = await api.create_board()
@@ -247,7 +240,7 @@ class TestCommands:
             assert status == 200
         status, body = await api.command(board, "AddColumn", {"title": "one too many"})
         assert status == 422
-        _assert_error(body, "limit_exceeded")
+        assert_error(body, "limit_exceeded")
 
     async def test_a_command_id_reused_for_another_command_is_a_422(self, api: Api) -> None:
         board = await api.create_board()
@@ -259,7 +252,7 @@ class TestCommands:
         assert (await api.client.post(url, json=first, headers=headers)).status == 200
         response = await api.client.post(url, json=second, headers=headers)
         assert response.status == 422
-        _assert_error(await read_answer(response), "idempotency_mismatch")
+        assert_error(await read_answer(response), "idempotency_mismatch")
 
     async def test_a_body_over_64_kib_is_a_413(self, api: Api) -> None:
         board = await api.create_board()
@@ -276,7 +269,7 @@ class TestCommands:
             headers={**api.auth("alice"), "Content-Type": "application/json"},
         )
         assert response.status == 413
-        _assert_error(await read_answer(response), "payload_too_large")
+        assert_error(await read_answer(response), "payload_too_large")
 
     async def test_a_body_that_is_not_json_is_a_400(self, api: Api) -> None:
         board = await api.create_board()
@@ -284,17 +277,17 @@ class TestCommands:
             f"/api/boards/{board}/commands", data=b"{not json", headers=api.auth("alice")
         )
         assert response.status == 400
-        _assert_error(await read_answer(response), "invalid_json")
+        assert_error(await read_answer(response), "invalid_json")
 
     async def test_a_wrong_method_is_a_405_in_the_same_shape(self, api: Api) -> None:
         response = await api.client.get(f"/api/boards/{uuid.uuid4()}/commands")
         assert response.status == 405
-        _assert_error(await read_answer(response), "method_not_allowed")
+        assert_error(await read_answer(response), "method_not_allowed")
 
     async def test_an_unknown_path_is_a_404_in_the_same_shape(self, api: Api) -> None:
         response = await api.client.get("/nowhere")
         assert response.status == 404
-        _assert_error(await read_answer(response), "not_found")
+        assert_error(await read_answer(response), "not_found")
 
     async def test_the_correlation_id_is_echoed_and_stamped_on_events(self, api: Api) -> None:
         board = await api.create_board()
@@ -390,7 +383,7 @@ class TestAuthentication:
         body = {"command_id": str(uuid.uuid4()), "type": "CreateBoard", "payload": {"title": "x"}}
         response = await api.client.post("/api/boards", json=body)
         assert response.status == 401
-        _assert_error(await read_answer(response), "unauthorized")
+        assert_error(await read_answer(response), "unauthorized")
 
     @pytest.mark.parametrize(
         "case",
@@ -417,7 +410,7 @@ class TestAuthentication:
             "/api/boards", json=body, headers={"Authorization": f"Bearer {token}"}
         )
         assert response.status == 401, case
-        _assert_error(await read_answer(response), "unauthorized")
+        assert_error(await read_answer(response), "unauthorized")
 
 
 class TestHealth:
@@ -459,7 +452,7 @@ class TestUnreachableStore:
             server.stop()
             status, body = await api.command(board, "RenameBoard", {"title": "lost?"})
             assert status == 503
-            _assert_error(body, "store_unavailable")
+            assert_error(body, "store_unavailable")
 
 
 class TestProductionMode:

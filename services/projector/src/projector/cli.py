@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from cardstream_runtime.logs import configure_logging
-from cardstream_runtime.service import run, serve
+from cardstream_runtime.service import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run, serve
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
@@ -38,9 +38,10 @@ from projector.ops.rebuild import RebuildError
 from projector.settings import ProjectorSettings
 from projector.streams import EventLogError
 
-DONE = 0
-FAILED = 1
-USAGE = 2
+DONE = EXIT_OK
+FAILED = EXIT_FAILED
+USAGE = EXIT_USAGE
+# The projector stopped rather than apply a log that is not the read models' (rebuild them).
 DIVERGED = 3
 
 

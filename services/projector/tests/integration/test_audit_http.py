@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from cardstream_runtime.devtoken import DevSigner
+from cardstream_testing.answers import assert_error, read_json
 from cardstream_testing.feeds import T0, append, envelopes
 from contracts.envelope import AnyEvent, event_adapter
 from contracts.events import (
@@ -79,7 +80,7 @@ class Audit:
         )
         if response.content_type != "application/json":
             return response.status, await response.text()
-        return response.status, await response.json()
+        return response.status, await read_json(response)
 
     async def live(self, board: uuid.UUID, **params: Any) -> dict[str, Any]:
         """The live read model once the projector has applied everything written."""
@@ -199,11 +200,6 @@ async def _board(audit: Audit) -> uuid.UUID:
     await audit.write(board, *_story(board))
     await audit.live(board)
     return board
-
-
-def _assert_error(body: Any, code: str) -> None:
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code, body
 
 
 class TestHistory:
@@ -328,7 +324,7 @@ class TestHistory:
                 f"/api/boards/{board}/history", params=params, headers=audit.auth("alice")
             )
             assert response.status == 422, params
-            _assert_error(await response.json(), "invalid_query")
+            assert_error(await response.json(), "invalid_query")
 
 
 class TestPointInTime:
@@ -373,13 +369,13 @@ class TestPointInTime:
         for params in ({"at": _at(0, ms=999)}, {"at": "1999-12-31T23:59:59Z"}, {"at_version": 0}):
             status, body = await audit.get(f"/api/boards/{board}", **params)
             assert status == 404, params
-            _assert_error(body, "board_not_found")
+            assert_error(body, "board_not_found")
 
     async def test_a_version_the_board_has_not_reached_is_not_found(self, audit: Audit) -> None:
         board = await _board(audit)
         status, body = await audit.get(f"/api/boards/{board}", at_version=HEAD + 1)
         assert status == 404
-        _assert_error(body, "version_not_found")
+        assert_error(body, "version_not_found")
         assert body["error"]["details"] == {"version": HEAD + 1, "head": HEAD}
 
     async def test_an_invalid_point_is_a_422(self, audit: Audit) -> None:
@@ -398,7 +394,7 @@ class TestPointInTime:
                 f"/api/boards/{board}", params=params, headers=audit.auth("alice")
             )
             assert response.status == 422, params
-            _assert_error(await response.json(), "invalid_query")
+            assert_error(await response.json(), "invalid_query")
 
 
 class TestExport:
@@ -458,7 +454,7 @@ class TestExport:
         for path, params in broken:
             status, body = await audit.get(f"/api/boards/{board}{path}", **params)
             assert status == 500
-            _assert_error(body, "event_log_unreadable")
+            assert_error(body, "event_log_unreadable")
         status, _ = await audit.get(f"/api/boards/{board}", at_version=3)
         assert status == 200
 
@@ -517,14 +513,14 @@ class TestMembersOnly:
         for path, params in _paths(board):
             status, body = await audit.get(path, user="mallory", **params)
             assert status == 404, path
-            _assert_error(body, "board_not_found")
+            assert_error(body, "board_not_found")
 
     async def test_unknown_and_malformed_boards_answer_the_same(self, audit: Audit) -> None:
         for board in (uuid.uuid4(), "not-a-uuid"):
             for path, params in _paths(board):
                 status, body = await audit.get(path, **params)
                 assert status == 404, path
-                _assert_error(body, "board_not_found")
+                assert_error(body, "board_not_found")
 
     async def test_a_removed_member_loses_the_past_too(self, audit: Audit) -> None:
         board = await _board(audit)
@@ -535,11 +531,11 @@ class TestMembersOnly:
         for path, params in _paths(board):
             status, body = await audit.get(path, user="bob", **params)
             assert status == 404, path
-            _assert_error(body, "board_not_found")
+            assert_error(body, "board_not_found")
 
     async def test_a_request_without_a_token_is_refused(self, audit: Audit) -> None:
         board = await _board(audit)
         for path, params in _paths(board):
             status, body = await audit.get(path, user=None, **params)
             assert status == 401, path
-            _assert_error(body, "unauthorized")
+            assert_error(body, "unauthorized")

@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from cardstream_runtime.devtoken import DevSigner
 from cardstream_testing import RedisServer
+from cardstream_testing.answers import assert_error, read_json
 from cardstream_testing.feeds import append, envelopes
 from contracts.envelope import AnyEvent
 from contracts.events import (
@@ -65,7 +66,7 @@ class Reader:
         response = await self.client.get(
             path, params=params, headers=self.auth(user) if user else {}
         )
-        return response.status, await response.json()
+        return response.status, await read_json(response)
 
     async def caught_up(self, board: uuid.UUID, user: str = "alice") -> dict[str, Any]:
         """The board once the projector has applied everything written to it."""
@@ -76,7 +77,7 @@ class Reader:
         )
         assert response.status == 200, await response.text()
         assert response.headers[VERSION] == str(self.versions[board])
-        body: dict[str, Any] = await response.json()
+        body: dict[str, Any] = await read_json(response)
         return body
 
 
@@ -86,12 +87,6 @@ def reader(client: Client, signer: DevSigner, redis: Redis, stream_keys: StreamK
 
 
 VERSION, BEHIND = "X-Projection-Version", "X-Projection-Behind"
-
-
-def _assert_error(body: Any, code: str) -> None:
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
 
 
 def _ids(name: str, board: uuid.UUID) -> uuid.UUID:
@@ -221,7 +216,7 @@ class TestCard:
         await reader.caught_up(board)
         status, body = await reader.get(f"/api/boards/{board}/cards/{card}")
         assert status == 404
-        _assert_error(body, "card_not_found")
+        assert_error(body, "card_not_found")
 
     async def test_a_card_of_another_board_is_not_found(self, reader: Reader) -> None:
         board, other = await _ordered_board(reader), uuid.uuid4()
@@ -230,7 +225,7 @@ class TestCard:
         await reader.caught_up(board)
         status, body = await reader.get(f"/api/boards/{other}/cards/{_ids('early', board)}")
         assert status == 404
-        _assert_error(body, "card_not_found")
+        assert_error(body, "card_not_found")
 
 
 def _paths(board: uuid.UUID | str, card: uuid.UUID | str) -> list[str]:
@@ -244,7 +239,7 @@ class TestMembersOnly:
         for path in _paths(board, _ids("early", board)):
             status, body = await reader.get(path, user="mallory")
             assert status == 404, path
-            _assert_error(body, "board_not_found")
+            assert_error(body, "board_not_found")
         status, body = await reader.get("/api/boards", user="mallory")
         assert body == {"boards": []}
 
@@ -253,7 +248,7 @@ class TestMembersOnly:
             for path in _paths(board, uuid.uuid4()):
                 status, body = await reader.get(path)
                 assert status == 404, path
-                _assert_error(body, "board_not_found")
+                assert_error(body, "board_not_found")
 
     async def test_a_removed_member_can_no_longer_read(self, reader: Reader) -> None:
         board = uuid.uuid4()
@@ -263,7 +258,7 @@ class TestMembersOnly:
         await reader.caught_up(board)
         status, body = await reader.get(f"/api/boards/{board}", user="bob")
         assert status == 404
-        _assert_error(body, "board_not_found")
+        assert_error(body, "board_not_found")
         assert await reader.get("/api/boards", user="bob") == (200, {"boards": []})
 
 
@@ -283,7 +278,7 @@ class TestAuthentication:
         for path in ["/api/boards", *_paths(board, uuid.uuid4()), "/api/boards/not-a-uuid"]:
             response = await reader.client.get(path, headers=headers)
             assert response.status == 401, path
-            _assert_error(await response.json(), "unauthorized")
+            assert_error(await response.json(), "unauthorized")
 
     async def test_a_token_from_another_signer_is_refused(self, reader: Reader) -> None:
         stranger = DevSigner.generate(issuer=reader.signer.issuer, audience=reader.signer.audience)
@@ -324,7 +319,7 @@ class TestReadYourWrites:
             headers=reader.auth("alice"),
         )
         assert response.status == 404  # the board is there; that card is not
-        _assert_error(await response.json(), "card_not_found")
+        assert_error(await response.json(), "card_not_found")
         assert response.headers[VERSION] == "2"
 
     async def test_a_read_past_the_head_answers_what_it_has_after_the_bound(
@@ -366,7 +361,7 @@ class TestReadYourWrites:
                 assert response.status == 404
                 assert 0.3 <= time.monotonic() - started < 2.0, path
                 assert VERSION not in response.headers
-                _assert_error(await response.json(), "board_not_found")
+                assert_error(await response.json(), "board_not_found")
 
     @pytest.mark.parametrize(
         "params",
@@ -388,7 +383,7 @@ class TestReadYourWrites:
         for path in paths:
             response = await reader.client.get(path, params=params, headers=reader.auth("alice"))
             assert response.status == 422, path
-            _assert_error(await response.json(), "invalid_query")
+            assert_error(await response.json(), "invalid_query")
 
 
 class TestReadiness:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from cardstream_runtime.service import EXIT_FAILED, EXIT_OK
 from contracts.streams import StreamKeys
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
@@ -25,8 +26,8 @@ from projector.store.mongo import MongoReadStore
 from projector.streams import BoardLog, stream_keys
 
 Doc = dict[str, Any]
-DONE = 0
-FAILED = 1
+DONE = EXIT_OK
+FAILED = EXIT_FAILED
 
 
 @dataclass(frozen=True, slots=True)
