@@ -38,12 +38,7 @@ export class BoardPage {
   // 0.2 MB on the wire; the socket sends it uncompressed), and the socket then sends only the
   // events after it. If that read fails for any reason, the socket's own snapshot is the fallback.
   async load() {
-    let detail = null;
-    try {
-      detail = await api.board(this.boardId);
-    } catch {
-      detail = null;
-    }
+    const detail = await api.board(this.boardId).catch(() => null);
     if (this.stopped) return;
     if (detail && this.model.version === null) {
       this.model.loadSnapshot(detail.board.version, detail);
