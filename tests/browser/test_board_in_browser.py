@@ -261,6 +261,33 @@ class TestRolesAndKeyboard:
         assert board.read(ada)["Doing"] == ["First", "Keys"]
         shoot(a, artifacts, "keyboard-move")
 
+    def test_a_card_someone_else_moves_keeps_the_keyboard_focus(
+        self, sign_in: Callable[[str], User], email: Callable[[str], str]
+    ) -> None:
+        """Moved to a column further right, the card is rendered anew; moved left, its node is
+        moved: the browser drops the focus either way, and the page gives it back."""
+        ada, bob = sign_in(email("ada")), sign_in(email("bob"))
+        board = Board(ada, {"To do": ["Focused", "Other"], "Doing": [], "Done": []})
+        board.share(ada, bob, "editor")
+        a = board.open(ada)
+        card = board.card(a, "Focused")
+        card.focus()
+
+        for column, titles in (("Done", ["Focused"]), ("To do", ["Other", "Focused"])):
+            command(
+                bob,
+                board.id,
+                "MoveCard",
+                card_id=board.cards["Focused"],
+                column_id=board.columns[column],
+            )
+            expect(board.titles(a, column)).to_have_text(titles, timeout=SEEN)
+            expect(card).to_be_focused()
+        a.keyboard.press("Space")
+        expect(card).to_have_class("card lifted")
+        a.keyboard.press("Escape")
+        expect(card).to_have_class("card")
+
     def test_a_card_edited_in_its_dialog_shows_its_fields_to_everyone(
         self, sign_in: Callable[[str], User], email: Callable[[str], str], artifacts: Path
     ) -> None:

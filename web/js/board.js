@@ -201,11 +201,22 @@ export class BoardPage {
     document.getElementById("board-title").textContent = view.board.title;
     document.title = `${view.board.title} · cardstream`;
     this.renderBanner(view.board);
+    const focused = document.activeElement?.matches(".card") ? document.activeElement.dataset.id : null;
     const before = cause === "remote" ? measure(this.cardEls) : null;
     this.renderColumns(view);
+    this.refocus(focused);
     if (before) animate(this.cardEls, before);
     this.moves.enable(this.canEdit);
     if (!this.members.root.hidden) this.members.render();
+  }
+
+  // A card someone else moved is rendered anew (to a column further right) or has its node moved
+  // (to the left): the browser drops the focus either way. Giving it back keeps a keyboard user's
+  // place, and their next key goes to the card they chose.
+  refocus(cardId) {
+    if (!cardId || document.activeElement !== document.body) return;
+    const node = this.cardEls.get(cardId);
+    if (node?.isConnected) node.focus({ preventScroll: true });
   }
 
   renderBanner(board) {
