@@ -73,14 +73,22 @@ class Board:
 
 
 def drag(page: Page, source: Locator, target: Locator, *, where: str = "top") -> None:
-    """A pointer drag, as a person makes it: press, move in steps, release."""
+    """A pointer drag from the middle of `source` to the top or bottom edge of `target`."""
     start = source.bounding_box()
     goal = target.bounding_box()
     assert start is not None
     assert goal is not None
-    x, y = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
-    to_x = goal["x"] + goal["width"] / 2
     to_y = goal["y"] + (4 if where == "top" else goal["height"] - 4)
+    drag_between(
+        page,
+        (start["x"] + start["width"] / 2, start["y"] + start["height"] / 2),
+        (goal["x"] + goal["width"] / 2, to_y),
+    )
+
+
+def drag_between(page: Page, start: tuple[float, float], goal: tuple[float, float]) -> None:
+    """As a person drags: press, move a little (past SortableJS's 3 px), carry, release."""
+    (x, y), (to_x, to_y) = start, goal
     page.mouse.move(x, y)
     page.mouse.down()
     page.mouse.move(x + 6, y + 6, steps=3)
