@@ -18,6 +18,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	node_modules/.bin/eslint
 
 typecheck: install
 	$(VENV)/bin/mypy contracts/src libs/runtime/src libs/devstack/src libs/testing/src services/boards/src services/projector/src services/auth/src scripts bench

@@ -21,6 +21,8 @@ TOOLS_DIR="${CARDSTREAM_TOOLS:-$HOME/.cache/cardstream/tools}"
 FERRETDB_BIN="$TOOLS_DIR/ferretdb-$FERRETDB_VERSION/ferretdb"
 
 VENV=.venv
+# The JavaScript tools for web/ (ESLint, run by `make lint`), from package-lock.json.
+NODE_MODULES=node_modules
 # --- editable Python packages: append a directory per new service ------------------------
 EDITABLE_PACKAGES=(contracts libs/runtime libs/devstack libs/testing services/boards services/projector services/auth)
 
@@ -154,6 +156,29 @@ install_venv() {
   say "venv: installed"
 }
 
+# ESLint 10 needs one of these Node.js lines; Debian 12's own nodejs (18) is too old for it.
+node_ok() {
+  command -v node >/dev/null && command -v npm >/dev/null &&
+    node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+      process.exit((a === 20 && b >= 19) || (a === 22 && b >= 13) || a >= 24 ? 0 : 1)'
+}
+
+# The stamp holds the lock file's hash: `npm ci` runs again only when the lock changed.
+install_node_packages() {
+  local stamp="$NODE_MODULES/.installed" want
+  node_ok || die "Node.js ^20.19, ^22.13 or >=24 with npm is required for ESLint (found: $(node --version 2>/dev/null || echo none))"
+  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [[ -f $stamp && $(<"$stamp") == "$want" ]]; then
+    say "node packages: up to date"
+    return
+  fi
+  say "node packages: npm ci ..."
+  npm ci --no-audit --no-fund --loglevel=error
+  printf '%s' "$want" >"$stamp"
+  say "node packages: installed"
+}
+
 install_apt_packages
 install_ferretdb
 install_venv
+install_node_packages

@@ -73,14 +73,22 @@ class Board:
 
 
 def drag(page: Page, source: Locator, target: Locator, *, where: str = "top") -> None:
-    """A pointer drag, as a person makes it: press, move in steps, release."""
+    """A pointer drag from the middle of `source` to the top or bottom edge of `target`."""
     start = source.bounding_box()
     goal = target.bounding_box()
     assert start is not None
     assert goal is not None
-    x, y = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
-    to_x = goal["x"] + goal["width"] / 2
     to_y = goal["y"] + (4 if where == "top" else goal["height"] - 4)
+    drag_between(
+        page,
+        (start["x"] + start["width"] / 2, start["y"] + start["height"] / 2),
+        (goal["x"] + goal["width"] / 2, to_y),
+    )
+
+
+def drag_between(page: Page, start: tuple[float, float], goal: tuple[float, float]) -> None:
+    """As a person drags: press, move a little (past SortableJS's 3 px), carry, release."""
+    (x, y), (to_x, to_y) = start, goal
     page.mouse.move(x, y)
     page.mouse.down()
     page.mouse.move(x + 6, y + 6, steps=3)
@@ -260,6 +268,33 @@ class TestRolesAndKeyboard:
         expect(board.card(a, "Keys")).to_be_focused()
         assert board.read(ada)["Doing"] == ["First", "Keys"]
         shoot(a, artifacts, "keyboard-move")
+
+    def test_a_card_someone_else_moves_keeps_the_keyboard_focus(
+        self, sign_in: Callable[[str], User], email: Callable[[str], str]
+    ) -> None:
+        """Moved to a column further right, the card is rendered anew; moved left, its node is
+        moved: the browser drops the focus either way, and the page gives it back."""
+        ada, bob = sign_in(email("ada")), sign_in(email("bob"))
+        board = Board(ada, {"To do": ["Focused", "Other"], "Doing": [], "Done": []})
+        board.share(ada, bob, "editor")
+        a = board.open(ada)
+        card = board.card(a, "Focused")
+        card.focus()
+
+        for column, titles in (("Done", ["Focused"]), ("To do", ["Other", "Focused"])):
+            command(
+                bob,
+                board.id,
+                "MoveCard",
+                card_id=board.cards["Focused"],
+                column_id=board.columns[column],
+            )
+            expect(board.titles(a, column)).to_have_text(titles, timeout=SEEN)
+            expect(card).to_be_focused()
+        a.keyboard.press("Space")
+        expect(card).to_have_class("card lifted")
+        a.keyboard.press("Escape")
+        expect(card).to_have_class("card")
 
     def test_a_card_edited_in_its_dialog_shows_its_fields_to_everyone(
         self, sign_in: Callable[[str], User], email: Callable[[str], str], artifacts: Path

@@ -3,13 +3,18 @@ once (keyboard moves, pointer drags, column moves, a card archived under someone
 offline) end with one board: the same on every page, in the API, and after a reload.
 
 A seeded random script drives them, without waiting for the other pages between steps, so their
-commands really interleave. Each run picks its own seed and prints it; a failure names it, and
-`CARDSTREAM_FUZZ_SEED=<seed>` plays the same script again (the timing, of course, differs)."""
+commands really interleave. Under CI (`CI=true`) the seed is `CI_SEED`; elsewhere each run picks
+its own. Either way it is printed and every failure names it, and `CARDSTREAM_SEED=<seed>` plays
+the same script again (the timing, of course, differs).
+
+No step is retried: each waits, with a bound, for what it needs (the card it presses is where the
+pointer goes; the card it lifts has the focus), so a step that fails is a finding."""
 
 from __future__ import annotations
 
 import os
 import random
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,9 +26,10 @@ from playwright.sync_api import Locator, Page, Response, WebSocket, expect
 
 from .conftest import User
 from .steps import is_command, read_board
-from .test_board_in_browser import SEEN, Board, command, drag, shoot
+from .test_board_in_browser import SEEN, Board, command, drag_between, shoot
 
-SEED_VARIABLE = "CARDSTREAM_FUZZ_SEED"
+SEED_VARIABLE = "CARDSTREAM_SEED"
+CI_SEED = 100_042  # any value: CI plays one script, so that a red run replays as it was
 STEPS = 40
 OFFLINE_STEPS = 6  # how long one person stays offline, in steps of everyone
 COLUMNS = {
@@ -58,6 +64,32 @@ READ_LAYOUT = """() => [...document.querySelectorAll(".columns > .column[data-id
 )"""
 
 
+# Where a pointer drag presses and lets go, once both ends can be aimed at; null until then. Live
+# updates keep arriving while a step runs, so the page finds and measures both ends in one task
+# (measured apart, a card re-rendered in between has no box); waits until neither is in a FLIP
+# move (Web Animations; the `.arrived` highlight is a CSS transition of the colour only); and
+# until a point of the card is what a press there would hit, scrolling its column to it if need
+# be. A message at the foot of the page may cover the card until ui.js removes it.
+AIM = """([source, target, where]) => {
+  const card = document.querySelector(`.card[data-id="${source}"]`);
+  const goal = document.querySelector(target);
+  if (!card || !goal) return null;
+  const moving = (node) => node.getAnimations().some((a) => !(a instanceof CSSTransition));
+  if (moving(card) || moving(goal)) return null;
+  const box = card.getBoundingClientRect();
+  const y = box.top + box.height / 2;
+  const x = [0.5, 0.2, 0.8]
+    .map((f) => box.left + box.width * f)
+    .find((at) => card.contains(document.elementFromPoint(at, y)));
+  if (x === undefined) {
+    card.scrollIntoView({ block: "nearest", inline: "nearest" });
+    return null;
+  }
+  const to = goal.getBoundingClientRect();
+  return { x, y, toX: to.left + to.width / 2, toY: where === "top" ? to.top + 4 : to.bottom - 4 };
+}"""
+MESSAGE_LIFE = 10_000  # ms: ui.js `toast` removes a message after this long
+
 # What a page is doing, for a failure to say.
 PAGE_STATE = """() => ({
   badge: document.getElementById("connection").textContent,
@@ -71,7 +103,9 @@ PAGE_STATE = """() => ({
 
 def seed_of_this_run() -> int:
     chosen = os.environ.get(SEED_VARIABLE)
-    return int(chosen) if chosen else secrets.randbits(32)
+    if chosen:
+        return int(chosen)
+    return CI_SEED if os.environ.get("CI") == "true" else secrets.randbits(32)
 
 
 def layout_of(page: Page) -> Layout:
@@ -157,17 +191,14 @@ def plan_key_move(crowd: Crowd, user: User, *, across: bool = False) -> KeyMove:
 
 
 def lift(crowd: Crowd, move: KeyMove) -> None:
+    """Another person's move may land between our focus and our Space: the page keeps the focus
+    on the moved card (board.js `refocus`), so the Space still picks it up."""
     card = crowd.card(move.user.page, move.card_id)
-    # A card another person moves to a column further right gets a new node, which drops focus:
-    # between our focus and our Space, that may happen.
-    for _ in range(3):
-        card.focus(timeout=SEEN)
-        move.user.page.keyboard.press("Space")
-        if card.evaluate("(node) => node.classList.contains('lifted')"):
-            return
-    raise AssertionError(
-        crowd.why(f"{move.user.email} could not pick up {crowd.title(move.card_id)}")
-    )
+    card.focus(timeout=SEEN)
+    move.user.page.keyboard.press("Space")
+    expect(
+        card, crowd.why(f"{move.user.email} could not pick up {crowd.title(move.card_id)}")
+    ).to_have_class(re.compile(r"\blifted\b"))
 
 
 def put_down(move: KeyMove) -> None:
@@ -197,25 +228,14 @@ def pointer_drag(crowd: Crowd, user: User) -> None:
     column = crowd.rng.choice(list(crowd.board.columns.values()))
     into_column = crowd.rng.random() < 0.25 or onto == source
     where = crowd.rng.choice(["top", "bottom"])
-    page = user.page
-    target = (
-        page.locator(f'.column[data-id="{column}"] .cards')
-        if into_column
-        else crowd.card(page, onto)
-    )
+    target = f'.column[data-id="{column}"] .cards' if into_column else f'.card[data-id="{onto}"]'
     crowd.script.append(
         f"{crowd.name(user)} drags {crowd.title(source)} to the {where} of "
         + (f"column {crowd.title(column)}" if into_column else f"card {crowd.title(onto)}")
     )
-    # A card moved to a column further right by someone else gets a new node: one measured at
-    # that moment has no box, and `drag` refuses before it touches the mouse. Measure again.
-    for attempt in range(3):
-        try:
-            drag(page, crowd.card(page, source), target, where=where)
-            return
-        except AssertionError:
-            if attempt == 2:
-                raise
+    aim = user.page.wait_for_function(AIM, arg=[source, target, where], timeout=SEEN + MESSAGE_LIFE)
+    points = aim.json_value()
+    drag_between(user.page, (points["x"], points["y"]), (points["toX"], points["toY"]))
 
 
 def column_move(crowd: Crowd, user: User) -> None:

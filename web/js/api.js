@@ -28,7 +28,10 @@ export function onToken(listener) {
   tokenListeners.add(listener);
 }
 
-const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const pause = (ms) =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms);
+  });
 
 async function refreshOnce() {
   // Two tabs share one refresh cookie; a concurrent spend answers 409, so retry with the winner's.
@@ -89,7 +92,7 @@ async function send(method, path, body, retried = false) {
   }
   if (response.status === 204) return null;
   const text = await response.text();
-  let json = null;
+  let json;
   try {
     json = text ? JSON.parse(text) : null;
   } catch {

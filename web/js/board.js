@@ -1,12 +1,18 @@
-// The board view: columns and cards, drag and drop (SortableJS for pointers, our own keys for the
-// keyboard), optimistic commands with rollback, live updates animated into place.
-import Sortable from "/vendor/sortablejs-1.15.6/sortable.esm.js";
+// The board page: its skeleton, the live subscription, optimistic commands with rollback (queued
+// while offline, sent in order with their ids), and rendering columns and cards with live changes
+// animated into place (flip.js). Moving cards and columns (dragdrop.js), the card editor
+// (editor.js) and the members and archived-items panels (members.js, archived.js) are modules of
+// their own, each given this page to read the view from and send commands through.
 import { api, isRetryable, uuid } from "./api.js";
+import { ArchivedPanel } from "./archived.js";
+import { DragAndDrop } from "./dragdrop.js";
+import { CardEditor } from "./editor.js";
+import { animate, measure } from "./flip.js";
+import { MembersPanel } from "./members.js";
 import { BoardModel, ResyncNeeded } from "./model.js";
-import { announce, askText, avatar, describeRejection, el, toast } from "./ui.js";
+import { askText, avatar, describeRejection, el, toast } from "./ui.js";
 
 const PAGE = 100; // cards rendered per column at first, and added each time its end scrolls into view
-const FLIP_LIMIT = 600; // above this many rendered cards, skip move animations
 
 export class BoardPage {
   constructor(root, { boardId, me, live, navigate, onQueue }) {
@@ -15,9 +21,10 @@ export class BoardPage {
     this.columnEls = new Map();
     this.cardEls = new Map();
     this.limits = new Map();
-    this.interacting = false;
-    this.dirty = false;
-    this.lifted = null;
+    this.moves = new DragAndDrop(this);
+    this.editor = new CardEditor(this);
+    this.members = new MembersPanel(this);
+    this.archived = new ArchivedPanel(this);
     this.needSnapshot = false;
     this.canEdit = false;
     this.role = null;
@@ -38,12 +45,7 @@ export class BoardPage {
   // 0.2 MB on the wire; the socket sends it uncompressed), and the socket then sends only the
   // events after it. If that read fails for any reason, the socket's own snapshot is the fallback.
   async load() {
-    let detail = null;
-    try {
-      detail = await api.board(this.boardId);
-    } catch {
-      detail = null;
-    }
+    const detail = await api.board(this.boardId).catch(() => null);
     if (this.stopped) return;
     if (detail && this.model.version === null) {
       this.model.loadSnapshot(detail.board.version, detail);
@@ -61,7 +63,7 @@ export class BoardPage {
     this.live.removeEventListener("open", this.onOpen);
     window.removeEventListener("online", this.onOnline);
     this.observer?.disconnect();
-    this.columnSortable?.destroy();
+    this.moves.destroy();
     for (const column of this.columnEls.values()) column.sortable.destroy();
     document.getElementById("presence").replaceChildren();
     document.getElementById("board-title").textContent = "";
@@ -78,30 +80,19 @@ export class BoardPage {
       el("button", { class: "primary" }, "Add column"),
     );
     this.banner = el("div", { class: "banner", hidden: true });
-    this.membersPanel = el("aside", { class: "panel members-panel", hidden: true, "aria-label": "Members" });
-    this.archivedPanel = el("aside", { class: "panel archived-panel", hidden: true, "aria-label": "Archived items" });
     const toolbar = el(
       "div",
       { class: "board-toolbar" },
       el("button", { type: "button", class: "owner-only", onclick: () => this.renameBoard() }, "Rename board"),
       el("button", { type: "button", class: "owner-only", onclick: () => this.send("ArchiveBoard", {}) }, "Archive board"),
-      el("button", { type: "button", onclick: () => this.togglePanel(this.membersPanel) }, "Members"),
-      el("button", { type: "button", onclick: () => this.togglePanel(this.archivedPanel) }, "Archived items"),
+      el("button", { type: "button", onclick: () => this.togglePanel(this.members) }, "Members"),
+      el("button", { type: "button", onclick: () => this.togglePanel(this.archived) }, "Archived items"),
       el("span", { class: "spacer" }),
       this.addColumnForm,
     );
-    this.page = el("section", { class: "board-page loading", "data-board-id": this.boardId }, toolbar, this.banner, el("div", { class: "board-body" }, this.columnsEl, this.membersPanel, this.archivedPanel));
+    this.page = el("section", { class: "board-page loading", "data-board-id": this.boardId }, toolbar, this.banner, el("div", { class: "board-body" }, this.columnsEl, this.members.root, this.archived.root));
     this.root.replaceChildren(this.page);
-    this.columnSortable = Sortable.create(this.columnsEl, {
-      group: "columns",
-      draggable: ".column",
-      handle: ".col-handle",
-      forceFallback: true,
-      animation: 150,
-      onStart: () => this.startInteraction(),
-      onEnd: (evt) => this.dropColumn(evt),
-    });
-    this.columnsEl.addEventListener("keydown", (e) => this.keydown(e));
+    this.moves.attach(this.columnsEl);
     this.columnsEl.addEventListener("dblclick", (e) => {
       const card = e.target.closest(".card");
       if (card && this.canEdit) this.openEditor(card.dataset.id);
@@ -196,10 +187,8 @@ export class BoardPage {
   render(cause) {
     if (this.stopped) return;
     this.onQueue(this.model.queued);
-    if (this.interacting) {
-      this.dirty = true;
-      return;
-    }
+    // Not while a card or column is held: a render would replace the node under the hand.
+    if (this.moves.interacting) return;
     const view = this.model.view();
     if (!view) return;
     this.view = view;
@@ -212,11 +201,22 @@ export class BoardPage {
     document.getElementById("board-title").textContent = view.board.title;
     document.title = `${view.board.title} · cardstream`;
     this.renderBanner(view.board);
-    const before = cause === "remote" ? this.measure() : null;
+    const focused = document.activeElement?.matches(".card") ? document.activeElement.dataset.id : null;
+    const before = cause === "remote" ? measure(this.cardEls) : null;
     this.renderColumns(view);
-    if (before) this.animate(before);
-    this.columnSortable.option("disabled", !this.canEdit);
-    if (!this.membersPanel.hidden) this.renderMembers();
+    this.refocus(focused);
+    if (before) animate(this.cardEls, before);
+    this.moves.enable(this.canEdit);
+    if (!this.members.root.hidden) this.members.render();
+  }
+
+  // A card someone else moved is rendered anew (to a column further right) or has its node moved
+  // (to the left): the browser drops the focus either way. Giving it back keeps a keyboard user's
+  // place, and their next key goes to the card they chose.
+  refocus(cardId) {
+    if (!cardId || document.activeElement !== document.body) return;
+    const node = this.cardEls.get(cardId);
+    if (node?.isConnected) node.focus({ preventScroll: true });
   }
 
   renderBanner(board) {
@@ -280,19 +280,8 @@ export class BoardPage {
       el("div", { class: "column-body" }, list, more),
       form,
     );
-    handle.addEventListener("keydown", (e) => this.columnKey(e, id));
-    const sortable = Sortable.create(list, {
-      group: "cards",
-      draggable: ".card",
-      forceFallback: true,
-      fallbackTolerance: 3,
-      animation: 150,
-      // From the press, not the drag's start (3 px later): a live update in between would
-      // replace or remove the pressed card's node, and SortableJS would drag a detached one.
-      onChoose: () => this.startInteraction(),
-      onUnchoose: () => !Sortable.active && !this.lifted && this.endInteraction(),
-      onEnd: (evt) => this.dropCardEvent(evt),
-    });
+    handle.addEventListener("keydown", (e) => this.moves.columnKey(e, id));
+    const sortable = this.moves.sortCards(list);
     this.observer.observe(more);
     const entry = { root, list, title, count, handle, more, sortable };
     this.columnEls.set(id, entry);
@@ -351,34 +340,6 @@ export class BoardPage {
     );
   }
 
-  // FLIP: where each rendered card was, so the ones others moved glide to where they are now.
-  measure() {
-    if (this.cardEls.size > FLIP_LIMIT) return null;
-    const rects = new Map();
-    for (const [id, node] of this.cardEls) if (node.isConnected) rects.set(id, node.getBoundingClientRect());
-    return rects;
-  }
-
-  animate(before) {
-    for (const [id, node] of this.cardEls) {
-      if (!node.isConnected) continue;
-      const was = before.get(id);
-      if (!was) {
-        if (node.fresh && before.size) node.animate([{ opacity: 0, transform: "scale(0.96)" }, { opacity: 1, transform: "none" }], { duration: 220, easing: "ease-out" });
-        node.fresh = false;
-        continue;
-      }
-      const now = node.getBoundingClientRect();
-      const dx = was.left - now.left;
-      const dy = was.top - now.top;
-      if (Math.abs(dx) < 1 && Math.abs(dy) < 1) continue;
-      node.animate([{ transform: `translate(${dx}px, ${dy}px)` }, { transform: "none" }], { duration: 250, easing: "ease-in-out" });
-      if (Math.abs(dx) < 1) continue;
-      node.classList.add("arrived");
-      setTimeout(() => node.classList.remove("arrived"), 800);
-    }
-  }
-
   sentinelSeen(entries) {
     const grown = [];
     for (const entry of entries) {
@@ -395,163 +356,6 @@ export class BoardPage {
       this.observer.unobserve(sentinel);
       this.observer.observe(sentinel);
     }
-  }
-
-  // -- drag and drop ---------------------------------------------------------------------------
-
-  startInteraction() {
-    this.interacting = true;
-  }
-
-  endInteraction() {
-    this.interacting = false;
-    this.dirty = false;
-    this.render("local");
-  }
-
-  dropCardEvent(evt) {
-    if (evt.from === evt.to && evt.oldIndex === evt.newIndex) {
-      this.endInteraction();
-      return;
-    }
-    this.dropCard(evt.item);
-  }
-
-  // The intent is read from where the card now sits among its rendered neighbours.
-  dropCard(node) {
-    const list = node.parentElement;
-    const payload = { card_id: node.dataset.id, column_id: list.dataset.columnId };
-    const previous = node.previousElementSibling;
-    const next = node.nextElementSibling;
-    if (previous) payload.after_card_id = previous.dataset.id;
-    else if (next) payload.before_card_id = next.dataset.id;
-    this.interacting = false;
-    this.dirty = false;
-    if (this.isWhereItIs(payload)) {
-      this.render("local");
-      return;
-    }
-    this.send("MoveCard", payload);
-  }
-
-  isWhereItIs({ card_id: cardId, column_id: columnId, after_card_id: after, before_card_id: before }) {
-    const cards = this.view.lists.get(columnId) ?? [];
-    const at = cards.findIndex((c) => c.id === cardId);
-    if (at < 0) return false;
-    if (after) return cards[at - 1]?.id === after;
-    if (before) return cards[at + 1]?.id === before;
-    return cards.length === 1;
-  }
-
-  dropColumn(evt) {
-    this.interacting = false;
-    if (evt.oldIndex === evt.newIndex) {
-      this.endInteraction();
-      return;
-    }
-    const node = evt.item;
-    const payload = { column_id: node.dataset.id };
-    if (node.previousElementSibling) payload.after_column_id = node.previousElementSibling.dataset.id;
-    else if (node.nextElementSibling) payload.before_column_id = node.nextElementSibling.dataset.id;
-    this.send("MoveColumn", payload);
-  }
-
-  columnKey(event, columnId) {
-    if (!this.canEdit || (event.key !== "ArrowLeft" && event.key !== "ArrowRight")) return;
-    event.preventDefault();
-    const ids = this.view.columns.map((c) => c.id);
-    const at = ids.indexOf(columnId);
-    const payload = { column_id: columnId };
-    if (event.key === "ArrowLeft" && at > 0) payload.before_column_id = ids[at - 1];
-    else if (event.key === "ArrowRight" && at < ids.length - 1) payload.after_column_id = ids[at + 1];
-    else return;
-    this.send("MoveColumn", payload);
-    this.columnEls.get(columnId)?.handle.focus();
-    announce(`Column moved to position ${event.key === "ArrowLeft" ? at : at + 2} of ${ids.length}.`);
-  }
-
-  // Keyboard: Space picks a card up, arrows move it (up/down within, left/right across columns),
-  // Enter or Space drops it there, Escape puts it back.
-  keydown(event) {
-    const card = event.target.closest?.(".card");
-    if (this.lifted) {
-      this.keyWhileLifted(event);
-      return;
-    }
-    if (!card || event.target !== card) return;
-    if (event.key === " " && this.canEdit) {
-      event.preventDefault();
-      this.lift(card);
-    } else if (event.key === "Enter" && this.canEdit) {
-      event.preventDefault();
-      this.openEditor(card.dataset.id);
-    } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
-      event.preventDefault();
-      (event.key === "ArrowDown" ? card.nextElementSibling : card.previousElementSibling)?.focus();
-    } else if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
-      event.preventDefault();
-      this.neighbourList(card.parentElement, event.key === "ArrowLeft" ? -1 : 1)?.querySelector(".card")?.focus();
-    }
-  }
-
-  lift(card) {
-    this.startInteraction();
-    this.lifted = { card, from: card.parentElement, next: card.nextElementSibling };
-    card.classList.add("lifted");
-    card.setAttribute("aria-grabbed", "true");
-    announce(`Picked up ${card.getAttribute("aria-label")}. Arrow keys move it, Enter drops it, Escape cancels.`);
-  }
-
-  keyWhileLifted(event) {
-    const { card } = this.lifted;
-    const list = card.parentElement;
-    const key = event.key;
-    if (key === "ArrowUp" && card.previousElementSibling) list.insertBefore(card, card.previousElementSibling);
-    else if (key === "ArrowDown" && card.nextElementSibling) list.insertBefore(card, card.nextElementSibling.nextSibling);
-    else if (key === "ArrowLeft" || key === "ArrowRight") {
-      const target = this.neighbourList(list, key === "ArrowLeft" ? -1 : 1);
-      if (target) {
-        const index = Math.min([...list.children].indexOf(card), target.children.length);
-        target.insertBefore(card, target.children[index] ?? null);
-      }
-    } else if (key === "Enter" || key === " ") {
-      event.preventDefault();
-      this.putDown(true);
-      return;
-    } else if (key === "Escape") {
-      event.preventDefault();
-      this.putDown(false);
-      return;
-    } else if (key === "Tab") {
-      this.putDown(false);
-      return;
-    } else return;
-    event.preventDefault();
-    card.focus();
-    const column = this.view.columns.find((c) => c.id === card.parentElement.dataset.columnId);
-    announce(`${column?.title ?? "Column"}, position ${[...card.parentElement.children].indexOf(card) + 1}.`);
-  }
-
-  putDown(drop) {
-    const { card, from, next } = this.lifted;
-    this.lifted = null;
-    card.classList.remove("lifted");
-    card.removeAttribute("aria-grabbed");
-    if (drop) {
-      this.dropCard(card);
-      announce("Dropped.");
-    } else {
-      from.insertBefore(card, next);
-      announce("Move cancelled.");
-      this.endInteraction();
-    }
-    this.cardEls.get(card.dataset.id)?.focus();
-  }
-
-  neighbourList(list, step) {
-    const ids = this.view.columns.map((c) => c.id);
-    const id = ids[ids.indexOf(list.dataset.columnId) + step];
-    return id ? this.columnEls.get(id)?.list : null;
   }
 
   // -- forms -----------------------------------------------------------------------------------
@@ -589,170 +393,13 @@ export class BoardPage {
   }
 
   openEditor(cardId) {
-    let card = null;
-    for (const list of this.view.lists.values()) card ??= list.find((c) => c.id === cardId);
-    if (!card) return;
-    const dialog = document.getElementById("card-dialog");
-    const form = document.getElementById("card-form");
-    form.elements.title.value = card.title;
-    form.elements.description.value = card.description ?? "";
-    form.elements.labels.value = card.labels.join(", ");
-    form.elements.due_date.value = card.due_date ? card.due_date.slice(0, 10) : "";
-    document.getElementById("card-assignees").replaceChildren(
-      ...this.view.board.members.map((m) =>
-        el("label", { class: "check" }, el("input", { type: "checkbox", name: "assignee", value: m.user_id, checked: card.assignees.includes(m.user_id) }), " ", m.name || m.email || m.user_id),
-      ),
-    );
-    dialog.returnValue = "";
-    dialog.showModal();
-    dialog.addEventListener("close", () => this.closeEditor(dialog.returnValue, form, card), { once: true });
-  }
-
-  closeEditor(action, form, card) {
-    if (action === "archive") {
-      this.send("ArchiveCard", { card_id: card.id });
-      return;
-    }
-    if (action !== "save") return;
-    const labels = [...new Set(form.elements.labels.value.split(",").map((l) => l.trim()).filter(Boolean))];
-    const assignees = [...form.querySelectorAll("input[name=assignee]:checked")].map((i) => i.value);
-    const due = form.elements.due_date.value ? `${form.elements.due_date.value}T00:00:00Z` : null;
-    const next = { title: form.elements.title.value.trim(), description: form.elements.description.value, labels, assignees, due_date: due };
-    const changes = {};
-    for (const [field, value] of Object.entries(next)) {
-      const old = field === "due_date" && card.due_date ? `${card.due_date.slice(0, 10)}T00:00:00Z` : card[field];
-      if (JSON.stringify(old ?? null) !== JSON.stringify(value)) changes[field] = value;
-    }
-    if (Object.keys(changes).length) this.send("EditCard", { card_id: card.id, ...changes });
+    this.editor.open(cardId);
   }
 
   // -- panels ----------------------------------------------------------------------------------
 
   togglePanel(panel) {
-    panel.hidden = !panel.hidden;
-    if (panel.hidden) return;
-    if (panel === this.membersPanel) this.renderMembers();
-    else this.loadArchived();
-  }
-
-  renderMembers() {
-    const owner = this.role === "owner";
-    const rows = this.view.board.members.map((m) =>
-      el(
-        "li",
-        { class: "member", "data-user": m.user_id },
-        avatar(m.user_id, m.name || m.email || m.user_id),
-        el("span", { class: "member-name" }, m.name || m.email || m.user_id, m.user_id === this.me.id ? " (you)" : ""),
-        owner
-          ? el(
-              "select",
-              { "aria-label": `Role of ${m.name || m.email || m.user_id}`, onchange: (e) => this.send("ChangeMemberRole", { user_id: m.user_id, role: e.target.value }) },
-              ["owner", "editor", "viewer"].map((r) => el("option", { value: r, selected: r === m.role }, r)),
-            )
-          : el("span", { class: "role" }, m.role),
-        owner ? el("button", { type: "button", class: "quiet", onclick: () => this.send("RemoveMember", { user_id: m.user_id }) }, "Remove") : null,
-      ),
-    );
-    // Kept across renders, so that live updates neither wipe what is typed nor the last message.
-    const invite = owner ? (this.inviteForm ??= this.buildInviteForm()) : null;
-    this.membersPanel.replaceChildren(
-      el("h2", {}, "Members"),
-      el("ul", { class: "members" }, rows),
-      invite,
-      el("p", { class: "hint" }, "Your user id: ", el("code", { class: "my-user-id" }, this.me.id)),
-    );
-  }
-
-  buildInviteForm() {
-    return el(
-      "form",
-      { class: "invite stack", onsubmit: (e) => this.invite(e) },
-      el("h3", {}, "Invite"),
-      el("label", {}, "Email ", el("input", { name: "email", type: "email", required: true, maxlength: "320" })),
-      el("label", {}, "Role ", el("select", { name: "role" }, ["editor", "viewer", "owner"].map((r) => el("option", { value: r }, r)))),
-      el("button", { class: "primary" }, "Invite"),
-      el("p", { class: "hint invite-status", role: "status", "aria-live": "polite" }, "They must have signed in to cardstream once."),
-    );
-  }
-
-  // AddMember needs our user id, which only the auth service knows: resolve the address first.
-  async invite(event) {
-    event.preventDefault();
-    const form = event.target;
-    const status = form.querySelector(".invite-status");
-    const button = form.querySelector("button");
-    const email = form.elements.email.value.trim();
-    const role = form.elements.role.value;
-    button.disabled = true;
-    status.textContent = `Looking up ${email}…`;
-    let user;
-    try {
-      user = await api.findUser(email);
-    } catch (error) {
-      button.disabled = false;
-      status.textContent =
-        error.code === "user_not_found"
-          ? `Nobody has signed in to cardstream as ${email} yet: ask them to sign in once, then invite again.`
-          : `Could not look up ${email}: ${error.message}`;
-      status.classList.add("error");
-      return;
-    }
-    if (this.stopped) return;
-    const member = this.view.board.members.find((m) => m.user_id === user.user_id);
-    status.classList.toggle("error", Boolean(member));
-    if (member) {
-      button.disabled = false;
-      status.textContent = `${user.name || user.email} is already a member (${member.role}).`;
-      return;
-    }
-    this.send("AddMember", { user_id: user.user_id, role, email: user.email, ...(user.name ? { name: user.name } : {}) });
-    form.reset();
-    button.disabled = false;
-    status.textContent = `Invited ${user.name || user.email} as ${role}.`;
-  }
-
-  async loadArchived() {
-    this.archivedPanel.replaceChildren(el("h2", {}, "Archived items"), el("p", {}, "Loading…"));
-    let detail;
-    try {
-      detail = await api.board(this.boardId, { archived: true, minVersion: this.model.version });
-    } catch (error) {
-      this.archivedPanel.replaceChildren(el("h2", {}, "Archived items"), el("p", {}, `Could not load: ${error.message}`));
-      return;
-    }
-    const columns = detail.board.columns.filter((c) => c.archived);
-    const cards = detail.cards.filter((c) => c.archived);
-    const restore = (card, row) => {
-      // Keep its fields: the snapshot we hold leaves archived cards out.
-      if (!this.model.cards.has(card.card_id)) this.model.cards.set(card.card_id, { ...card });
-      this.send("RestoreCard", { card_id: card.card_id });
-      row.remove();
-    };
-    const restoreColumn = (column, row) => {
-      // Keep it and its open cards: the snapshot we hold leaves archived columns out, and the
-      // cards come back with the column (archiving it left them where they were).
-      if (!this.model.columns.has(column.column_id)) this.model.columns.set(column.column_id, { ...column });
-      for (const card of detail.cards) {
-        if (card.column_id === column.column_id && !this.model.cards.has(card.card_id)) this.model.cards.set(card.card_id, { ...card });
-      }
-      this.send("RestoreColumn", { column_id: column.column_id });
-      row.remove();
-    };
-    // One list per kind: each item with a Restore button for those who may edit.
-    const section = (heading, className, items, idOf, onRestore) => [
-      el("h3", {}, heading),
-      items.length
-        ? el("ul", { class: className }, items.map((item) => {
-            const row = el("li", { "data-id": idOf(item) }, el("span", {}, item.title), " ");
-            if (this.canEdit) row.append(el("button", { type: "button", onclick: () => onRestore(item, row) }, "Restore"));
-            return row;
-          }))
-        : el("p", {}, "None."),
-    ];
-    this.archivedPanel.replaceChildren(
-      el("h2", {}, "Archived items"),
-      ...section("Cards", "archived-cards", cards, (c) => c.card_id, restore),
-      ...section("Columns", "archived-columns", columns, (c) => c.column_id, restoreColumn),
-    );
+    panel.root.hidden = !panel.root.hidden;
+    if (!panel.root.hidden) panel.show();
   }
 }

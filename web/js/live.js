@@ -71,12 +71,7 @@ export class Live extends EventTarget {
     this.ws = ws;
     this.authed = false;
     ws.addEventListener("open", async () => {
-      let current = null;
-      try {
-        current = await token();
-      } catch {
-        current = null;
-      }
+      const current = await token().catch(() => null);
       if (ws !== this.ws) return;
       if (!current) {
         ws.close();

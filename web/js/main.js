@@ -88,7 +88,7 @@ async function boot() {
     me = null;
     showSignIn();
   });
-  let signedIn = null;
+  let signedIn;
   try {
     signedIn = await refresh();
   } catch {

@@ -1,10 +1,11 @@
 """Order keys: fractional indexes computed by the server from where the caller wants a thing.
 
-The same algorithm (rocicorp's fractional-indexing, ported to Python by `fractional-indexing`)
-runs in the browser, so a client can predict a key for optimistic rendering, but the server's key
-is the one that counts. Ties cannot arise from decide() because a key is always computed strictly
-between two distinct neighbours of the current state; readers still sort by (key, id) so any order
-is total and deterministic.
+The algorithm is rocicorp's fractional-indexing, ported to Python by `fractional-indexing`, and
+only the server runs it. A client sends an intent (after or before a neighbour); the web client
+shows it at once by placing the item in its ordered lists (`web/js/model.js`, no key invented) and
+sorts by the key that arrives with the event. Ties cannot arise from decide() because a key is
+always computed strictly between two distinct neighbours of the current state; readers still sort
+by (key, id) so any order is total and deterministic.
 
 Splitting the same gap again and again makes keys longer (about one character per six splits).
 When a new key would pass `REBALANCE_AT` characters, the siblings get fresh, evenly spaced keys
