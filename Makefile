@@ -3,10 +3,15 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint typecheck bench schemas
+.PHONY: install lock run test lint typecheck bench schemas
 
 install:
 	bash scripts/install.sh
+
+# Regenerates requirements.lock (uv, with hashes) after a dependency changed in a pyproject.toml
+# or requirements-dev.in; LOCK_ARGS go to `uv pip compile` (e.g. --upgrade-package=aiohttp).
+lock:
+	bash scripts/install.sh lock $(LOCK_ARGS)
 
 run: install
 	$(PYTHON) scripts/devstack.py

@@ -1,5 +1,7 @@
 """Each package declares every distribution its source imports, and imports every one it declares,
-so that any one of them installs alone with what it needs and nothing it does not.
+so that any one of them installs alone with what it needs and nothing it does not; and
+requirements.lock, which `scripts/install.sh` installs, pins every one of them (offline: the lock
+is read, never resolved).
 
 Import names are mapped to distributions through our own packages' `src/` folders and, for the
 rest, through the installed distributions' metadata (`jwt` is PyJWT's, `bson` is pymongo's): no
@@ -10,16 +12,18 @@ extra of the one that uses it (`redis[hiredis]`), so it needs no exception here.
 from __future__ import annotations
 
 import ast
+import re
 import sys
 import tomllib
 from collections import defaultdict
 from functools import cache
-from importlib.metadata import packages_distributions
+from importlib.metadata import packages_distributions, requires
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = sorted(
@@ -27,6 +31,11 @@ PACKAGES = sorted(
     for pattern in ("contracts", "libs/*", "services/*")
     for path in ROOT.glob(f"{pattern}/pyproject.toml")
 )
+
+
+LOCK = ROOT / "requirements.lock"
+DEV_REQUIREMENTS = ROOT / "requirements-dev.in"
+INSTALL_SCRIPT = ROOT / "scripts" / "install.sh"
 
 
 def project(package: str) -> dict[str, object]:
@@ -125,3 +134,69 @@ def test_every_declared_distribution_is_imported(package: str) -> None:
 def test_the_distribution_is_named_for_the_project(package: str) -> None:
     # The bare names (auth, boards, contracts, projector) belong to unrelated projects on PyPI.
     assert str(project(package)["name"]).startswith("cardstream-")
+
+
+def locked() -> dict[str, Version]:
+    pins = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", LOCK.read_text(), re.M)
+    return {canonicalize_name(name): Version(version) for name, version in pins}
+
+
+def requirements_of(package: str) -> list[Requirement]:
+    requirements = project(package).get("dependencies", [])
+    assert isinstance(requirements, list)
+    return [Requirement(r) for r in requirements]
+
+
+def dev_requirements() -> list[Requirement]:
+    lines = (line.partition("#")[0].strip() for line in DEV_REQUIREMENTS.read_text().splitlines())
+    return [Requirement(line) for line in lines if line]
+
+
+def third_party_requirements() -> list[Requirement]:
+    ours = set(local_distributions().values())
+    everything = [r for package in PACKAGES for r in requirements_of(package)] + dev_requirements()
+    return [r for r in everything if canonicalize_name(r.name) not in ours]
+
+
+def extra_requirements(requirement: Requirement) -> list[Requirement]:
+    """What an extra (`redis[hiredis]`) adds, from the installed distribution's metadata."""
+
+    def added(wanted: Requirement) -> bool:
+        marker = wanted.marker
+        if marker is None or marker.evaluate({"extra": ""}):
+            return False  # wanted without the extra too
+        return any(marker.evaluate({"extra": extra}) for extra in requirement.extras)
+
+    return [r for r in map(Requirement, requires(requirement.name) or []) if added(r)]
+
+
+def test_the_lock_pins_every_declared_dependency_at_a_version_it_allows() -> None:
+    pins = locked()
+    requirements = third_party_requirements()
+    requirements += [e for r in requirements if r.extras for e in extra_requirements(r)]
+    problems = []
+    for requirement in requirements:
+        pin = pins.get(canonicalize_name(requirement.name))
+        if pin is None:
+            problems.append(f"{requirement}: not in the lock")
+        elif pin not in requirement.specifier:
+            problems.append(f"{requirement}: the lock has {pin}")
+    assert not problems, f"run `make lock`: {sorted(set(problems))}"
+
+
+def test_the_lock_pins_none_of_our_own_packages() -> None:
+    # They are installed editable from the tree; a pin would fetch a namesake from the index.
+    assert not set(locked()) & set(local_distributions().values())
+
+
+def test_every_pin_in_the_lock_carries_hashes() -> None:
+    entries = re.split(r"\n(?=[A-Za-z0-9])", LOCK.read_text().split("\n", 2)[2].strip())
+    unhashed = [entry.split()[0] for entry in entries if "--hash=sha256:" not in entry]
+    assert len(entries) == len(locked())
+    assert not unhashed
+
+
+def test_install_sh_installs_every_package_in_the_tree() -> None:
+    listed = re.search(r"^LOCAL_PACKAGES=\(\n(.*?)^\)", INSTALL_SCRIPT.read_text(), re.M | re.S)
+    assert listed is not None
+    assert sorted(listed.group(1).split()) == PACKAGES
