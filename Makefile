@@ -3,7 +3,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install lock run test lint typecheck bench schemas
+.PHONY: install lock run test test-unit test-integration test-e2e test-browser lint typecheck bench schemas
 
 install:
 	bash scripts/install.sh
@@ -18,6 +18,19 @@ run: install
 
 test: install
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+# One level of the pyramid each; the root conftest.py marks every test by its directory.
+test-unit: install
+	$(VENV)/bin/pytest -q -m unit $(PYTEST_ARGS)
+
+test-integration: install
+	$(VENV)/bin/pytest -q -m integration $(PYTEST_ARGS)
+
+test-e2e: install
+	$(VENV)/bin/pytest -q -m e2e $(PYTEST_ARGS)
+
+test-browser: install
+	$(VENV)/bin/pytest -q -m browser $(PYTEST_ARGS)
 
 # lint, typecheck and schemas need the venv too, so a fresh clone can run any target first.
 lint: install

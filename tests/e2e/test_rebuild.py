@@ -95,17 +95,17 @@ async def _head(stack: Stack, board: str) -> int:
 class TestRebuild:
     @pytest.mark.timeout(240)
     async def test_rebuilds_verifies_and_switches_while_writing_and_subscribed(
-        self, stack: Stack, session: aiohttp.ClientSession
+        self, stack: Stack, http: aiohttp.ClientSession
     ) -> None:
         stack.start_boards()
         projector = stack.start_projector()
-        api = Api(session, stack, projector.url)
+        api = Api(http, stack, projector.url)
         quiet, quiet_columns = await _board_with_columns(api)
         await _write(api, quiet, quiet_columns, 30, "q")
         busy, columns = await _board_with_columns(api)
         await _write(api, busy, columns, 60, "b")
         await api.wait_for_version(quiet, await _head(stack, quiet))
-        subscriber = await Subscriber(session, projector.url, stack.token()).connect()
+        subscriber = await Subscriber(http, projector.url, stack.token()).connect()
         await subscriber.subscribe(busy, since_version=0)
 
         stop = asyncio.Event()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.integration
-
 
 async def _answer(response) -> tuple[int, dict]:
     body = await response.json()

@@ -10,8 +10,6 @@ import pytest
 from cardstream_runtime.jwt import InvalidTokenError
 from yarl import URL
 
-pytestmark = pytest.mark.integration
-
 
 def _error_code(body: object) -> str:
     assert isinstance(body, dict), body

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -18,8 +17,6 @@ from auth.devprovider.app import create_app as create_provider_app
 from auth.devprovider.settings import DevClient, DevProviderSettings
 from joserfc.jwk import KeySet, RSAKey
 from yarl import URL
-
-pytestmark = pytest.mark.integration
 
 
 def _jwks(kid: str) -> dict[str, Any]:
@@ -65,16 +62,10 @@ async def endpoint() -> AsyncIterator[tuple[Endpoint, str]]:
     await server.close()
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-def _cache(url: str, session, clock, *, min_refetch_s: float = 10.0) -> CachedJson[KeySet]:
+def _cache(url: str, http, clock, *, min_refetch_s: float = 10.0) -> CachedJson[KeySet]:
     return CachedJson(
         url,
-        session,
+        http,
         parse_key_set,
         default_max_age_s=60,
         min_refetch_s=min_refetch_s,
@@ -87,10 +78,10 @@ def _kids(keys: KeySet) -> set[str | None]:
 
 
 class TestCachedKeys:
-    async def test_a_fresh_copy_is_served_from_the_cache(self, endpoint, session):
+    async def test_a_fresh_copy_is_served_from_the_cache(self, endpoint, http):
         state, url = endpoint
         clock = FakeClock()
-        cache = _cache(url, session, clock)
+        cache = _cache(url, http, clock)
 
         await cache.get()
         clock.now += 299
@@ -98,10 +89,10 @@ class TestCachedKeys:
 
         assert state.hits == 1
 
-    async def test_max_age_decides_when_to_fetch_again(self, endpoint, session):
+    async def test_max_age_decides_when_to_fetch_again(self, endpoint, http):
         state, url = endpoint
         clock = FakeClock()
-        cache = _cache(url, session, clock)
+        cache = _cache(url, http, clock)
         await cache.get()
         state.document = _jwks("k2")
 
@@ -111,11 +102,11 @@ class TestCachedKeys:
         assert state.hits == 2
         assert _kids(keys) == {"k2"}
 
-    async def test_age_counts_against_max_age(self, endpoint, session):
+    async def test_age_counts_against_max_age(self, endpoint, http):
         state, url = endpoint
         state.headers = {"Cache-Control": "max-age=300", "Age": "290"}
         clock = FakeClock()
-        cache = _cache(url, session, clock, min_refetch_s=1)
+        cache = _cache(url, http, clock, min_refetch_s=1)
         await cache.get()
 
         clock.now += 11
@@ -123,11 +114,11 @@ class TestCachedKeys:
 
         assert state.hits == 2
 
-    async def test_without_max_age_the_default_applies(self, endpoint, session):
+    async def test_without_max_age_the_default_applies(self, endpoint, http):
         state, url = endpoint
         state.headers = {}
         clock = FakeClock()
-        cache = _cache(url, session, clock)
+        cache = _cache(url, http, clock)
         await cache.get()
 
         clock.now += 59
@@ -137,10 +128,10 @@ class TestCachedKeys:
 
         assert state.hits == 2
 
-    async def test_the_last_good_set_is_kept_when_a_refetch_fails(self, endpoint, session):
+    async def test_the_last_good_set_is_kept_when_a_refetch_fails(self, endpoint, http):
         state, url = endpoint
         clock = FakeClock()
-        cache = _cache(url, session, clock)
+        cache = _cache(url, http, clock)
         await cache.get()
         state.status = 503
 
@@ -151,10 +142,10 @@ class TestCachedKeys:
         assert _kids(keys) == {"k1"}
         assert _kids(forced) == {"k1"}
 
-    async def test_a_failing_refetch_is_not_retried_on_every_call(self, endpoint, session):
+    async def test_a_failing_refetch_is_not_retried_on_every_call(self, endpoint, http):
         state, url = endpoint
         clock = FakeClock()
-        cache = _cache(url, session, clock)
+        cache = _cache(url, http, clock)
         await cache.get()
         state.status = 503
         clock.now += 301
@@ -164,10 +155,10 @@ class TestCachedKeys:
 
         assert state.hits == 2
 
-    async def test_an_unknown_kid_refetches_at_most_every_min_refetch(self, endpoint, session):
+    async def test_an_unknown_kid_refetches_at_most_every_min_refetch(self, endpoint, http):
         state, url = endpoint
         clock = FakeClock()
-        cache = _cache(url, session, clock, min_refetch_s=10)
+        cache = _cache(url, http, clock, min_refetch_s=10)
         await cache.get()
         clock.now += 11
 
@@ -178,10 +169,10 @@ class TestCachedKeys:
 
         assert state.hits == 3
 
-    async def test_concurrent_callers_share_one_fetch(self, endpoint, session):
+    async def test_concurrent_callers_share_one_fetch(self, endpoint, http):
         state, url = endpoint
         state.gate = asyncio.Event()
-        cache = _cache(url, session, FakeClock())
+        cache = _cache(url, http, FakeClock())
 
         waiting = [asyncio.create_task(cache.get()) for _ in range(10)]
         await asyncio.sleep(0)  # let them all reach the lock (no time passes)
@@ -191,21 +182,21 @@ class TestCachedKeys:
         assert state.hits == 1
         assert all(_kids(r) == {"k1"} for r in results)
 
-    async def test_never_fetched_and_unreachable_is_provider_unavailable(self, session):
+    async def test_never_fetched_and_unreachable_is_provider_unavailable(self, http):
         from cardstream_testing import free_port
 
-        cache = _cache(f"http://127.0.0.1:{free_port()}/jwks", session, FakeClock())
+        cache = _cache(f"http://127.0.0.1:{free_port()}/jwks", http, FakeClock())
 
         with pytest.raises(ProviderUnavailableError):
             await cache.get()
 
     @pytest.mark.parametrize("document", [{"keys": []}, {"keys": "x"}, [], {"nope": 1}])
-    async def test_an_unusable_document_is_provider_unavailable(self, endpoint, session, document):
+    async def test_an_unusable_document_is_provider_unavailable(self, endpoint, http, document):
         state, url = endpoint
         state.document = document
 
         with pytest.raises(ProviderUnavailableError):
-            await _cache(url, session, FakeClock()).get()
+            await _cache(url, http, FakeClock()).get()
 
 
 class TestProviderKeyRotation:

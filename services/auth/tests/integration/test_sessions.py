@@ -12,8 +12,6 @@ import pytest
 from cardstream_runtime.jwt import InvalidTokenError
 from yarl import URL
 
-pytestmark = pytest.mark.integration
-
 
 async def _refresh(http, auth, token: str) -> tuple[int, dict]:
     async with http.post(f"{auth.url}/auth/refresh", json={"refresh_token": token}) as response:

@@ -9,8 +9,6 @@ import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from yarl import URL
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def id_token_from_provider(provider, auth, http):

@@ -32,8 +32,6 @@ from projector.rebuild import (
 )
 from redis.asyncio import Redis
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def keys(key_prefix: str) -> StreamKeys:
