@@ -31,8 +31,6 @@ PACKAGES = sorted(
     for pattern in ("contracts", "libs/*", "services/*")
     for path in ROOT.glob(f"{pattern}/pyproject.toml")
 )
-
-
 LOCK = ROOT / "requirements.lock"
 DEV_REQUIREMENTS = ROOT / "requirements-dev.in"
 INSTALL_SCRIPT = ROOT / "scripts" / "install.sh"
