@@ -3,16 +3,34 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint typecheck bench schemas
+.PHONY: install lock run test test-unit test-integration test-e2e test-browser lint typecheck bench schemas
 
 install:
 	bash scripts/install.sh
+
+# Regenerates requirements.lock (uv, with hashes) after a dependency changed in a pyproject.toml
+# or requirements-dev.in; LOCK_ARGS go to `uv pip compile` (e.g. --upgrade-package=aiohttp).
+lock:
+	bash scripts/install.sh lock $(LOCK_ARGS)
 
 run: install
 	$(PYTHON) scripts/devstack.py
 
 test: install
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+# One level of the pyramid each; the root conftest.py marks every test by its directory.
+test-unit: install
+	$(VENV)/bin/pytest -q -m unit $(PYTEST_ARGS)
+
+test-integration: install
+	$(VENV)/bin/pytest -q -m integration $(PYTEST_ARGS)
+
+test-e2e: install
+	$(VENV)/bin/pytest -q -m e2e $(PYTEST_ARGS)
+
+test-browser: install
+	$(VENV)/bin/pytest -q -m browser $(PYTEST_ARGS)
 
 # lint, typecheck and schemas need the venv too, so a fresh clone can run any target first.
 lint: install

@@ -23,8 +23,19 @@ FERRETDB_BIN="$TOOLS_DIR/ferretdb-$FERRETDB_VERSION/ferretdb"
 VENV=.venv
 # The JavaScript tools for web/ (ESLint, run by `make lint`), from package-lock.json.
 NODE_MODULES=node_modules
-# --- editable Python packages: append a directory per new service ------------------------
-EDITABLE_PACKAGES=(contracts libs/runtime libs/devstack libs/testing services/boards services/projector services/auth)
+# Every third-party Python package, pinned with hashes; `make lock` regenerates it.
+LOCK=requirements.lock
+# --- local Python packages: one line per directory with a pyproject.toml -----------------
+# Installed editable without their dependencies, which the lock holds.
+LOCAL_PACKAGES=(
+  contracts
+  libs/runtime
+  libs/devstack
+  libs/testing
+  services/boards
+  services/projector
+  services/auth
+)
 
 WORK=""
 trap 'rm -rf "$WORK"' EXIT
@@ -123,36 +134,47 @@ pick_python() {
   die "Python 3.11+ is required (looked for python3.11 and python3 on PATH)"
 }
 
-# The stamp holds the pip arguments, so adding a package to EDITABLE_PACKAGES reinstalls too.
-pip_up_to_date() {
-  local stamp="$VENV/.installed" f
-  [[ -f $stamp && $(<"$stamp") == "$*" ]] || return 1
-  for f in constraints.txt requirements.txt pyproject.toml "${EDITABLE_PACKAGES[@]/%//pyproject.toml}"; do
-    [[ $f -nt $stamp ]] && return 1
-  done
-  return 0
+# What the venv was installed from: the lock, the local packages and their pyproject.toml files.
+venv_fingerprint() {
+  local pkg
+  {
+    "$VENV/bin/python" --version
+    printf '%s\n' "${LOCAL_PACKAGES[@]}"
+    cat "$LOCK"
+    for pkg in "${LOCAL_PACKAGES[@]}"; do
+      cat "$pkg/pyproject.toml"
+    done
+  } | sha256sum | cut -d' ' -f1
+}
+
+create_venv() {
+  "$VENV/bin/python" -c '' 2>/dev/null && return
+  local py
+  py=$(pick_python)
+  say "venv: creating $VENV with $py"
+  rm -rf "$VENV"
+  "$py" -m venv "$VENV" || die "could not create $VENV with $py (on Debian: apt-get install python3-venv)"
 }
 
 install_venv() {
-  if ! "$VENV/bin/python" -c '' 2>/dev/null; then
-    local py
-    py=$(pick_python)
-    say "venv: creating $VENV with $py"
-    rm -rf "$VENV"
-    "$py" -m venv "$VENV" || die "could not create $VENV with $py (on Debian: apt-get install python3-venv)"
-  fi
-  local args=(-c constraints.txt -r requirements.txt)
-  local pkg
-  for pkg in "${EDITABLE_PACKAGES[@]}"; do
-    args+=(-e "$pkg")
-  done
-  if pip_up_to_date "${args[@]}"; then
+  [[ -f $LOCK ]] || die "no $LOCK: it is kept in git (git checkout -- $LOCK)"
+  create_venv
+  local stamp="$VENV/.installed" fingerprint pkg editable=()
+  fingerprint=$(venv_fingerprint)
+  if [[ -f $stamp && $(<"$stamp") == "$fingerprint" ]]; then
     say "venv: up to date"
     return
   fi
-  say "venv: pip install ${args[*]} ..."
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${args[@]}"
-  printf '%s' "${args[*]}" >"$VENV/.installed"
+  local pip=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input)
+  say "venv: pip install --require-hashes -r $LOCK ..."
+  "${pip[@]}" --require-hashes -r "$LOCK"
+  for pkg in "${LOCAL_PACKAGES[@]}"; do
+    editable+=(-e "$pkg")
+  done
+  # Without build isolation: setuptools comes from the lock rather than unpinned from the index.
+  say "venv: pip install --no-deps ${editable[*]} ..."
+  "${pip[@]}" --no-deps --no-build-isolation "${editable[@]}"
+  printf '%s' "$fingerprint" >"$stamp"
   say "venv: installed"
 }
 
@@ -177,6 +199,32 @@ install_node_packages() {
   printf '%s' "$want" >"$stamp"
   say "node packages: installed"
 }
+
+distribution_name() {
+  sed -n 's/^name = "\(.*\)"$/\1/p' "$1/pyproject.toml"
+}
+
+# `make lock`: the local packages' declared dependencies and requirements-dev.in, resolved for
+# Python 3.11+ on any platform. Versions already in the lock are kept where they still fit;
+# arguments go to `uv pip compile` (`make lock LOCK_ARGS=--upgrade-package=aiohttp`).
+lock_venv() {
+  install_venv # uv comes from the lock
+  local input=("-r requirements-dev.in") args=() pkg
+  for pkg in "${LOCAL_PACKAGES[@]}"; do
+    input+=("-e ./$pkg")
+    args+=(--no-emit-package "$(distribution_name "$pkg")")
+  done
+  printf '%s\n' "${input[@]}" |
+    "$VENV/bin/uv" pip compile - --quiet --universal --python-version 3.11 --generate-hashes \
+      --custom-compile-command "make lock" "${args[@]}" "$@" --output-file "$LOCK"
+  say "lock: $LOCK written"
+  install_venv
+}
+
+if [[ ${1:-} == lock ]]; then
+  lock_venv "${@:2}"
+  exit
+fi
 
 install_apt_packages
 install_ferretdb

@@ -6,7 +6,7 @@ minor ones, and what axe leaves to a person ("incomplete": the contrast of a one
 or of initials under a picture), are printed (`pytest -rP` shows them), and every result is kept
 in test-artifacts/browser/<test>/.
 
-axe-core comes from the PyPI package axe-playwright-python (pinned in constraints.txt), which
+axe-core comes from the PyPI package axe-playwright-python (pinned in requirements.lock), which
 bundles `axe.min.js` and runs it with `page.evaluate`. That goes through the DevTools protocol,
 which the page's Content-Security-Policy does not govern, whereas an injected <script> (Playwright's
 `add_script_tag(content=...)`) would be refused by `script-src 'self'`. So the pages are audited

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 from cardstream_runtime.devtoken import load_signer
 from cardstream_testing import FerretDBServer, RedisServer
@@ -29,9 +28,3 @@ def stack(tmp_path: Path, mongo_server: FerretDBServer, mongo_db_name: str) -> I
             yield stack
         finally:
             stack.stop()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        yield session

@@ -30,10 +30,10 @@ async def _get(api: Api, path: str, user: str = "alice", **params: Any) -> tuple
 
 class TestACardMovedThreeTimes:
     async def test_has_three_history_entries_with_columns_actors_and_times(
-        self, stack: Stack, session: aiohttp.ClientSession
+        self, stack: Stack, http: aiohttp.ClientSession
     ) -> None:
         stack.start_boards()
-        api = Api(session, stack, stack.start_projector().url)
+        api = Api(http, stack, stack.start_projector().url)
         board = await api.create_board(title="Launch")
         columns = {name: str(uuid.uuid4()) for name in ("To do", "Doing", "Done")}
         card = str(uuid.uuid4())

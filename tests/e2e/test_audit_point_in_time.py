@@ -11,7 +11,7 @@ trimmed below it by MINID) and the projector's point-in-time reads must give bac
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from boards.domain import Board, Context, DomainError, decide, fold
 from cardstream_runtime.devtoken import DevSigner
 from cardstream_runtime.jwt import StaticKeys
 from cardstream_testing.feeds import append
+from cardstream_testing.fixtures import PARTITIONS
 from contracts.commands import (
     AddCard,
     AddColumn,
@@ -56,8 +57,6 @@ from projector.settings import ProjectorSettings
 from projector.store.mongo import MongoReadStore
 from redis.asyncio import Redis
 
-ISSUER, AUDIENCE = "cardstream-test", "cardstream"
-PARTITIONS = 4
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 Client = TestClient[web.Request, web.Application]
 
@@ -99,23 +98,6 @@ steps = st.lists(st.tuples(st.sampled_from(["alice", "alice", "bob"]), commands)
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=False)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-def signer() -> DevSigner:
-    return DevSigner.generate(issuer=ISSUER, audience=AUDIENCE)
-
-
-@pytest.fixture
-def stream_keys(key_prefix: str) -> StreamKeys:
-    return StreamKeys(prefix=key_prefix, partitions=PARTITIONS)
-
-
-@pytest.fixture
 async def client(
     aiohttp_client: Callable[[web.Application], Awaitable[Client]],
     tmp_path: Path,
@@ -134,8 +116,8 @@ async def client(
         mongo_db=mongo_db_name,
         key_prefix=key_prefix,
         partitions=PARTITIONS,
-        jwt_issuer=ISSUER,
-        jwt_audience=AUDIENCE,
+        jwt_issuer=signer.issuer,
+        jwt_audience=signer.audience,
         jwt_public_key_file=public,
         apply=False,
     )

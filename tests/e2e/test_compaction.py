@@ -25,23 +25,23 @@ async def _send(commands: BoardCommands, board: uuid.UUID, payload: Any) -> None
     await commands.handle(board, command_envelope(payload, command_id=uuid.uuid4()), ALICE)
 
 
-async def _get(session: aiohttp.ClientSession, api: Api, path: str) -> tuple[int, str]:
+async def _get(http: aiohttp.ClientSession, api: Api, path: str) -> tuple[int, str]:
     headers = {"Authorization": f"Bearer {api.stack.token('alice')}"}
-    async with session.get(f"{api.read_url}{path}", headers=headers) as r:
+    async with http.get(f"{api.read_url}{path}", headers=headers) as r:
         return r.status, await r.text()
 
 
 async def _answers(
-    session: aiohttp.ClientSession, api: Api, stack: Stack, board: uuid.UUID, head: int
+    http: aiohttp.ClientSession, api: Api, stack: Stack, board: uuid.UUID, head: int
 ) -> dict[str, Any]:
     base = f"/api/boards/{board}"
     answers: dict[str, Any] = {
-        "history": await _get(session, api, f"{base}/history?limit=500"),
-        "export": await _get(session, api, f"{base}/events"),
-        "board": await _get(session, api, f"{base}?archived=true"),
+        "history": await _get(http, api, f"{base}/history?limit=500"),
+        "export": await _get(http, api, f"{base}/events"),
+        "board": await _get(http, api, f"{base}?archived=true"),
     }
     for version in (1, 9, 15, head):
-        answers[f"at {version}"] = await _get(session, api, f"{base}?at_version={version}")
+        answers[f"at {version}"] = await _get(http, api, f"{base}?at_version={version}")
     answers["replay"] = (await stack.projector_cli("replay", "--board", str(board)))[1]
     answers["replay to 12"] = (
         await stack.projector_cli("replay", "--board", str(board), "--to-version", "12")
@@ -51,10 +51,10 @@ async def _answers(
 
 class TestCompaction:
     async def test_compaction_changes_no_answer_and_the_board_stays_writable(
-        self, stack: Stack, session: aiohttp.ClientSession
+        self, stack: Stack, http: aiohttp.ClientSession
     ) -> None:
         projector = stack.start_projector()
-        api = Api(session, stack, projector.url)
+        api = Api(http, stack, projector.url)
         redis = Redis.from_url(stack.redis.url, decode_responses=False)
         try:
             store = RedisEventStore(redis, KEYS)
@@ -77,7 +77,7 @@ class TestCompaction:
             await commands.drain()
             head = 26
             await api.wait_for_version(str(board), head)
-            before = await _answers(session, api, stack, board, head)
+            before = await _answers(http, api, stack, board, head)
             assert before["history"][0] == 200
             assert len(before["replay"].splitlines()) == head
             assert [json.loads(x)["version"] for x in before["replay to 12"].splitlines()] == list(
@@ -92,7 +92,7 @@ class TestCompaction:
             assert dry == report.replace('"dry_run": false', '"dry_run": true')
             first = await redis.xrange(KEYS.board_log(board), count=1)
             assert first[0][0] == b"20-0"  # below the snapshot at 20, all archived and applied
-            assert await _answers(session, api, stack, board, head) == before
+            assert await _answers(http, api, stack, board, head) == before
 
             # A new process of the command side loads the compacted board and appends to it.
             fresh = BoardCommands(RedisEventStore(redis, KEYS), snapshot_every=10)
@@ -101,10 +101,10 @@ class TestCompaction:
             assert detail["board"]["title"] == "Still writable"
             assert detail["board"]["version"] == head + 1
 
-            _, current = await _get(session, api, f"/api/boards/{board}?archived=true")
+            _, current = await _get(http, api, f"/api/boards/{board}?archived=true")
             code, _, progress = await stack.projector_cli("rebuild")
             assert code == 0, progress
-            after = await _answers(session, api, stack, board, head)
+            after = await _answers(http, api, stack, board, head)
             for name in ("at 1", "at 9", "at 15", f"at {head}", "replay to 12"):
                 assert after[name] == before[name]
             assert after["replay"].splitlines()[:head] == before["replay"].splitlines()

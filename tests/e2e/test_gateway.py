@@ -150,12 +150,6 @@ async def gateway(
     )
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        yield session
-
-
 async def _json(
     http: aiohttp.ClientSession, method: str, url: str, **kwargs: Any
 ) -> tuple[int, Any, Any]:

@@ -81,14 +81,14 @@ async def _mixed_commands(
 
 class TestSubscribersSeeEverything:
     async def test_two_subscribers_get_every_event_once_in_order_while_five_writers_write(
-        self, stack: Stack, session: aiohttp.ClientSession
+        self, stack: Stack, http: aiohttp.ClientSession
     ) -> None:
         stack.start_boards()
         projector = stack.start_projector()
-        api = Api(session, stack, projector.url)
+        api = Api(http, stack, projector.url)
         board, columns = await _board_with_columns(api)
         subscribers = [
-            await Subscriber(session, projector.url, stack.token()).connect() for _ in range(2)
+            await Subscriber(http, projector.url, stack.token()).connect() for _ in range(2)
         ]
         for subscriber in subscribers:
             await subscriber.subscribe(board, since_version=0)
@@ -120,20 +120,20 @@ class TestSubscribersSeeEverything:
             await subscriber.close()
 
     async def test_a_subscriber_that_reconnects_gets_exactly_what_it_missed(
-        self, stack: Stack, session: aiohttp.ClientSession
+        self, stack: Stack, http: aiohttp.ClientSession
     ) -> None:
         stack.start_boards()
         projector = stack.start_projector()
-        api = Api(session, stack, projector.url)
+        api = Api(http, stack, projector.url)
         board, _ = await _board_with_columns(api)
-        first = await Subscriber(session, projector.url, stack.token()).connect()
+        first = await Subscriber(http, projector.url, stack.token()).connect()
         await first.subscribe(board)
         await first.until(lambda: first.last_version(board) >= 4)
         dropped_at = first.last_version(board)
         await first.close()
         for i in range(50):
             assert (await api.command(board, "RenameBoard", title=f"t{i}"))["status"] == 200
-        again = await Subscriber(session, projector.url, stack.token()).connect()
+        again = await Subscriber(http, projector.url, stack.token()).connect()
         await again.subscribe(board, since_version=dropped_at)
         await again.until(lambda: again.last_version(board) >= dropped_at + 50)
         received = again.events(board)
@@ -159,12 +159,12 @@ async def _documents(mongo_url: str, db: str) -> dict[str, list[str]]:
 
 
 async def _rebuild(
-    stack: Stack, session: aiohttp.ClientSession, boards: dict[str, int]
+    stack: Stack, http: aiohttp.ClientSession, boards: dict[str, int]
 ) -> dict[str, list[str]]:
     """What a projector builds from an empty database, as another consumer group."""
     db = f"{stack.mongo_db}_rebuild"
     process = stack.start_projector("rebuild", mongo_db=db, consumer_group="rebuild")
-    api = Api(session, stack, process.url)
+    api = Api(http, stack, process.url)
     for board, version in boards.items():
         await api.wait_for_version(board, version)
     documents = await _documents(stack.mongo_url, db)
@@ -174,11 +174,11 @@ async def _rebuild(
 
 class TestConvergence:
     async def test_a_projector_killed_mid_batch_converges_to_a_rebuild(
-        self, stack: Stack, session: aiohttp.ClientSession
+        self, stack: Stack, http: aiohttp.ClientSession
     ) -> None:
         stack.start_boards()
         projector = stack.start_projector("victim", batch_size="20")
-        api = Api(session, stack, projector.url)
+        api = Api(http, stack, projector.url)
         board, columns = await _board_with_columns(api)
         writing = asyncio.create_task(_mixed_commands(api, board, columns, writers=4, total=600))
         await api.wait_for_version(board, 60)
@@ -186,36 +186,36 @@ class TestConvergence:
         await writing
         head = (await _log(stack, board))[-1]["version"]
         restarted = stack.start_projector("victim-again", batch_size="20")
-        api = Api(session, stack, restarted.url)
+        api = Api(http, stack, restarted.url)
         await api.wait_for_version(board, head)
         live = await _documents(stack.mongo_url, stack.mongo_db)
-        assert live == await _rebuild(stack, session, {board: head})
+        assert live == await _rebuild(stack, http, {board: head})
 
     async def test_two_projectors_on_the_same_partitions_apply_everything_once(
-        self, stack: Stack, session: aiohttp.ClientSession
+        self, stack: Stack, http: aiohttp.ClientSession
     ) -> None:
         stack.start_boards()
         one, two = stack.start_projector("one"), stack.start_projector("two")
-        api = Api(session, stack, one.url)
+        api = Api(http, stack, one.url)
         boards = {}
         for _ in range(4):
             board, columns = await _board_with_columns(api, columns=2)
             await _mixed_commands(api, board, columns, writers=2, total=60)
             boards[board] = (await _log(stack, board))[-1]["version"]
         for board, version in boards.items():
-            await Api(session, stack, two.url).wait_for_version(board, version)
+            await Api(http, stack, two.url).wait_for_version(board, version)
         live = await _documents(stack.mongo_url, stack.mongo_db)
         assert len(live["events"]) == sum(boards.values())
-        assert live == await _rebuild(stack, session, boards)
+        assert live == await _rebuild(stack, http, boards)
 
 
 class TestPoison:
     async def test_a_poison_event_is_parked_and_other_boards_keep_updating(
-        self, stack: Stack, session: aiohttp.ClientSession
+        self, stack: Stack, http: aiohttp.ClientSession
     ) -> None:
         stack.start_boards()
         projector = stack.start_projector(max_attempts="2")
-        api = Api(session, stack, projector.url)
+        api = Api(http, stack, projector.url)
         board, _ = await _board_with_columns(api, columns=1)
         keys = StreamKeys(partitions=4)
         redis = Redis.from_url(stack.redis.url)
@@ -247,11 +247,11 @@ class TestPoison:
 
 class TestSlowSubscriber:
     async def test_a_subscriber_that_never_reads_does_not_grow_memory_or_delay_others(
-        self, stack: Stack, session: aiohttp.ClientSession, tmp_path: Path
+        self, stack: Stack, http: aiohttp.ClientSession, tmp_path: Path
     ) -> None:
         stack.start_boards()
         projector = stack.start_projector(ws_send_queue="64")
-        api = Api(session, stack, projector.url)
+        api = Api(http, stack, projector.url)
         board, columns = await _board_with_columns(api, columns=2)
         # The slow one: a raw socket that authenticates, subscribes, then never reads again.
         reader, writer = await asyncio.open_connection("127.0.0.1", projector.port)
@@ -259,7 +259,7 @@ class TestSlowSubscriber:
         await slow.handshake(f"127.0.0.1:{projector.port}")
         await slow.send_json({"type": "auth", "token": stack.token()})
         await slow.send_json({"type": "subscribe", "board_id": board})
-        fast = await Subscriber(session, projector.url, stack.token()).connect()
+        fast = await Subscriber(http, projector.url, stack.token()).connect()
         await fast.subscribe(board, since_version=0)
         rss_before = _rss_kib(projector)
         big = "x" * 8000
@@ -288,11 +288,11 @@ class TestSlowSubscriber:
 
 class TestAuthorization:
     async def test_members_read_and_subscribe_and_others_do_not(
-        self, stack: Stack, session: aiohttp.ClientSession
+        self, stack: Stack, http: aiohttp.ClientSession
     ) -> None:
         stack.start_boards()
         projector = stack.start_projector()
-        api = Api(session, stack, projector.url)
+        api = Api(http, stack, projector.url)
         board, _ = await _board_with_columns(api, columns=1)
         assert (await api.command(board, "AddMember", user_id="victor", role="viewer"))[
             "status"
@@ -304,18 +304,18 @@ class TestAuthorization:
 
         status, _ = await api.board(board, user="mallory")
         assert status == 404
-        mallory = await Subscriber(session, projector.url, stack.token("mallory")).connect()
+        mallory = await Subscriber(http, projector.url, stack.token("mallory")).connect()
         await mallory.subscribe(board)
         await mallory.until(lambda: any(m["type"] == "error" for m in mallory.messages))
         assert not [m for m in mallory.messages if m["type"] in ("snapshot", "events")]
 
         status, _ = await api.board(board, user="victor")
         assert status == 200
-        victor = await Subscriber(session, projector.url, stack.token("victor")).connect()
+        victor = await Subscriber(http, projector.url, stack.token("victor")).connect()
         await victor.subscribe(board)
         await victor.until(lambda: victor.last_version(board) >= 4)
 
-        eve = await Subscriber(session, projector.url, stack.token("eve")).connect()
+        eve = await Subscriber(http, projector.url, stack.token("eve")).connect()
         await eve.subscribe(board)
         await eve.until(lambda: eve.last_version(board) >= 4)
         assert (await api.command(board, "RemoveMember", user_id="eve"))["status"] == 200

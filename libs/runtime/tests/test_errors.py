@@ -113,16 +113,6 @@ class TestErrorMiddleware:
         assert record.exc_info is not None
         assert isinstance(record.exc_info[1], OutOfTimeError)
 
-    async def test_listed_uncalled_it_still_answers_in_the_shape(
-        self, aiohttp_client: MakeClient
-    ) -> None:
-        # How the projector lists it until it is converted (issue 10).
-        app = web.Application(middlewares=[error_middleware])
-        app.router.add_get("/", _raising(ApiError(403, "forbidden", "no")))
-        client = await aiohttp_client(app)
-
-        assert (await _answer(client))[0] == 403
-
 
 class Card(BaseModel):
     title: str

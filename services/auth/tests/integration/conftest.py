@@ -16,6 +16,7 @@ import aiohttp
 import jwt
 import pytest
 from aiohttp.test_utils import TestServer
+from auth.adapters.mongo_accounts import MongoAccounts
 from auth.app import create_app
 from auth.devprovider.app import create_app as create_provider_app
 from auth.devprovider.settings import DevClient, DevProviderSettings
@@ -24,10 +25,7 @@ from cardstream_runtime.jwt import JwksKeys, TokenVerifier
 from cardstream_testing import free_port
 from cardstream_testing.answers import read_answer
 from pymongo import AsyncMongoClient
-from redis.asyncio import Redis
 from yarl import URL
-
-pytestmark = pytest.mark.integration
 
 CLIENT_ID = "cardstream-test"
 CLIENT_SECRET = "test-secret"
@@ -238,12 +236,6 @@ async def browser(auth: AuthServer, new_browser: Callable[[], Browser]) -> Brows
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
 async def verifier(auth: AuthServer, http: aiohttp.ClientSession) -> TokenVerifier:
     """What the boards service builds from BOARDS_JWKS_URL: our JWKS, its issuer, its audience."""
     return TokenVerifier(
@@ -252,17 +244,10 @@ async def verifier(auth: AuthServer, http: aiohttp.ClientSession) -> TokenVerifi
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=False)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def mongo(mongo_url: str) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, tz_aware=True)
-    yield client
-    await client.close()
+async def accounts(mongo: AsyncMongoClient[dict[str, Any]], mongo_db_name: str) -> MongoAccounts:
+    store = MongoAccounts(mongo[mongo_db_name])
+    await store.ensure_indexes()
+    return store
 
 
 class Helpers:

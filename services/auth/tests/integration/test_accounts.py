@@ -5,20 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-import pytest
-from auth.adapters.mongo_accounts import MongoAccounts
 from auth.domain.id_token import Identity
 
-pytestmark = pytest.mark.integration
-
 ISSUER = "https://accounts.google.com"
-
-
-@pytest.fixture
-async def accounts(mongo, mongo_db_name) -> MongoAccounts:
-    store = MongoAccounts(mongo[mongo_db_name])
-    await store.ensure_indexes()
-    return store
 
 
 def _identity(subject: str, email: str, name: str | None = "Ann") -> Identity:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 from cardstream_testing.answers import read_answer
 
-pytestmark = pytest.mark.integration
-
 
 async def _answer(response) -> tuple[int, dict]:
     body = await read_answer(response)

@@ -11,8 +11,6 @@ from cardstream_runtime.jwt import InvalidTokenError
 from cardstream_testing.answers import read_answer
 from yarl import URL
 
-pytestmark = pytest.mark.integration
-
 
 def _error_code(body: object) -> str:
     assert isinstance(body, dict), body

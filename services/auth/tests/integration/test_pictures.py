@@ -7,12 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from auth.adapters.mongo_accounts import MongoAccounts
 from auth.devprovider.accounts import account_for
 from auth.domain.id_token import Identity
 from cardstream_testing.answers import read_answer
-
-pytestmark = pytest.mark.integration
 
 GOOGLE_PICTURE = "https://lh3.googleusercontent.com/a/ACg8ocJ-first=s96-c"
 NEW_GOOGLE_PICTURE = "https://lh3.googleusercontent.com/a/ACg8ocJ-second=s96-c"
@@ -46,12 +43,6 @@ async def _lookup(http, auth, email: str, access_token: str) -> dict:
 
 
 class TestMongoAccountsPictures:
-    @pytest.fixture
-    async def accounts(self, mongo, mongo_db_name) -> MongoAccounts:
-        store = MongoAccounts(mongo[mongo_db_name])
-        await store.ensure_indexes()
-        return store
-
     async def test_the_picture_is_kept_on_the_user(self, accounts):
         user = await accounts.sign_in(_identity(GOOGLE_PICTURE), now=NOW)
 

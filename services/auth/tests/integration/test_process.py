@@ -10,12 +10,9 @@ import sys
 from pathlib import Path
 
 import aiohttp
-import pytest
 from cardstream_testing.answers import read_answer
 from cardstream_testing.processes import ServiceProcess
 from yarl import URL
-
-pytestmark = pytest.mark.integration
 
 
 async def test_serves_a_full_login(

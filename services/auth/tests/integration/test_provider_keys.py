@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -17,8 +16,6 @@ from auth.devprovider.settings import DevClient, DevProviderSettings
 from cardstream_runtime.http_json import CachedJson, ProviderUnavailableError
 from joserfc.jwk import KeySet, RSAKey
 from yarl import URL
-
-pytestmark = pytest.mark.integration
 
 
 def _jwks(kid: str) -> dict[str, Any]:
@@ -56,16 +53,10 @@ async def endpoint() -> AsyncIterator[tuple[Endpoint, str]]:
     await server.close()
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-def _cache(url: str, session, clock, *, min_refetch_s: float = 10.0) -> CachedJson[KeySet]:
+def _cache(url: str, http, clock, *, min_refetch_s: float = 10.0) -> CachedJson[KeySet]:
     return CachedJson(
         url,
-        session,
+        http,
         parse_key_set,
         default_max_age_s=60,
         min_refetch_s=min_refetch_s,
@@ -77,12 +68,12 @@ class TestProviderKeySet:
     """The cache itself is tested in libs/runtime (test_http_json.py); here, what auth parses."""
 
     @pytest.mark.parametrize("document", [{"keys": []}, {"keys": "x"}, [], {"nope": 1}])
-    async def test_an_unusable_document_is_provider_unavailable(self, endpoint, session, document):
+    async def test_an_unusable_document_is_provider_unavailable(self, endpoint, http, document):
         state, url = endpoint
         state.document = document
 
         with pytest.raises(ProviderUnavailableError):
-            await _cache(url, session, FakeClock()).get()
+            await _cache(url, http, FakeClock()).get()
 
 
 class TestProviderKeyRotation:

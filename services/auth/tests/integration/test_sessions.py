@@ -13,8 +13,6 @@ from cardstream_runtime.jwt import InvalidTokenError
 from cardstream_testing.answers import read_answer
 from yarl import URL
 
-pytestmark = pytest.mark.integration
-
 
 async def _refresh(http, auth, token: str) -> tuple[int, dict]:
     async with http.post(f"{auth.url}/auth/refresh", json={"refresh_token": token}) as response:

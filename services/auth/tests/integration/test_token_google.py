@@ -10,8 +10,6 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from cardstream_testing.answers import read_answer
 from yarl import URL
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def id_token_from_provider(provider, auth, http):

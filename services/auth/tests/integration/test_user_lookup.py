@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-from auth.adapters.mongo_accounts import MongoAccounts
 from auth.domain.id_token import Identity
 from cardstream_testing.answers import read_answer
-
-pytestmark = pytest.mark.integration
 
 
 async def _lookup(http, auth, email: str | None, token: str | None) -> tuple[int, dict]:
@@ -91,12 +87,6 @@ def _identity(subject: str, email: str) -> Identity:
 
 
 class TestMongoAccountsByEmail:
-    @pytest.fixture
-    async def accounts(self, mongo, mongo_db_name) -> MongoAccounts:
-        store = MongoAccounts(mongo[mongo_db_name])
-        await store.ensure_indexes()
-        return store
-
     async def test_an_address_that_changed_hands_names_whoever_signed_in_with_it_last(
         self, accounts
     ):

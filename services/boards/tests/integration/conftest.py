@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -14,20 +13,6 @@ from contracts.envelope import event_adapter, event_envelope
 from contracts.events import BoardCreated, BoardRenamed, Event
 from contracts.streams import StreamKeys
 from redis.asyncio import Redis
-
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=False)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-def stream_keys(key_prefix: str) -> StreamKeys:
-    return StreamKeys(prefix=key_prefix, partitions=4)
 
 
 @pytest.fixture

@@ -22,17 +22,12 @@ from cardstream_runtime.devtoken import DevSigner
 from cardstream_runtime.settings import Mode
 from cardstream_testing import RedisServer
 from cardstream_testing.answers import assert_error, read_answer
+from cardstream_testing.fixtures import AUDIENCE, ISSUER
 from contracts.fields import MAX_COLUMNS
 from cryptography.hazmat.primitives.asymmetric import ec
 from redis.asyncio import Redis
 
-ISSUER, AUDIENCE = "cardstream-test", "cardstream"
 Client = TestClient[web.Request, web.Application]
-
-
-@pytest.fixture
-def signer() -> DevSigner:
-    return DevSigner.generate(issuer=ISSUER, audience=AUDIENCE)
 
 
 def _settings(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,25 +9,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from cardstream_runtime.devtoken import DevSigner
 from cardstream_runtime.jwt import StaticKeys
-from contracts.streams import StreamKeys
+from cardstream_testing.fixtures import PARTITIONS
 from projector.app import OnApplied, OnDiverged, create_app
 from projector.settings import ProjectorSettings
 from projector.store.mongo import MongoReadStore
 from pymongo import AsyncMongoClient
-from redis.asyncio import Redis
 
-pytestmark = pytest.mark.integration
-
-PARTITIONS = 4
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[Client]]
-
-
-@pytest.fixture
-async def mongo(mongo_url: str) -> AsyncIterator[AsyncMongoClient[dict[str, object]]]:
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongo_url, tz_aware=True)
-    yield client
-    await client.close()
 
 
 @pytest.fixture
@@ -37,23 +26,6 @@ async def read_store(
     store = MongoReadStore(mongo[mongo_db_name])  # type: ignore[arg-type]
     await store.ensure_indexes()
     return store
-
-
-@pytest.fixture
-def signer() -> DevSigner:
-    return DevSigner.generate(issuer="cardstream-test", audience="cardstream")
-
-
-@pytest.fixture
-def stream_keys(key_prefix: str) -> StreamKeys:
-    return StreamKeys(prefix=key_prefix, partitions=PARTITIONS)
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=False)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

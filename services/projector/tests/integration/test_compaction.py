@@ -21,8 +21,6 @@ from projector.store.mongo import MongoReadStore
 from projector.streams import BoardLog
 from redis.asyncio import Redis
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def keys(key_prefix: str) -> StreamKeys:

@@ -43,8 +43,6 @@ from projector.read.ws.hub import WebSocketHub
 from projector.read.ws.snapshots import fold_detail
 from redis.asyncio import Redis
 
-pytestmark = pytest.mark.integration
-
 WAIT_S = 5.0
 Client = TestClient[web.Request, web.Application]
 Socket = aiohttp.ClientWebSocketResponse
