@@ -125,7 +125,8 @@ async def board_command(request: web.Request) -> web.Response:
 
 @routes.get("/")
 async def index(request: web.Request) -> web.Response:
-    # What the URL `make run` prints answers until the browser client (issue 5) takes over "/".
+    # Only someone who opens this service's own port sees this: behind the one URL, nginx serves
+    # the web client at "/".
     return web.json_response(
         {
             "service": "cardstream boards (command API)",
