@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import APIResponse, Locator, Page, Route, expect
 
 from .conftest import User
 
@@ -155,7 +155,7 @@ class TestTwoPeopleOnOneBoard:
             expect(page.locator(".board-page")).to_have_attribute(
                 "data-version", str(before + 2), timeout=SEEN
             )
-            expect(page.locator(".card.pending")).to_have_count(0, timeout=SEEN)
+            expect(page.locator(".board-page")).to_have_attribute("data-pending", "0", timeout=SEEN)
         expect(board.titles(a, "Done")).to_have_count(3)
         order = board.titles(a, "Done").all_inner_texts()
         expect(board.titles(b, "Done")).to_have_text(order)
@@ -165,6 +165,50 @@ class TestTwoPeopleOnOneBoard:
         expect(board.titles(b, "To do")).to_have_text(["Beta"])
         assert board.read(ada)["Done"] == order
         shoot(a, artifacts, "ada-after-concurrent-drags")
+
+    def test_a_move_answered_after_its_events_shows_where_the_server_put_it(
+        self, sign_in: Callable[[str], User], email: Callable[[str], str]
+    ) -> None:
+        # Deterministically, what the test above met by chance: bob's answer is held back until
+        # his move and ada's later one have both come in live, so his page once held his move's
+        # guess on top of a board where ada's move had landed in between.
+        ada, bob = sign_in(email("ada")), sign_in(email("bob"))
+        board = Board(ada, {"To do": ["Alpha", "Beta", "Gamma"], "Done": ["Omega"]})
+        board.share(ada, bob, "editor")
+        b = board.open(bob)
+        held: list[tuple[Route, APIResponse]] = []
+
+        def hold(route: Route) -> None:
+            # The server decides the command; the page hears nothing back until we say so.
+            held.append((route, route.fetch()))
+
+        b.route(f"**/api/boards/{board.id}/commands", hold)
+        before = int(b.locator(".board-page").get_attribute("data-version") or "0")
+
+        drag(b, board.card(b, "Gamma"), board.card(b, "Omega"), where="top")
+        expect(b.locator(".board-page")).to_have_attribute(
+            "data-version", str(before + 1), timeout=SEEN
+        )
+        command(
+            ada,
+            board.id,
+            "MoveCard",
+            card_id=board.cards["Alpha"],
+            column_id=board.columns["Done"],
+            before_card_id=board.cards["Omega"],
+        )
+        expect(b.locator(".board-page")).to_have_attribute(
+            "data-version", str(before + 2), timeout=SEEN
+        )
+        expect(board.titles(b, "Done")).to_have_text(["Gamma", "Alpha", "Omega"])
+        route, answer = held[0]
+        assert answer.ok, answer.text()
+        route.fulfill(response=answer)
+
+        # The server put Alpha between Gamma and Omega; bob's guess had Gamma next to Omega.
+        expect(board.titles(b, "Done")).to_have_text(["Gamma", "Alpha", "Omega"])
+        expect(b.locator(".board-page")).to_have_attribute("data-pending", "0")
+        assert board.read(bob)["Done"] == ["Gamma", "Alpha", "Omega"]
 
     def test_someone_back_online_catches_up_on_ten_changes_without_reload(
         self, sign_in: Callable[[str], User], email: Callable[[str], str], artifacts: Path

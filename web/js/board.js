@@ -163,6 +163,9 @@ export class BoardPage {
           entry.state = "acked";
           entry.ackVersion = answer.version;
           this.model.settle();
+          // The answer may come after the events it caused: what was drawn then still had this
+          // command's guess on top.
+          this.render("local");
         } catch (error) {
           if (isRetryable(error)) {
             entry.state = "queued";
@@ -198,6 +201,8 @@ export class BoardPage {
     this.page.classList.toggle("is-owner", this.role === "owner");
     this.page.dataset.role = this.role;
     this.page.dataset.version = String(this.model.version);
+    // Commands of ours not yet confirmed (sent, queued or answered before their events came).
+    this.page.dataset.pending = String(this.model.pending.length);
     document.getElementById("board-title").textContent = view.board.title;
     document.title = `${view.board.title} · cardstream`;
     this.renderBanner(view.board);

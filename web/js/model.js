@@ -27,13 +27,19 @@ export class BoardModel {
 
   // Returns false when the events do not follow on from what we hold.
   applyEvents(events) {
+    const decided = new Set();
     for (const event of events) {
       if (this.version !== null && event.version <= this.version) continue;
       if (this.version === null || event.version !== this.version + 1) return false;
       this.apply(event);
       this.version = event.version;
       this.board.version = event.version;
+      decided.add(event.command_id);
     }
+    // A command of ours whose events are confirmed is done, whether or not its HTTP answer has
+    // arrived: replaying its intent on top would put things where we guessed, not where the
+    // server put them (which may differ once someone else's command came in between).
+    this.pending = this.pending.filter((entry) => !decided.has(entry.command.command_id));
     this.settle();
     return true;
   }
