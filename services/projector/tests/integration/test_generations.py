@@ -17,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
 Doc = dict[str, Any]
-BASES = ("boards", "cards", "memberships", "checkpoints")
+BASES = ("boards", "card_buckets", "user_boards", "checkpoints")
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ async def test_the_previous_generation_loses_its_collections_and_groups_only(
 ) -> None:
     dropped = await _drop(redis, db, stream_keys, 0)
 
-    assert dropped.collections == ["boards", "cards", "memberships", "checkpoints"]
+    assert dropped.collections == list(BASES)
     assert dropped.consumer_groups == stream_keys.partitions
     assert await _collections(db, 0) == []
     assert await _groups(redis, stream_keys, "projector") == 0

@@ -14,6 +14,7 @@ from contracts.events import (
     CardAdded,
     CardArchived,
     CardMoved,
+    CardRestored,
     ColumnAdded,
     Event,
     MemberAdded,
@@ -139,6 +140,46 @@ class TestWrite:
         assert len((await store.board_detail(board_id, archived=True)).cards) == 1  # type: ignore[union-attr]
 
 
+class TestCardsKeptApart:
+    async def test_an_archived_card_leaves_the_open_cards_and_comes_back_restored(
+        self, store: ReadStore
+    ) -> None:
+        board_id = uuid.uuid4()
+        events, _, done, card = _story(board_id)
+        projection = await _project(store, board_id, events)
+        for event in _events(board_id, [CardArchived(card_id=card, column_id=done)], 7):
+            apply_event(projection, event)
+        assert await store.write([projection]) == []
+        assert (await store.board_detail(board_id)).cards == []  # type: ignore[union-attr]
+        stored = await store.stored_documents(str(board_id))
+        assert [c["archived"] for c in stored["cards"]] == [True]  # type: ignore[index]
+        for event in _events(
+            board_id, [CardRestored(card_id=card, column_id=done, position="a0")], 8
+        ):
+            apply_event(projection, event)
+        assert await store.write([projection]) == []
+        [shown] = (await store.board_detail(board_id)).cards  # type: ignore[union-attr]
+        assert (shown.card_id, shown.archived, shown.version) == (card, False, 8)
+        loaded = await store.load(str(board_id))
+        assert loaded.cards == projection.cards
+        assert loaded.stored_cards == {str(card): False}
+        assert len((await store.stored_documents(str(board_id)))["cards"]) == 1  # type: ignore[index]
+
+    async def test_many_cards_of_one_board_read_back_whole(self, store: ReadStore) -> None:
+        board_id = uuid.uuid4()
+        events, todo, _, _ = _story(board_id)
+        cards = [uuid.uuid4() for _ in range(200)]
+        added = [
+            CardAdded(card_id=c, column_id=todo, position=f"b{i:03d}", title=f"card {i}")
+            for i, c in enumerate(cards)
+        ]
+        await _project(store, board_id, events + _events(board_id, added, 7))
+        detail = await store.board_detail(board_id)
+        assert detail is not None
+        assert {c.card_id for c in detail.cards} >= set(cards)
+        assert (await store.card(board_id, cards[123])).title == "card 123"  # type: ignore[union-attr]
+
+
 class TestGuards:
     async def test_a_writer_behind_another_is_told_its_projection_is_stale(
         self, store: ReadStore
@@ -208,7 +249,7 @@ class TestReads:
         loaded = await store.load(str(board_id))
         assert loaded.board == written.board
         assert loaded.cards == written.cards
-        assert (loaded.stored_version, loaded.stored_cards) == (6, {str(card)})
+        assert (loaded.stored_version, loaded.stored_cards) == (6, {str(card): False})
         assert not loaded.dirty
         assert not loaded.torn
 
@@ -273,11 +314,10 @@ class TestVerificationShapes:
         assert "_id" not in documents["board"]
         assert documents["board"]["version"] == 6
         assert [c["title"] for c in documents["cards"]] == ["Ship"]
-        assert documents["memberships"] == {
-            "alice": {"role": "owner", "active": True, "version": 1},
-            "bob": {"role": "viewer", "active": True, "version": 5},
-        }
         assert str(board_id) in await store.stored_boards()
+        index = await store.user_index()
+        assert index["alice"][str(board_id)] == {"role": "owner", "active": True, "version": 1}
+        assert index["bob"][str(board_id)] == {"role": "viewer", "active": True, "version": 5}
         assert await store.stored_documents(str(uuid.uuid4())) is None
 
 

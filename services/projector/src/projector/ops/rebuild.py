@@ -41,6 +41,7 @@ from projector.apply.supervisor import generation_group
 from projector.events import BoardEvents
 from projector.ops.progress import Progress
 from projector.projection import BoardProjection, apply_event
+from projector.store.layout import membership_entries
 from projector.store.port import (
     Checkpoint,
     GenerationChangedError,
@@ -76,6 +77,10 @@ class Verification:
     events: int = 0
     equal_to_live: int = 0
     problems: list[str] = field(default_factory=list)
+    # user -> board -> the membership entry the fold of that board ends with, and the version the
+    # board was verified at (the per-user index is checked against these once, at the end).
+    folded_members: dict[str, dict[str, tuple[Doc, int]]] = field(default_factory=dict)
+    verified: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -97,12 +102,8 @@ def folded_documents(projection: BoardProjection) -> Doc:
     """What a writer stores for a projection folded from version 1, in the stores' canonical
     shape (`ReadStore.stored_documents`)."""
     assert projection.board is not None
-    members = [
-        {**as_stored(m), "user_id": user, "board_id": projection.board_id}
-        for user, m in projection.dirty_members.items()
-    ]
     return canonical_documents(
-        as_stored(projection.board), map(as_stored, projection.cards.values()), members
+        as_stored(projection.board), map(as_stored, projection.cards.values())
     )
 
 
@@ -297,6 +298,7 @@ class Rebuild:
             head = (heads or {}).get(board_id)
             await self._verify_board(store, live, board_id, head, result)
             self.progress.advance(n, len(stored), "boards verified")
+        _verify_user_index(await store.user_index(), result)
         compared = (
             f"{result.equal_to_live:,} equal to the live generation at the same version, "
             if live is not None and live.generation != store.generation
@@ -316,6 +318,7 @@ class Rebuild:
         result: Verification,
     ) -> None:
         result.boards += 1
+        result.verified.add(board_id)
         for _ in range(ATTEMPTS):
             # A generation being applied may move between reading its board and its cards.
             documents = await store.stored_documents(board_id)
@@ -336,6 +339,8 @@ class Rebuild:
             return
         if not same:
             result.problems.append(f"board {board_id}: the documents differ from the fold")
+        for user, entry in membership_entries(projection):
+            result.folded_members.setdefault(user, {})[board_id] = (entry, version)
         if live is not None and store.generation != live.generation:
             assert documents is not None
             await self._compare_with_live(live, board_id, version, documents, result)
@@ -351,6 +356,25 @@ class Rebuild:
             result.equal_to_live += 1
         elif await live.board_version(uuid.UUID(board_id)) == version:
             result.problems.append(f"board {board_id}: differs from the live documents")
+
+
+def _verify_user_index(index: dict[str, dict[str, Doc]], result: Verification) -> None:
+    """Every user's entry for every verified board is the one its fold ends with; an entry newer
+    than the version its board was verified at belongs to a board applied since: left out."""
+    folded = result.folded_members
+    for user in sorted(index.keys() | folded.keys()):
+        stored, expected = index.get(user, {}), folded.get(user, {})
+        for board_id in sorted(stored.keys() | expected.keys()):
+            entry = stored.get(board_id)
+            want, version = expected.get(board_id, (None, 0))
+            if entry is not None and want is None and board_id not in result.verified:
+                continue
+            if entry is not None and int(entry["version"]) > version:
+                continue
+            if canonical(entry) != canonical(want):
+                result.problems.append(
+                    f"user {user}: the index says {entry} for board {board_id}, the fold {want}"
+                )
 
 
 async def rebuild(

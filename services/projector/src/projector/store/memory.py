@@ -1,8 +1,9 @@
 """`InMemoryReadStore`: the read store port in dicts, for unit tests.
 
-It keeps documents as MongoDB hands them back (`as_stored`: copies, times to the millisecond), so
-what a test reads from it is what the MongoDB adapter would answer. The shared contract suite
-(tests/integration/test_read_store_contract.py) runs against both.
+It keeps the documents of `store.layout` as MongoDB hands them back (`as_stored`: copies, times to
+the millisecond) and applies the same guards, so what a test reads from it is what the MongoDB
+adapter would answer. The shared contract suite (tests/integration/test_read_store_contract.py)
+runs against both.
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ from contracts.read_models import BoardDetail, BoardSummary, BoardView, CardView
 from contracts.upcasting import parse_event
 
 from projector.projection import BoardProjection
+from projector.store.layout import (
+    bucket_changes,
+    bucket_id,
+    bucket_ids,
+    loaded_projection,
+    membership_entries,
+)
 from projector.store.port import (
     GENERATION_COLLECTIONS,
     Checkpoint,
@@ -35,8 +43,8 @@ Doc = dict[str, Any]
 @dataclass
 class _Generation:
     boards: dict[str, Doc] = field(default_factory=dict)
-    cards: dict[str, Doc] = field(default_factory=dict)
-    memberships: dict[str, Doc] = field(default_factory=dict)
+    buckets: dict[str, Doc] = field(default_factory=dict)
+    users: dict[str, Doc] = field(default_factory=dict)
     checkpoints: dict[int, Checkpoint] = field(default_factory=dict)
 
 
@@ -72,31 +80,24 @@ class InMemoryReadStore:
     async def ping(self) -> None:
         return None
 
+    def _buckets(self, ids: list[str]) -> list[Doc]:
+        return [as_stored(self._gen.buckets[i]) for i in ids if i in self._gen.buckets]
+
     # -- applying ------------------------------------------------------------------------------
 
     async def load(self, board_id: str) -> BoardProjection:
         board = self._gen.boards.get(board_id)
         if board is None:
             return BoardProjection(board_id=board_id)
-        cards = {
-            card_id: as_stored(card)
-            for card_id, card in self._gen.cards.items()
-            if card["board_id"] == board_id
-        }
-        return BoardProjection(
-            board_id=board_id,
-            board=as_stored(board),
-            cards=cards,
-            stored_version=int(board["version"]),
-            stored_cards=set(cards),
-        )
+        buckets = self._buckets(bucket_ids(board_id, archived=True))
+        return loaded_projection(board_id, as_stored(board), buckets)
 
     async def write(self, projections: Sequence[BoardProjection]) -> list[BoardProjection]:
         dirty = [p for p in projections if p.dirty]
         for p in dirty:
             self._archive(p)
-            self._write_cards(p)
-            self._write_memberships(p)
+            self._write_buckets(p)
+            self._write_users(p)
         stale = []
         for p in dirty:
             if self._write_board(p):
@@ -111,29 +112,24 @@ class InMemoryReadStore:
             stored = orjson.loads(source) if source is not None else event.model_dump(mode="json")
             self._data.events.setdefault((p.board_id, event.version), stored)
 
-    def _write_cards(self, p: BoardProjection) -> None:
-        cards = self._gen.cards
-        for card_id in p.dirty_cards:
-            card = p.cards[card_id]
-            stored = cards.get(card_id)
-            if card_id not in p.stored_cards:
-                cards.setdefault(card_id, as_stored(card))
-            elif stored is not None and stored["version"] < card["version"]:
-                cards[card_id] = as_stored(card)
+    def _write_buckets(self, p: BoardProjection) -> None:
+        for change in bucket_changes(p):
+            bucket = self._gen.buckets.setdefault(
+                change.bucket_id, {"board_id": p.board_id, "version": 0, "cards": {}}
+            )
+            if bucket["version"] >= change.version:
+                continue
+            bucket["version"] = change.version
+            bucket["cards"].update({c: as_stored(d) for c, d in change.put.items()})
+            for card_id in change.take:
+                bucket["cards"].pop(card_id, None)
 
-    def _write_memberships(self, p: BoardProjection) -> None:
-        memberships = self._gen.memberships
-        for user_id, change in p.dirty_members.items():
-            key = f"{user_id}|{p.board_id}"
-            stored = memberships.setdefault(key, {"version": 0})
-            if stored["version"] < change["version"]:
-                memberships[key] = {
-                    "user_id": user_id,
-                    "board_id": p.board_id,
-                    "role": change["role"],
-                    "active": change["active"],
-                    "version": change["version"],
-                }
+    def _write_users(self, p: BoardProjection) -> None:
+        for user, entry in membership_entries(p):
+            boards = self._gen.users.setdefault(user, {"version": 0, "boards": {}})["boards"]
+            held = boards.get(p.board_id)
+            if held is None or held["version"] < entry["version"]:
+                boards[p.board_id] = dict(entry)
 
     def _write_board(self, p: BoardProjection) -> bool:
         assert p.board is not None
@@ -168,27 +164,33 @@ class InMemoryReadStore:
         board = self._gen.boards.get(str(board_id))
         if board is None:
             return None
-        cards = [c for c in self._gen.cards.values() if c["board_id"] == str(board_id)]
+        buckets = self._buckets(bucket_ids(str(board_id), archived=archived))
+        cards = [card for bucket in buckets for card in bucket["cards"].values()]
         return board_detail(board, cards, archived=archived)
 
     async def card(self, board_id: UUID, card_id: UUID) -> CardView | None:
-        card = self._gen.cards.get(str(card_id))
-        if card is None or card["board_id"] != str(board_id):
-            return None
-        return CardView.model_validate(card)
+        for archived in (False, True):
+            bucket = self._gen.buckets.get(
+                bucket_id(str(board_id), str(card_id), archived=archived)
+            )
+            card = (bucket or {}).get("cards", {}).get(str(card_id))
+            if card is not None:
+                return CardView.model_validate(card)
+        return None
 
     async def boards_of(self, user_id: str) -> list[BoardSummary]:
+        entries = self._gen.users.get(user_id, {}).get("boards", {})
         summaries = []
-        for m in self._gen.memberships.values():
-            board = self._gen.boards.get(m.get("board_id", ""))
-            if m.get("user_id") != user_id or not m.get("active") or board is None:
+        for board_id, entry in entries.items():
+            board = self._gen.boards.get(board_id)
+            if not entry["active"] or board is None:
                 continue
             summaries.append(
                 BoardSummary(
                     board_id=board["board_id"],
                     title=board["title"],
                     archived=board["archived"],
-                    role=m["role"],
+                    role=entry["role"],
                     version=board["version"],
                 )
             )
@@ -203,12 +205,9 @@ class InMemoryReadStore:
     async def archived_events(
         self, board_id: UUID, first: int, last: int | None, count: int
     ) -> list[AnyEvent]:
-        found = [
-            (version, doc)
-            for version, doc in self._archived(board_id)
-            if version >= first and (last is None or version <= last)
-        ]
-        return [_parsed(version, doc, board_id) for version, doc in found[:count]]
+        end = first + count - 1 if last is None else min(last, first + count - 1)
+        found = [(v, d) for v, d in self._archived(board_id) if first <= v <= end]
+        return [_parsed(version, doc, board_id) for version, doc in found]
 
     async def archived_documents(self, board_id: UUID) -> list[tuple[int, Doc | None]]:
         return [
@@ -235,9 +234,12 @@ class InMemoryReadStore:
         board = self._gen.boards.get(board_id)
         if board is None:
             return None
-        cards = [c for c in self._gen.cards.values() if c["board_id"] == board_id]
-        members = [m for m in self._gen.memberships.values() if m.get("board_id") == board_id]
-        return canonical_documents(as_stored(board), map(as_stored, cards), members)
+        buckets = self._buckets(bucket_ids(board_id, archived=True))
+        cards = [card for bucket in buckets for card in bucket["cards"].values()]
+        return canonical_documents(as_stored(board), cards)
+
+    async def user_index(self) -> dict[str, dict[str, Doc]]:
+        return {user: dict(doc["boards"]) for user, doc in self._gen.users.items()}
 
     # -- generations ---------------------------------------------------------------------------
 

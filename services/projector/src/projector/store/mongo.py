@@ -1,8 +1,9 @@
 """`MongoReadStore`: read models, the per-user index, checkpoints and the event archive in MongoDB
-(or FerretDB), under the rules of `projector.store.port`.
+(or FerretDB), under the rules of `projector.store.port` and the layout of `projector.store.layout`.
 
 No multi-document transactions (FerretDB has none): every write is idempotent on its own, and its
-guard is in its filter.
+guard is in its filter. Every read and write on the hot paths names its documents by `_id` (one
+value, or `$in`), which MongoDB and the patched FerretDB answer from the `_id` index.
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from projector.projection import BoardProjection
+from projector.store.layout import (
+    BucketChange,
+    bucket_changes,
+    bucket_id,
+    bucket_ids,
+    loaded_projection,
+    membership_entries,
+)
 from projector.store.port import (
     GENERATION_COLLECTIONS,
     Checkpoint,
@@ -41,6 +50,8 @@ POINTER_ID = "read_models"
 # FerretDB 1.24 stops answering an update command of 100 or more statements, or a few large
 # ones at once (measured): writes go in chunks of at most this many, one chunk at a time.
 BULK_CHUNK = 50
+# Archived events asked for by `_id` at a time.
+ARCHIVE_PAGE = 1_000
 
 
 class MongoReadStore:
@@ -65,16 +76,17 @@ class MongoReadStore:
     def switch_to(self, generation: int) -> None:
         self._generation = generation
         self.boards: AsyncCollection[Doc] = self.db[collection_name("boards", generation)]
-        self.cards: AsyncCollection[Doc] = self.db[collection_name("cards", generation)]
-        self.memberships: AsyncCollection[Doc] = self.db[collection_name("memberships", generation)]
+        self.buckets: AsyncCollection[Doc] = self.db[collection_name("card_buckets", generation)]
+        self.users: AsyncCollection[Doc] = self.db[collection_name("user_boards", generation)]
         self.checkpoints: AsyncCollection[Doc] = self.db[collection_name("checkpoints", generation)]
+        # Documents known to exist, so a write updates them without inserting first.
+        self._existing: set[str] = set()
 
     def at(self, generation: int) -> MongoReadStore:
         return MongoReadStore(self.db, generation=generation, bulk_writes=self._bulk_writes)
 
     async def ensure_indexes(self) -> None:
-        await self.cards.create_index([("board_id", ASCENDING)])
-        await self.memberships.create_index([("user_id", ASCENDING), ("active", ASCENDING)])
+        # Hot paths go by `_id` only; this one serves operators (verify, rebuild, compaction).
         await self.events.create_index(
             [("board_id", ASCENDING), ("version", ASCENDING)], unique=True
         )
@@ -89,17 +101,12 @@ class MongoReadStore:
         if board is None:
             return BoardProjection(board_id=board_id)
         board.pop("_id")
-        cards = {}
-        async for card in self.cards.find({"board_id": board_id}):
-            card.pop("_id")
-            cards[card["card_id"]] = card
-        return BoardProjection(
-            board_id=board_id,
-            board=board,
-            cards=cards,
-            stored_version=int(board["version"]),
-            stored_cards=set(cards),
-        )
+        buckets = [
+            b
+            async for b in self.buckets.find({"_id": {"$in": bucket_ids(board_id, archived=True)}})
+        ]
+        self._existing.update(b["_id"] for b in buckets)
+        return loaded_projection(board_id, board, buckets)
 
     async def write(self, projections: Sequence[BoardProjection]) -> list[BoardProjection]:
         dirty = [p for p in projections if p.dirty]
@@ -111,27 +118,15 @@ class MongoReadStore:
         )
         # Inserts first, then guarded updates without upsert: an upsert that loses its guard
         # is a duplicate-key error, which FerretDB reports in a shape PyMongo cannot read.
-        await self._bulk(
-            self.cards,
-            [
-                InsertOne({"_id": c, **p.cards[c]})
-                for p in dirty
-                for c in p.dirty_cards - p.stored_cards
-            ],
+        buckets = [(p, change) for p in dirty for change in bucket_changes(p)]
+        await self._ensure(
+            self.buckets,
+            {c.bucket_id: {"board_id": c.board_id, "cards": {}} for _, c in buckets},
         )
-        # Cards just inserted need no guarded update on top.
-        await self._bulk(
-            self.cards,
-            [_card_write(p.cards[c]) for p in dirty for c in p.dirty_cards & p.stored_cards],
-        )
-        members = [(p, user, m) for p in dirty for user, m in p.dirty_members.items()]
-        await self._bulk(
-            self.memberships,
-            [InsertOne({"_id": f"{user}|{p.board_id}", "version": 0}) for p, user, _ in members],
-        )
-        await self._bulk(
-            self.memberships, [_membership_write(p, user, m) for p, user, m in members]
-        )
+        await self._bulk(self.buckets, [_bucket_write(c) for _, c in buckets])
+        members = [(p, user, entry) for p in dirty for user, entry in membership_entries(p)]
+        await self._ensure(self.users, {user: {"boards": {}} for _, user, _ in members})
+        await self._bulk(self.users, [_user_write(p.board_id, u, e) for p, u, e in members])
         stale = []
         for p in dirty:
             if await self._write_board(p):
@@ -139,6 +134,14 @@ class MongoReadStore:
             else:
                 stale.append(p)
         return stale
+
+    async def _ensure(self, collection: AsyncCollection[Doc], documents: dict[str, Doc]) -> None:
+        """Inserts the documents not known to exist (a duplicate means one did: that is fine)."""
+        missing = {i: d for i, d in documents.items() if i not in self._existing}
+        await self._bulk(
+            collection, [InsertOne({"_id": i, "version": 0, **d}) for i, d in missing.items()]
+        )
+        self._existing.update(missing)
 
     async def _bulk(self, collection: AsyncCollection[Doc], requests: Iterable[Any]) -> None:
         batch = list(requests)
@@ -195,24 +198,26 @@ class MongoReadStore:
         board = await self.boards.find_one({"_id": str(board_id)})
         if board is None:
             return None
-        query: Doc = {"board_id": str(board_id)}
-        if not archived:
-            query["archived"] = False
-        cards = [card async for card in self.cards.find(query)]
+        ids = bucket_ids(str(board_id), archived=archived)
+        cards = [
+            card
+            async for bucket in self.buckets.find({"_id": {"$in": ids}}, {"cards": 1})
+            for card in bucket["cards"].values()
+        ]
         return board_detail(board, cards, archived=archived)
 
     async def card(self, board_id: UUID, card_id: UUID) -> CardView | None:
-        doc = await self.cards.find_one({"_id": str(card_id), "board_id": str(board_id)})
-        if doc is None:
-            return None
-        doc.pop("_id")
-        return CardView.model_validate(doc)
+        for archived in (False, True):
+            bucket_key = bucket_id(str(board_id), str(card_id), archived=archived)
+            bucket = await self.buckets.find_one({"_id": bucket_key}, {f"cards.{card_id}": 1})
+            card = (bucket or {}).get("cards", {}).get(str(card_id))
+            if card is not None:
+                return CardView.model_validate(card)
+        return None
 
     async def boards_of(self, user_id: str) -> list[BoardSummary]:
-        roles = {
-            m["board_id"]: m["role"]
-            async for m in self.memberships.find({"user_id": user_id, "active": True})
-        }
+        user = await self.users.find_one({"_id": user_id})
+        roles = {b: e["role"] for b, e in (user or {}).get("boards", {}).items() if e["active"]}
         if not roles:
             return []
         summaries = [
@@ -232,15 +237,11 @@ class MongoReadStore:
     async def archived_events(
         self, board_id: UUID, first: int, last: int | None, count: int
     ) -> list[AnyEvent]:
-        versions: dict[str, int] = {"$gte": first}
-        if last is not None:
-            versions["$lte"] = last
-        cursor = (
-            self.events.find({"board_id": str(board_id), "version": versions})
-            .sort("version", ASCENDING)
-            .limit(count)
-        )
-        return [_archived_event(doc, board_id) async for doc in cursor]
+        end = first + count - 1 if last is None else min(last, first + count - 1)
+        ids = [archive_id(board_id, v) for v in range(first, end + 1)]
+        found = [doc async for doc in self.events.find({"_id": {"$in": ids}})]
+        found.sort(key=lambda doc: int(doc["version"]))
+        return [_archived_event(doc, board_id) for doc in found]
 
     async def archived_documents(self, board_id: UUID) -> list[tuple[int, Doc | None]]:
         cursor = self.events.find({"board_id": str(board_id)}).sort("version", ASCENDING)
@@ -253,17 +254,17 @@ class MongoReadStore:
         return sorted(str(b) for b in await self.events.distinct("board_id"))
 
     async def archived_prefix(self, board_id: UUID, up_to: int) -> int:
-        if up_to <= 0:
-            return 0
-        query = {"board_id": str(board_id), "version": {"$lte": up_to}}
-        if await self.events.count_documents(query) == up_to:
-            return up_to  # (board, version) is unique, so `up_to` documents are 1..up_to
-        expected = 1
-        async for doc in self.events.find(query, {"version": 1}).sort("version", ASCENDING):
-            if int(doc["version"]) != expected:
-                break
-            expected += 1
-        return expected - 1
+        for start in range(1, up_to + 1, ARCHIVE_PAGE):
+            versions = range(start, min(start + ARCHIVE_PAGE, up_to + 1))
+            ids = [archive_id(board_id, v) for v in versions]
+            held = {
+                int(d["version"])
+                async for d in self.events.find({"_id": {"$in": ids}}, {"version": 1})
+            }
+            missing = next((v for v in versions if v not in held), None)
+            if missing is not None:
+                return missing - 1
+        return max(up_to, 0)
 
     # -- verifying a generation ----------------------------------------------------------------
 
@@ -274,9 +275,16 @@ class MongoReadStore:
         board = await self.boards.find_one({"_id": board_id})
         if board is None:
             return None
-        cards = [card async for card in self.cards.find({"board_id": board_id})]
-        members = [m async for m in self.memberships.find({"board_id": board_id})]
-        return canonical_documents(board, cards, members)
+        ids = bucket_ids(board_id, archived=True)
+        cards = [
+            card
+            async for bucket in self.buckets.find({"_id": {"$in": ids}})
+            for card in bucket["cards"].values()
+        ]
+        return canonical_documents(board, cards)
+
+    async def user_index(self) -> dict[str, dict[str, Doc]]:
+        return {str(user["_id"]): user.get("boards", {}) async for user in self.users.find({})}
 
     # -- generations ---------------------------------------------------------------------------
 
@@ -333,36 +341,34 @@ def _archived_event(doc: Doc, board_id: UUID) -> AnyEvent:
     return checked(event, board_id, int(doc["version"]))
 
 
+def archive_id(board_id: UUID | str, version: int) -> str:
+    return f"{board_id}:{version}"
+
+
 def _event_doc(event: AnyEvent, source: bytes | None) -> Doc:
     # The document as stored when we have it: an upcast model dumps differently, and the hash
     # chain (docs/event-chain.md) is over the stored document.
     stored = orjson.loads(source) if source is not None else event.model_dump(mode="json")
     return {
-        "_id": f"{event.board_id}:{event.version}",
+        "_id": archive_id(event.board_id, event.version),
         "board_id": str(event.board_id),
         "version": event.version,
         "event": stored,
     }
 
 
-def _card_write(card: Doc) -> UpdateOne:
-    return UpdateOne({"_id": card["card_id"], "version": {"$lt": card["version"]}}, {"$set": card})
+def _bucket_write(change: BucketChange) -> UpdateOne:
+    fields = {f"cards.{c}": d for c, d in change.put.items()}
+    update: Doc = {"$set": {"version": change.version, **fields}}
+    if change.take:
+        update["$unset"] = {f"cards.{c}": "" for c in change.take}
+    return UpdateOne({"_id": change.bucket_id, "version": {"$lt": change.version}}, update)
 
 
-def _membership_write(p: BoardProjection, user_id: str, change: Doc) -> UpdateOne:
-    version = change["version"]
-    return UpdateOne(
-        {"_id": f"{user_id}|{p.board_id}", "version": {"$lt": version}},
-        {
-            "$set": {
-                "user_id": user_id,
-                "board_id": p.board_id,
-                "role": change["role"],
-                "active": change["active"],
-                "version": version,
-            }
-        },
-    )
+def _user_write(board_id: str, user_id: str, entry: Doc) -> UpdateOne:
+    # `$not: {$gte}` matches an entry that is older and one that is not there yet.
+    guard = {"_id": user_id, f"boards.{board_id}.version": {"$not": {"$gte": entry["version"]}}}
+    return UpdateOne(guard, {"$set": {f"boards.{board_id}": entry}})
 
 
 async def _bulk_chunk(collection: AsyncCollection[Doc], batch: list[Any]) -> None:

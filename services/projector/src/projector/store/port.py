@@ -1,10 +1,11 @@
 """The read store port: what the projector needs from wherever its read models live.
 
 Three kinds of data, with one rule each:
-- read models (boards, cards, memberships), kept per *generation*: a board document changes only
-  when it holds the version just before the one written, card and membership documents only when
-  they hold an older version; a write that loses such a guard is dropped, and the winner's
-  documents stand (it applied the same events, so they are the same documents);
+- read models (boards, their cards, the per-user index; laid out as `store.layout` says), kept
+  per *generation*: a board document changes only when it holds the version just before the one
+  written, a card bucket or a user's entry for a board only when it holds an older version; a
+  write that loses such a guard is dropped, and the winner's documents stand (it applied the
+  same events, so they are the same documents);
 - checkpoints, per generation and partition, that only move forward;
 - the event archive, one for all generations (it is the log, not a read model): each event
   inserted once under its (board, version), as the JSON it was stored as.
@@ -26,26 +27,25 @@ from contracts.read_models import BoardDetail, BoardSummary, BoardView, CardView
 from projector.projection import BoardProjection
 
 Doc = dict[str, Any]
-# The read models of generation 0 live in `boards`, `cards`, `memberships`, `checkpoints`;
-# generation N in `boards_gN` and so on (docs/operations.md).
-GENERATION_COLLECTIONS = ("boards", "cards", "memberships", "checkpoints")
+# The read models of generation 0 live in `boards`, `card_buckets`, `user_boards`,
+# `checkpoints`; generation N in `boards_gN` and so on (docs/operations.md, `store.layout`).
+GENERATION_COLLECTIONS = ("boards", "card_buckets", "user_boards", "checkpoints")
 
 
 def collection_name(base: str, generation: int) -> str:
     return base if generation == 0 else f"{base}_g{generation}"
 
 
-def _strip(doc: Doc, *names: str) -> Doc:
-    return {k: v for k, v in doc.items() if k not in ("_id", *names)}
+def _strip(doc: Doc) -> Doc:
+    return {k: v for k, v in doc.items() if k != "_id"}
 
 
-def canonical_documents(board: Doc, cards: Iterable[Doc], members: Iterable[Doc]) -> Doc:
+def canonical_documents(board: Doc, cards: Iterable[Doc]) -> Doc:
     """A board's stored documents in one shape, whatever store held them: what a rebuild
     compares (every store answers `stored_documents` through this)."""
     return {
         "board": _strip(board),
         "cards": sorted((_strip(c) for c in cards), key=lambda c: str(c["card_id"])),
-        "memberships": {m["user_id"]: _strip(m, "user_id", "board_id") for m in members},
     }
 
 
@@ -149,7 +149,13 @@ class ReadStore(Protocol):
         ...
 
     async def stored_documents(self, board_id: str) -> Doc | None:
-        """A board's documents in this generation, in a canonical shape (None: no board)."""
+        """A board's document and its cards in this generation, in a canonical shape (None: no
+        board)."""
+        ...
+
+    async def user_index(self) -> dict[str, dict[str, Doc]]:
+        """The whole per-user index of this generation: user -> board -> `{role, active,
+        version}` (for verification: it reads every user)."""
         ...
 
     # -- generations ---------------------------------------------------------------------------
