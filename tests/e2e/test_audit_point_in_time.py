@@ -119,7 +119,7 @@ async def client(
         jwt_issuer=signer.issuer,
         jwt_audience=signer.audience,
         jwt_public_key_file=public,
-        apply=False,
+        role="serve",
     )
     keys = StaticKeys({signer.kid: signer.private_key.public_key()})
     return await aiohttp_client(create_app(settings, keys=keys))

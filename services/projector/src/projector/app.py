@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -19,9 +19,11 @@ from contracts.envelope import AnyEvent
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
+from projector.applied import AppliedVersions, announce, listen
 from projector.apply.consumer import LogDivergedError
 from projector.apply.supervisor import Supervisor
 from projector.keys import (
+    applied_key,
     board_log_key,
     hub_key,
     read_store_key,
@@ -36,7 +38,7 @@ from projector.read.ws.hub import WebSocketHub
 from projector.settings import ProjectorSettings
 from projector.store.mongo import MongoReadStore
 from projector.store.port import ReadStore
-from projector.streams import BoardLog, stream_keys
+from projector.streams import BoardLog, applied_channel, stream_keys
 
 AppContext = Callable[[web.Application], AsyncIterator[None]]
 OnApplied = Callable[[Sequence[AnyEvent]], None]
@@ -57,15 +59,18 @@ def create_app(
     )
     app[settings_key] = settings
     app[stream_keys_key] = stream_keys(settings)
-    add_routes(app)
-    app.router.add_get("/ws", websocket)
+    app[applied_key] = AppliedVersions()
+    add_routes(app, serving=settings.serves)
     app.cleanup_ctx.append(redis_ctx)
     app.cleanup_ctx.append(_store_ctx(store))
     app.cleanup_ctx.append(_verifier_ctx(keys))
     app.cleanup_ctx.append(_supervisor_ctx(on_diverged, on_applied))
-    app.cleanup_ctx.append(hub_ctx)
-    # Sockets are closed (1001) when shutdown begins, not after aiohttp's handler timeout.
-    app.on_shutdown.append(close_hub)
+    if settings.serves:
+        app.router.add_get("/ws", websocket)
+        app.cleanup_ctx.append(applied_ctx)
+        app.cleanup_ctx.append(hub_ctx)
+        # Sockets are closed (1001) when shutdown begins, not after aiohttp's handler timeout.
+        app.on_shutdown.append(close_hub)
     return app
 
 
@@ -122,13 +127,21 @@ def _verifier_ctx(given: KeySource | None) -> AppContext:
 
 def _supervisor_ctx(on_diverged: OnDiverged | None, on_applied: OnApplied | None) -> AppContext:
     async def supervisor_ctx(app: web.Application) -> AsyncIterator[None]:
+        redis, channel = app[redis_key], applied_channel(app[stream_keys_key])
+
+        async def on_written(generation: int, versions: Mapping[str, int]) -> None:
+            if generation == app[read_store_key].generation:
+                app[applied_key].written(versions)
+            await announce(redis, channel, generation, versions)
+
         supervisor = Supervisor(
-            app[redis_key],
+            redis,
             app[read_store_key],
             app[stream_keys_key],
             app[settings_key],
             on_applied=on_applied,
             on_diverged=on_diverged,
+            on_written=on_written,
         )
         app[supervisor_key] = supervisor
         # Runs without `apply` too: it moves the readers when a rebuild switches generations.
@@ -142,6 +155,21 @@ def _supervisor_ctx(on_diverged: OnDiverged | None, on_applied: OnApplied | None
                 await task
 
     return supervisor_ctx
+
+
+async def applied_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Hears what every applier, here or in another process, has just written."""
+    store = app[read_store_key]
+    channel = applied_channel(app[stream_keys_key])
+    task = asyncio.create_task(
+        listen(app[redis_key], channel, app[applied_key], lambda: store.generation)
+    )
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def hub_ctx(app: web.Application) -> AsyncIterator[None]:

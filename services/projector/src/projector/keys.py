@@ -7,6 +7,7 @@ from cardstream_runtime.jwt import TokenVerifier
 from contracts.streams import StreamKeys
 from redis.asyncio import Redis
 
+from projector.applied import AppliedVersions
 from projector.apply.supervisor import Supervisor
 from projector.read.ws.hub import WebSocketHub
 from projector.settings import ProjectorSettings
@@ -21,3 +22,4 @@ read_store_key: web.AppKey[ReadStore] = web.AppKey("read_store")
 verifier_key = web.AppKey("verifier", TokenVerifier)
 supervisor_key = web.AppKey("supervisor", Supervisor)
 hub_key = web.AppKey("hub", WebSocketHub)
+applied_key = web.AppKey("applied", AppliedVersions)

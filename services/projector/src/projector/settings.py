@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import os
 import socket
+from enum import StrEnum
 
 from cardstream_runtime.settings import ServiceSettings
 from contracts.streams import DEFAULT_PARTITIONS
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+
+class Role(StrEnum):
+    """What a process does: apply the feeds to the read store, serve reads and WebSockets, or
+    both (the default). Serving processes never wait on the store for live events: they tail the
+    feeds they need themselves."""
+
+    BOTH = "both"
+    APPLY = "apply"
+    SERVE = "serve"
 
 
 def _instance_id() -> str:
@@ -28,8 +39,7 @@ class ProjectorSettings(ServiceSettings):
     partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1, le=1024)
     key_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9:_-]*$")
 
-    # Applying the feed to MongoDB. Off: this process only serves reads and WebSockets.
-    apply: bool = True
+    role: Role = Role.BOTH
     instance_id: str = Field(default_factory=_instance_id)
     consumer_group: str = "projector"
     batch_size: int = Field(default=500, ge=1, le=10_000)
@@ -48,3 +58,11 @@ class ProjectorSettings(ServiceSettings):
     ws_max_message_bytes: int = 64 * 1024
     # Messages waiting for one slow connection before it is sent a fresh snapshot or dropped.
     ws_send_queue: int = Field(default=256, ge=8)
+
+    @property
+    def applies(self) -> bool:
+        return self.role in (Role.BOTH, Role.APPLY)
+
+    @property
+    def serves(self) -> bool:
+        return self.role in (Role.BOTH, Role.SERVE)

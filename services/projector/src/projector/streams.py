@@ -87,6 +87,11 @@ def presence_channel(keys: StreamKeys) -> str:
     return f"{keys.prefix}cs:presence"
 
 
+def applied_channel(keys: StreamKeys) -> str:
+    """Pub/sub: appliers say which board versions they have just written (`projector.applied`)."""
+    return f"{keys.prefix}cs:applied"
+
+
 # -- feed entries ------------------------------------------------------------------------------
 
 

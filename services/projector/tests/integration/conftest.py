@@ -13,6 +13,7 @@ from cardstream_testing.fixtures import PARTITIONS
 from projector.app import OnApplied, OnDiverged, create_app
 from projector.settings import ProjectorSettings
 from projector.store.mongo import MongoReadStore
+from projector.store.port import ReadStore
 from pymongo import AsyncMongoClient
 
 Client = TestClient[web.Request, web.Application]
@@ -32,7 +33,7 @@ async def read_store(
 def app_settings() -> dict[str, Any]:
     """The settings a module's apps start from, besides the servers and the signer; a module
     overrides this fixture to start from others, a test passes overrides to `make_client`."""
-    return {"apply": True, "lease_ms": 600, "block_ms": 100}
+    return {"role": "both", "lease_ms": 600, "block_ms": 100}
 
 
 @pytest.fixture
@@ -47,8 +48,8 @@ def make_client(
     app_settings: dict[str, Any],
 ) -> MakeClient:
     """Starts a projector app in process, over the test's Redis prefix and database; keyword
-    arguments that `create_app` takes (`on_applied`, `on_diverged`) go to it, the rest are
-    settings."""
+    arguments that `create_app` takes (`on_applied`, `on_diverged`, `store`) go to it, the rest
+    are settings."""
     public = tmp_path / "public.pem"
     public.write_bytes(signer.public_pem())
     keys = StaticKeys({signer.kid: signer.private_key.public_key()})
@@ -57,6 +58,7 @@ def make_client(
         *,
         on_applied: OnApplied | None = None,
         on_diverged: OnDiverged | None = None,
+        store: ReadStore | None = None,
         **overrides: Any,
     ) -> Client:
         settings = ProjectorSettings(
@@ -73,7 +75,9 @@ def make_client(
                 **overrides,
             }
         )
-        app = create_app(settings, keys=keys, on_applied=on_applied, on_diverged=on_diverged)
+        app = create_app(
+            settings, keys=keys, store=store, on_applied=on_applied, on_diverged=on_diverged
+        )
         return await aiohttp_client(app)
 
     return make

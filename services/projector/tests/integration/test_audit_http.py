@@ -420,7 +420,7 @@ class TestExport:
     async def test_a_log_longer_than_a_page_comes_in_pages(
         self, make_client: MakeClient, signer: DevSigner, redis: Redis, stream_keys: StreamKeys
     ) -> None:
-        audit = Audit(await make_client(apply=False), signer, redis, stream_keys)
+        audit = Audit(await make_client(role="serve"), signer, redis, stream_keys)
         board = uuid.uuid4()
         await audit.write(board, ("alice", BoardCreated(title="t0", owner_id="alice")))
         await _project(audit, board)  # the read model and the archive hold version 1
@@ -437,7 +437,7 @@ class TestExport:
     async def test_a_log_that_breaks_off_cuts_the_transfer(
         self, make_client: MakeClient, signer: DevSigner, redis: Redis, stream_keys: StreamKeys
     ) -> None:
-        audit = Audit(await make_client(apply=False), signer, redis, stream_keys)
+        audit = Audit(await make_client(role="serve"), signer, redis, stream_keys)
         board = uuid.uuid4()
         await audit.write(board, *_story(board)[:3], to_feed=False)
         await _project(audit, board)  # the read model and the archive at version 3

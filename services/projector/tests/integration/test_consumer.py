@@ -316,10 +316,10 @@ class TestTornWrites:
         await _drain(first)
         await append(redis, keys, events[4:])
 
-        async def crash(self: MongoReadStore, projection: Any) -> bool:
+        async def crash(self: MongoReadStore, projections: Any) -> list[Any]:
             raise ConnectionError("the process died here")
 
-        monkeypatch.setattr(MongoReadStore, "_write_board", crash)
+        monkeypatch.setattr(MongoReadStore, "_write_boards", crash)
         with pytest.raises(ConnectionError):
             await first.run_once(block=False)
         monkeypatch.undo()

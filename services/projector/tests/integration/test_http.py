@@ -308,6 +308,40 @@ class TestReadYourWrites:
         assert (response.headers[VERSION], BEHIND in response.headers) == ("3", False)
         assert (await response.json())["board"]["title"] == "Final"
 
+    async def test_a_waiting_read_is_woken_by_another_process_applying_not_by_polling(
+        self,
+        make_client: MakeClient,
+        signer: DevSigner,
+        redis: Redis,
+        stream_keys: StreamKeys,
+        read_store: MongoReadStore,
+    ) -> None:
+        asked = 0
+
+        class Counting(MongoReadStore):
+            async def board_version(self, board_id: uuid.UUID) -> int | None:
+                nonlocal asked
+                asked += 1
+                return await super().board_version(board_id)
+
+        serving = await make_client(role="serve", store=Counting(read_store.db))
+        reader = Reader(serving, signer, redis, stream_keys)
+        board = uuid.uuid4()
+        read = asyncio.create_task(
+            serving.get(
+                f"/api/boards/{board}", params={"min_version": 1}, headers=reader.auth("alice")
+            )
+        )
+        await reader.write(board, _created())
+        await make_client(role="apply")  # another process applies it, and says so
+
+        response = await read
+        assert response.status == 200
+        assert response.headers[VERSION] == "1"
+        # Once before waiting, once when woken; polling every 25 ms for as long as the applier
+        # takes to start would have asked dozens of times.
+        assert asked <= 3
+
     async def test_a_new_board_is_read_as_soon_as_it_is_projected(self, reader: Reader) -> None:
         board = uuid.uuid4()
         await reader.write(
@@ -400,7 +434,7 @@ class TestReadiness:
         self, make_client: MakeClient, tmp_path: Path
     ) -> None:
         with RedisServer(tmp_path / "redis") as server:
-            client = await make_client(redis_url=server.url, apply=False)
+            client = await make_client(redis_url=server.url, role="serve")
             server.stop()
             started = time.monotonic()
             response = await client.get("/readyz")
@@ -497,7 +531,7 @@ class TestMetrics:
     async def test_lag_counts_the_feed_when_nothing_was_applied(
         self, make_client: MakeClient, signer: DevSigner, redis: Redis, stream_keys: StreamKeys
     ) -> None:
-        client = await make_client(apply=False)
+        client = await make_client(role="serve")
         reader = Reader(client, signer, redis, stream_keys)
         board = uuid.uuid4()
         await reader.write(board, _created(), *[BoardRenamed(title="t", previous_title="t")] * 4)
@@ -538,7 +572,7 @@ class TestMetrics:
         await reader.write(board, _created())
         await reader.caught_up(board)
         # A second app that only reads: it sees the checkpoint, then entries nobody applies.
-        observer = await make_client(apply=False)
+        observer = await make_client(role="serve")
         await reader.client.close()  # the applying projector stops; its checkpoint stays
         await reader.write(board, *[BoardRenamed(title="t", previous_title="t")] * 3)
         samples = await _metrics(observer)

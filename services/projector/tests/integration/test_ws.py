@@ -52,7 +52,7 @@ MakeClient = Callable[..., Awaitable[Client]]
 @pytest.fixture
 def app_settings() -> dict[str, Any]:
     # Only serving: a test builds the read models it needs (`project`) or asks for `apply`.
-    return {"apply": False, "block_ms": 200}
+    return {"role": "serve", "block_ms": 200}
 
 
 class Boards:
@@ -369,6 +369,22 @@ class TestSubscribe:
         assert await versions_until(ws, other, last) == [last]
 
 
+class TestWhichFeedsAreRead:
+    async def test_a_process_reads_only_the_partitions_of_the_boards_followed_there(
+        self, client: Client, signer: DevSigner, boards: Boards, stream_keys: StreamKeys
+    ) -> None:
+        the_hub = client.app[hub_key]
+        assert the_hub.followed_partitions == set()
+        board = await boards.create("alice")
+        ws = await connect(client, signer, "alice")
+        await subscribe(ws, board)
+        assert (await receive(ws, "presence"))["type"] == "snapshot"
+
+        assert the_hub.followed_partitions == {stream_keys.partition_of(board)}
+        last = await boards.renames(board, 3)
+        assert await versions_until(ws, board, last) == [2, 3, 4]
+
+
 class TestCatchUp:
     async def test_a_resubscription_since_v_gets_exactly_the_events_after_v(
         self, client: Client, signer: DevSigner, boards: Boards
@@ -421,7 +437,7 @@ class TestOrdering:
         self, make_client: MakeClient, signer: DevSigner, boards: Boards
     ) -> None:
         # One process applies the feed to MongoDB, the other only serves: both serve subscribers.
-        applying = await make_client(apply=True)
+        applying = await make_client(role="both")
         serving = await make_client(instance_id="serving")
         board = await boards.create("alice", bob=Role.VIEWER)
         joined: list[tuple[Socket, int | None]] = []

@@ -19,7 +19,7 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from contracts.envelope import AnyEvent
@@ -45,6 +45,9 @@ from projector.streams import (
 log = logging.getLogger("projector.consumer")
 
 CACHED_BOARDS = 2_000
+
+# Told, after a batch is written and its checkpoint moved, the version each board is at now.
+OnWritten = Callable[[Mapping[str, int]], Awaitable[None]]
 
 
 class LogDivergedError(Exception):
@@ -79,6 +82,7 @@ class PartitionApplier:
         max_attempts: int = 5,
         claim_idle_ms: int = 5000,
         on_applied: Callable[[Sequence[AnyEvent]], None] | None = None,
+        on_written: OnWritten | None = None,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -91,6 +95,7 @@ class PartitionApplier:
         self.max_attempts = max_attempts
         self.claim_idle_ms = claim_idle_ms
         self.on_applied = on_applied
+        self.on_written = on_written
         self.feed = keys.feed(partition)
         self._feeds = Feeds(redis, keys)
         self._log = BoardLog(redis, keys)
@@ -184,7 +189,7 @@ class PartitionApplier:
                         raise  # the batch is retried; nothing was acknowledged
                     parked.append((failure.entry, failure.reason))
             applied = [event for p in touched.values() for event in p.applied]
-            await self._write(touched)
+            written = await self._write(touched)
         except BaseException:
             # What was applied in memory but not written must be applied again from the store.
             for board_id in touched:
@@ -193,6 +198,8 @@ class PartitionApplier:
         if parked:
             await self._park(parked)
         await self._advance(entries)
+        if self.on_written is not None and written:
+            await self.on_written(written)
         if self.on_applied is not None and applied:
             self.on_applied(applied)
 
@@ -309,15 +316,19 @@ class PartitionApplier:
         fresh.sources.clear()
         return fresh
 
-    async def _write(self, touched: dict[str, BoardProjection]) -> None:
+    async def _write(self, touched: dict[str, BoardProjection]) -> dict[str, int]:
+        """Writes what the batch changed; the versions of the boards written, by id."""
+        dirty = {b: p.version for b, p in touched.items() if p.dirty}
         stale = await self.store.write(list(touched.values()))
         for projection in stale:
+            dirty.pop(projection.board_id, None)
             # Another writer got there first (a lease handover): its documents stand; forget ours.
             self._boards.pop(projection.board_id, None)
             log.info(
                 "board written by another projector",
                 extra={"fields": {"board": projection.board_id}},
             )
+        return dirty
 
     async def _park(self, parked: list[tuple[FeedEntry, str]]) -> None:
         key = dead_letter_key(self.keys, self.partition, self.group)

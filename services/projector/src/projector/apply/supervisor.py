@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from contracts.envelope import AnyEvent
 from contracts.streams import StreamKeys
@@ -29,6 +29,9 @@ from projector.store.port import ReadStore
 from projector.streams import lease_key
 
 log = logging.getLogger("projector.supervisor")
+
+# Told the generation written and each board's version after an applier's batch.
+OnWritten = Callable[[int, Mapping[str, int]], Awaitable[None]]
 
 
 def generation_group(group: str, generation: int) -> str:
@@ -45,6 +48,7 @@ class Supervisor:
         settings: ProjectorSettings,
         *,
         on_applied: Callable[[Sequence[AnyEvent]], None] | None = None,
+        on_written: OnWritten | None = None,
         on_diverged: Callable[[LogDivergedError], None] | None = None,
     ) -> None:
         self.redis = redis
@@ -52,6 +56,7 @@ class Supervisor:
         self.settings = settings
         self.keys = keys
         self.on_applied = on_applied
+        self.on_written = on_written
         self.on_diverged = on_diverged
         self.held: dict[int, asyncio.Task[None]] = {}
         self.diverged: LogDivergedError | None = None
@@ -69,7 +74,7 @@ class Supervisor:
         interval = self.settings.lease_ms / 3000
         while not self._stop.is_set():
             await self._follow_generation()
-            if self.settings.apply:
+            if self.settings.applies:
                 for partition in range(self.settings.partitions):
                     if partition not in self.held:
                         await self._try_take(partition)
@@ -119,6 +124,7 @@ class Supervisor:
             max_attempts=self.settings.max_attempts,
             claim_idle_ms=self.settings.lease_ms,
             on_applied=self.on_applied,
+            on_written=self._written,
         )
         task = asyncio.create_task(
             self._apply(applier, lease, self._generation_stop), name=f"partition-{partition}"
@@ -155,6 +161,11 @@ class Supervisor:
                     await asyncio.wait_for(stop.wait(), 0.5)
                 if not await lease.acquire() and not await lease.renew():
                     return
+
+    async def _written(self, versions: Mapping[str, int]) -> None:
+        # Tagged with the generation being applied, read at the call: a switch-over changes it.
+        if self.on_written is not None:
+            await self.on_written(self._writer.generation, versions)
 
     async def stop(self) -> None:
         self._stop.set()

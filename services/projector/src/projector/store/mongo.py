@@ -18,7 +18,7 @@ import orjson
 from contracts.envelope import AnyEvent
 from contracts.read_models import BoardDetail, BoardSummary, BoardView, CardView
 from contracts.upcasting import parse_event
-from pymongo import ASCENDING, InsertOne, UpdateOne
+from pymongo import ASCENDING, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -127,12 +127,10 @@ class MongoReadStore:
         members = [(p, user, entry) for p in dirty for user, entry in membership_entries(p)]
         await self._ensure(self.users, {user: {"boards": {}} for _, user, _ in members})
         await self._bulk(self.users, [_user_write(p.board_id, u, e) for p, u, e in members])
-        stale = []
+        stale = await self._write_boards(dirty)
         for p in dirty:
-            if await self._write_board(p):
+            if p not in stale:
                 p.written()
-            else:
-                stale.append(p)
         return stale
 
     async def _ensure(self, collection: AsyncCollection[Doc], documents: dict[str, Doc]) -> None:
@@ -149,19 +147,39 @@ class MongoReadStore:
             async with self._bulk_writes:
                 await _bulk_chunk(collection, batch[start : start + BULK_CHUNK])
 
-    async def _write_board(self, p: BoardProjection) -> bool:
-        assert p.board is not None
-        doc = {"_id": p.board_id, **p.board}
-        if p.stored_version == 0:
-            try:
-                await self.boards.insert_one(doc)
-            except DuplicateKeyError:
-                return False  # created meanwhile by another writer
-            return True
-        result = await self.boards.replace_one(
-            {"_id": p.board_id, "version": p.stored_version}, doc
-        )
-        return result.matched_count == 1
+    async def _write_boards(self, dirty: list[BoardProjection]) -> list[BoardProjection]:
+        """Board documents last, in bulk: new ones inserted (a duplicate was created meanwhile by
+        another writer), the others replaced where they still hold the version this writer last
+        stored. Returns those another writer moved on."""
+        new = [p for p in dirty if p.stored_version == 0]
+        old = [p for p in dirty if p.stored_version != 0]
+        stale: list[BoardProjection] = []
+        for start in range(0, len(new), BULK_CHUNK):
+            chunk = new[start : start + BULK_CHUNK]
+            inserts = [InsertOne({"_id": p.board_id, **(p.board or {})}) for p in chunk]
+            async with self._bulk_writes:
+                refused = await _bulk_chunk(self.boards, inserts)
+            stale += [chunk[i] for i in refused]
+        for start in range(0, len(old), BULK_CHUNK):
+            chunk = old[start : start + BULK_CHUNK]
+            replaces = [
+                ReplaceOne({"_id": p.board_id, "version": p.stored_version}, p.board or {})
+                for p in chunk
+            ]
+            async with self._bulk_writes:
+                result = await self.boards.bulk_write(replaces, ordered=False)
+            if result.matched_count < len(chunk):
+                stale += await self._not_written(chunk)
+        return stale
+
+    async def _not_written(self, chunk: list[BoardProjection]) -> list[BoardProjection]:
+        # Rare (a lease handover): which guards failed, by reading back what the boards hold.
+        ids = [p.board_id for p in chunk]
+        held = {
+            d["_id"]: d["version"]
+            async for d in self.boards.find({"_id": {"$in": ids}}, {"version": 1})
+        }
+        return [p for p in chunk if held.get(p.board_id) != p.version]
 
     async def checkpoint(self, partition: int) -> Checkpoint | None:
         doc = await self.checkpoints.find_one({"_id": partition})
@@ -371,7 +389,10 @@ def _user_write(board_id: str, user_id: str, entry: Doc) -> UpdateOne:
     return UpdateOne(guard, {"$set": {f"boards.{board_id}": entry}})
 
 
-async def _bulk_chunk(collection: AsyncCollection[Doc], batch: list[Any]) -> None:
+async def _bulk_chunk(collection: AsyncCollection[Doc], batch: list[Any]) -> list[int]:
+    """Writes one chunk; returns the positions of the writes refused as duplicates."""
+    if not batch:
+        return []
     try:
         await collection.bulk_write(batch, ordered=False)
     except BulkWriteError as exc:
@@ -379,3 +400,5 @@ async def _bulk_chunk(collection: AsyncCollection[Doc], batch: list[Any]) -> Non
         errors = exc.details.get("writeErrors", [])
         if any(e.get("code") != DUPLICATE_KEY for e in errors):
             raise
+        return [int(e["index"]) for e in errors]
+    return []

@@ -10,6 +10,7 @@ from projector.read.http.errors import api_error
 __all__ = ["add_routes", "api_error"]
 
 
-def add_routes(app: web.Application) -> None:
-    for table in (boards.routes, audit.routes, probes.routes):
+def add_routes(app: web.Application, *, serving: bool = True) -> None:
+    """Probes always; reads only in a process that serves (not an applier alone)."""
+    for table in (boards.routes, audit.routes, probes.routes) if serving else (probes.routes,):
         app.add_routes(table)

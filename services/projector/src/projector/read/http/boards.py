@@ -12,6 +12,7 @@ answers before reaching `min_version`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -21,7 +22,8 @@ from cardstream_runtime.errors import ApiError, error_response
 from contracts.read_models import BoardSummary
 from pydantic import TypeAdapter
 
-from projector.keys import read_store_key, settings_key, verifier_key
+from projector.applied import RECHECK_S
+from projector.keys import applied_key, read_store_key, settings_key, verifier_key
 from projector.read.http.audit import board_at
 from projector.read.http.queries import (
     BEHIND_HEADER,
@@ -35,12 +37,8 @@ from projector.read.http.queries import (
     path_uuid,
     query,
 )
-from projector.store.port import ReadStore
 
 routes = web.RouteTableDef()
-
-# How often a read under `min_version` looks at the board's version again.
-POLL_INTERVAL_S = 0.025
 
 _summaries = TypeAdapter(list[BoardSummary])
 
@@ -60,14 +58,25 @@ class ReadYourWrites:
     def _remaining(self) -> float:
         return self.deadline - asyncio.get_running_loop().time()
 
-    async def wait_for(self, store: ReadStore, board_id: UUID) -> None:
+    async def wait_for(self, request: web.Request, board_id: UUID) -> None:
+        """Until the read model reaches `min_version` or the bound passes: woken by the appliers
+        (`projector.applied`), asking the store itself at least every `RECHECK_S`."""
         if not self.min_version:
             return
-        while (await store.board_version(board_id) or 0) < self.min_version:
-            remaining = self._remaining()
-            if remaining <= 0:
-                return
-            await asyncio.sleep(min(POLL_INTERVAL_S, remaining))
+        store, applied = request.app[read_store_key], request.app[applied_key]
+        key = str(board_id)
+        while True:
+            written = applied.expect(key, self.min_version)
+            try:
+                if (await store.board_version(board_id) or 0) >= self.min_version:
+                    return
+                remaining = self._remaining()
+                if remaining <= 0:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(written), min(RECHECK_S, remaining))
+            finally:
+                applied.forget(key, written)
 
     async def not_found(self) -> ApiError:
         # An unknown board waits out the bound; a board the caller may not see must too.
@@ -98,7 +107,7 @@ async def get_board(request: web.Request) -> web.Response:
         return await board_at(request, board_id, claims.sub, asked)
     store = request.app[read_store_key]
     wait = ReadYourWrites.start(request, asked.min_version)
-    await wait.wait_for(store, board_id)
+    await wait.wait_for(request, board_id)
     detail = await store.board_detail(board_id, archived=asked.archived)
     if detail is None or not is_member(detail.board, claims.sub):
         raise await wait.not_found()
@@ -112,7 +121,7 @@ async def get_card(request: web.Request) -> web.Response:
     asked = query(request, ReadQuery)
     store = request.app[read_store_key]
     wait = ReadYourWrites.start(request, asked.min_version)
-    await wait.wait_for(store, board_id)
+    await wait.wait_for(request, board_id)
     board = await store.board_view(board_id)
     if board is None or not is_member(board, claims.sub):
         raise await wait.not_found()

@@ -8,11 +8,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from contracts.streams import StreamKeys
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from projector.channels import raise_if_cancelling
 from projector.read.ws.batches import BoardBatch
 from projector.streams import LogItem, feed_item, id_text
 
@@ -21,17 +23,14 @@ log = logging.getLogger("projector.ws")
 RETRY_PAUSE_S = 0.5
 
 
-def raise_if_cancelling() -> None:
-    """redis-py can swallow a cancellation that lands while it connects (seen with 8.1 on Python
-    3.11): a loop that would otherwise run on checks between its calls."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
 class FeedTail:
-    """Tails every partition feed with one blocking XREAD and hands each read over, grouped by
-    board, to `dispatch`. Starts at the feeds' ends as they are when `start` runs."""
+    """Tails the partition feeds this process's subscribers need, with one blocking XREAD, and
+    hands each read over, grouped by board, to `dispatch`.
+
+    A partition is followed from the moment a subscription asks (`follow`), starting at the feed's
+    newest entry then, before that subscription reads anything else; it is dropped once no board
+    of it is wanted. A process without subscribers reads no feed at all.
+    """
 
     def __init__(
         self,
@@ -39,42 +38,77 @@ class FeedTail:
         keys: StreamKeys,
         *,
         wanted: Callable[[str], bool],
+        wanted_partitions: Callable[[], set[int]],
         dispatch: Callable[[list[BoardBatch]], None],
         count: int,
         block_ms: int,
     ) -> None:
         self._redis = redis
-        self._feeds = [keys.feed(p) for p in range(keys.partitions)]
+        self._keys = keys
         self._wanted = wanted
+        self._wanted_partitions = wanted_partitions
         self._dispatch = dispatch
         self._count = count
         self._block_ms = block_ms
-        self._positions: dict[Any, Any] = {}
+        self._positions: dict[str, Any] = {}
+        self._partition_of_feed: dict[str, int] = {}
+        self._followed = asyncio.Event()
+        self._reading: asyncio.Task[Any] | None = None
 
-    async def start(self) -> None:
+    @property
+    def partitions(self) -> set[int]:
+        return set(self._partition_of_feed.values())
+
+    async def follow(self, board_id: UUID) -> None:
+        partition = self._keys.partition_of(board_id)
+        feed = self._keys.feed(partition)
+        if feed in self._positions:
+            return
         # The newest entry, not `$`: a later XREAD from `$` would skip what arrived in between.
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for feed in self._feeds:
-                pipe.xrevrange(feed, "+", "-", count=1)
-            newest: list[Any] = await pipe.execute()
-        self._positions = {
-            feed: entries[0][0] if entries else b"0-0"
-            for feed, entries in zip(self._feeds, newest, strict=True)
-        }
+        newest: Any = await self._redis.xrevrange(feed, "+", "-", count=1)
+        if feed in self._positions:
+            return  # followed meanwhile, maybe from an earlier position: keep that one
+        self._positions[feed] = newest[0][0] if newest else b"0-0"
+        self._partition_of_feed[feed] = partition
+        self._followed.set()
+        if self._reading is not None and not self._reading.done():
+            self._reading.cancel()  # read again, with this feed too
+
+    def _unfollow_unwanted(self) -> None:
+        wanted = self._wanted_partitions()
+        for feed, partition in list(self._partition_of_feed.items()):
+            if partition not in wanted:
+                del self._partition_of_feed[feed]
+                del self._positions[feed]
 
     async def run(self) -> None:
         while True:
             raise_if_cancelling()
-            try:
-                reply: Any = await self._redis.xread(
-                    self._positions, count=self._count, block=self._block_ms
-                )
-            except RedisError:
-                log.warning("cannot read the feeds; retrying", exc_info=True)
-                await asyncio.sleep(RETRY_PAUSE_S)
+            self._unfollow_unwanted()
+            if not self._positions:
+                self._followed.clear()
+                await self._followed.wait()
                 continue
+            reply = await self._read(dict(self._positions))
             if reply:
                 self._dispatch(self._batches(reply))
+
+    async def _xread(self, positions: Any) -> Any:
+        return await self._redis.xread(positions, count=self._count, block=self._block_ms)
+
+    async def _read(self, positions: dict[str, Any]) -> Any:
+        self._reading = asyncio.create_task(self._xread(positions))
+        try:
+            return await self._reading
+        except asyncio.CancelledError:
+            raise_if_cancelling()  # our own stop; otherwise `follow` asked for another read
+            return None
+        except RedisError:
+            log.warning("cannot read the feeds; retrying", exc_info=True)
+            await asyncio.sleep(RETRY_PAUSE_S)
+            return None
+        finally:
+            self._reading = None
 
     def _batches(self, reply: Any) -> list[BoardBatch]:
         streams = reply.items() if isinstance(reply, dict) else reply
@@ -82,9 +116,10 @@ class FeedTail:
         for feed, entries in streams:
             if isinstance(entries, list) and entries and isinstance(entries[0], list):
                 entries = entries[0]  # RESP3 wraps each stream's entries once more
-            if not entries:
+            name = id_text(feed)
+            if not entries or name not in self._positions:
                 continue
-            self._positions[id_text(feed)] = entries[-1][0]
+            self._positions[name] = entries[-1][0]
             for _, fields in entries:
                 found = feed_item(fields)
                 if found is not None and self._wanted(found[0]):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from uuid import UUID
 
 from aiohttp import WSMsgType, hdrs, web
 from cardstream_runtime.errors import error_response
@@ -27,7 +28,7 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from projector.read.ws import channels
+from projector import channels
 from projector.read.ws.connection import CLOSE_TIMEOUT_S, Connection
 from projector.read.ws.feed import FeedTail
 from projector.read.ws.messages import (
@@ -63,11 +64,14 @@ class WebSocketHub:
         self._sessions_channel = keys.sessions_ended()
         process_id = f"{settings.instance_id}-{secrets.token_hex(4)}"
         self._presence = Presence(redis, keys, process_id, self._send_presence)
-        self._subs = Subscriptions(store, BoardLog(redis, keys), self._presence)
+        self._subs = Subscriptions(
+            store, BoardLog(redis, keys), self._presence, keys, follow=self._follow
+        )
         self._tail = FeedTail(
             redis,
             keys,
             wanted=self._subs.wanted,
+            wanted_partitions=self._subs.partitions,
             dispatch=self._subs.dispatch,
             count=settings.batch_size,
             block_ms=settings.block_ms,
@@ -81,13 +85,20 @@ class WebSocketHub:
     def stats(self) -> SyncStats:
         return self._subs.stats
 
+    @property
+    def followed_partitions(self) -> set[int]:
+        """The partition feeds this process reads now."""
+        return self._tail.partitions
+
     def _send_presence(self, board_id: str, viewers: Viewers) -> None:
         self._subs.send_presence(board_id, viewers)
+
+    async def _follow(self, board_id: UUID) -> None:
+        await self._tail.follow(board_id)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self._tail.start()
         self._tasks = [
             asyncio.create_task(self._tail.run(), name="ws-feed-tail"),
             asyncio.create_task(self._presence.run(), name="ws-presence"),

@@ -24,8 +24,8 @@ from contracts.streams import StreamKeys
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from projector.read.ws import channels
-from projector.read.ws.feed import raise_if_cancelling
+from projector import channels
+from projector.channels import raise_if_cancelling
 from projector.read.ws.messages import ViewerKey
 from projector.streams import presence_channel, presence_key
 

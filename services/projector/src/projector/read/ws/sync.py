@@ -16,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
+from contracts.streams import StreamKeys
 from contracts.wire import SubscribeMessage
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
@@ -76,10 +78,20 @@ class SyncStats:
 class Subscriptions:
     """Every subscription of this process, by board."""
 
-    def __init__(self, store: ReadStore, board_log: BoardLog, presence: Presence) -> None:
+    def __init__(
+        self,
+        store: ReadStore,
+        board_log: BoardLog,
+        presence: Presence,
+        keys: StreamKeys,
+        follow: Callable[[UUID], Awaitable[None]],
+    ) -> None:
         self._store = store
         self._log = board_log
         self._presence = presence
+        self._keys = keys
+        # Asks the feed tail to read the board's partition from now on.
+        self._follow = follow
         self.snapshots = Snapshots(store, board_log)
         self._boards: dict[str, set[Subscription]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
@@ -88,6 +100,10 @@ class Subscriptions:
     def wanted(self, board_id: str) -> bool:
         """Whether any subscriber here follows the board (the feed tail drops the others)."""
         return board_id in self._boards
+
+    def partitions(self) -> set[int]:
+        """The partitions of the boards followed here: the only feeds this process reads."""
+        return {self._keys.partition_of(UUID(board_id)) for board_id in self._boards}
 
     # -- starting and ending -------------------------------------------------------------------
 
@@ -162,6 +178,9 @@ class Subscriptions:
     # -- bringing a subscription up to date ----------------------------------------------------
 
     async def _sync(self, sub: Subscription, since: int | None) -> None:
+        # Before anything is read: what the feed brings from now on is held, what came before
+        # is in the log reads below.
+        await self._follow(sub.board)
         if since is None or not await self._catch_up(sub, since):
             await self._send_snapshot(sub)
         if not sub.ready:

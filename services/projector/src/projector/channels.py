@@ -10,11 +10,19 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from projector.read.ws.feed import raise_if_cancelling
-
-log = logging.getLogger("projector.ws")
+log = logging.getLogger("projector.channels")
 
 RETRY_PAUSE_S = 0.5
+
+
+def raise_if_cancelling() -> None:
+    """redis-py can swallow a cancellation that lands while it connects (seen with 8.1 on Python
+    3.11): a loop that would otherwise run on checks between its calls."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 LISTEN_TIMEOUT_S = 1.0
 
 
