@@ -3,12 +3,13 @@ the two split the versions between them, and while the projector and compaction 
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import pytest
 from cardstream_testing.feeds import append, envelopes
-from contracts.envelope import AnyEvent
+from contracts.envelope import AnyEvent, event_adapter
 from contracts.events import (
     BoardCreated,
     BoardRenamed,
@@ -114,6 +115,29 @@ class TestSeamlessReading:
         await append(redis, keys, _story(other, 4) + _story(board, 3), to_feed=False)
         await _archive(read_store, _story(other, 4))
         assert await _read(_reader(redis, keys, read_store), board) == _story(board, 3)
+
+
+class TestArchivesOfEarlierReleases:
+    async def test_events_archived_as_subdocuments_read_as_those_archived_as_text(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        # Before the archive kept each event's JSON text, it kept the decoded document.
+        board = uuid.uuid4()
+        story = _story(board)
+        await read_store.events.insert_many(
+            [
+                {
+                    "_id": f"{board}:{e.version}",
+                    "board_id": str(board),
+                    "version": e.version,
+                    "event": json.loads(event_adapter.dump_json(e)),
+                }
+                for e in story
+            ]
+        )
+        assert await _read(_reader(redis, keys, read_store, page_size=PAGE), board) == story
+        documents = await read_store.archived_documents(board)
+        assert [d for _, d in documents] == [json.loads(event_adapter.dump_json(e)) for e in story]
 
 
 class TestWhileTheSplitMoves:

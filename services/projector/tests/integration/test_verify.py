@@ -92,9 +92,7 @@ class TestVerify:
         self, verifier, read_store, redis, keys
     ) -> None:
         board = await _board(read_store, redis, keys)
-        await read_store.events.update_one(
-            {"_id": f"{board}:3"}, {"$set": {"event.payload.title": "u1"}}
-        )
+        await _tamper(read_store, f"{board}:3", '"title":"t1"', '"title":"u1"')
 
         findings = await verifier.verify(board)
 
@@ -157,9 +155,7 @@ class TestCli:
 
         assert await verify(settings, [board], sys.stdout) == 0
 
-        await read_store.events.update_one(
-            {"_id": f"{board}:5"}, {"$set": {"event.actor": "mallorz"}}
-        )
+        await _tamper(read_store, f"{board}:5", '"actor":"alice"', '"actor":"mallorz"')
         assert await verify(settings, [board], sys.stdout) == 1
         out = capsys.readouterr().out
         assert f"board {board} archive: BROKEN at version 5: hash expected" in out
@@ -182,6 +178,16 @@ class TestCli:
         ]
         with pytest.raises(SystemExit):
             parser().parse_args(["verify"])
+
+
+async def _tamper(store: MongoReadStore, archive_id: str, before: str, after: str) -> None:
+    """Changes the archived event's JSON text in place, as someone with access to it could."""
+    doc = await store.events.find_one({"_id": archive_id})
+    assert doc is not None
+    assert before in doc["event"]
+    await store.events.update_one(
+        {"_id": archive_id}, {"$set": {"event": doc["event"].replace(before, after)}}
+    )
 
 
 async def _rewrite(redis: Redis, log: str, events: list[bytes]) -> None:

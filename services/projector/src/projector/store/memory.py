@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-import orjson
 from contracts.envelope import AnyEvent
 from contracts.read_models import BoardDetail, BoardSummary, BoardView, CardView
 from contracts.upcasting import parse_event
 
 from projector.projection import BoardProjection
 from projector.store.layout import (
+    archived_document,
+    archived_json,
     bucket_changes,
     bucket_id,
     bucket_ids,
@@ -51,7 +52,7 @@ class _Generation:
 @dataclass
 class _Data:
     generations: dict[int, _Generation] = field(default_factory=dict)
-    events: dict[tuple[str, int], Doc] = field(default_factory=dict)
+    events: dict[tuple[str, int], str] = field(default_factory=dict)
     pointer: GenerationPointer | None = None
 
 
@@ -108,8 +109,7 @@ class InMemoryReadStore:
 
     def _archive(self, p: BoardProjection) -> None:
         for event in p.applied:
-            source = p.sources.get(event.version)
-            stored = orjson.loads(source) if source is not None else event.model_dump(mode="json")
+            stored = archived_json(event, p.sources.get(event.version))
             self._data.events.setdefault((p.board_id, event.version), stored)
 
     def _write_buckets(self, p: BoardProjection) -> None:
@@ -198,7 +198,7 @@ class InMemoryReadStore:
 
     # -- the event archive ---------------------------------------------------------------------
 
-    def _archived(self, board_id: UUID) -> list[tuple[int, Doc]]:
+    def _archived(self, board_id: UUID) -> list[tuple[int, str]]:
         wanted = str(board_id)
         return sorted((v, doc) for (b, v), doc in self._data.events.items() if b == wanted)
 
@@ -210,10 +210,7 @@ class InMemoryReadStore:
         return [_parsed(version, doc, board_id) for version, doc in found]
 
     async def archived_documents(self, board_id: UUID) -> list[tuple[int, Doc | None]]:
-        return [
-            (version, doc if isinstance(doc, dict) else None)
-            for version, doc in self._archived(board_id)
-        ]
+        return [(version, archived_document(doc)) for version, doc in self._archived(board_id)]
 
     async def archived_boards(self) -> list[str]:
         return sorted({board for board, _ in self._data.events})
@@ -270,7 +267,7 @@ class InMemoryReadStore:
         return [collection_name(base, generation) for base in GENERATION_COLLECTIONS]
 
 
-def _parsed(version: int, doc: Doc, board_id: UUID) -> AnyEvent:
+def _parsed(version: int, doc: str, board_id: UUID) -> AnyEvent:
     try:
         event = parse_event(doc)
     except ValueError as exc:

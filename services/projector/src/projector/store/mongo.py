@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
-import orjson
 from contracts.envelope import AnyEvent
 from contracts.read_models import BoardDetail, BoardSummary, BoardView, CardView
 from contracts.upcasting import parse_event
@@ -26,6 +25,9 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from projector.projection import BoardProjection
 from projector.store.layout import (
     BucketChange,
+    archive_id,
+    archived_document,
+    archived_json,
     bucket_changes,
     bucket_id,
     bucket_ids,
@@ -263,10 +265,7 @@ class MongoReadStore:
 
     async def archived_documents(self, board_id: UUID) -> list[tuple[int, Doc | None]]:
         cursor = self.events.find({"board_id": str(board_id)}).sort("version", ASCENDING)
-        return [
-            (int(doc["version"]), doc["event"] if isinstance(doc.get("event"), dict) else None)
-            async for doc in cursor
-        ]
+        return [(int(doc["version"]), archived_document(doc.get("event"))) async for doc in cursor]
 
     async def archived_boards(self) -> list[str]:
         return sorted(str(b) for b in await self.events.distinct("board_id"))
@@ -359,19 +358,12 @@ def _archived_event(doc: Doc, board_id: UUID) -> AnyEvent:
     return checked(event, board_id, int(doc["version"]))
 
 
-def archive_id(board_id: UUID | str, version: int) -> str:
-    return f"{board_id}:{version}"
-
-
 def _event_doc(event: AnyEvent, source: bytes | None) -> Doc:
-    # The document as stored when we have it: an upcast model dumps differently, and the hash
-    # chain (docs/event-chain.md) is over the stored document.
-    stored = orjson.loads(source) if source is not None else event.model_dump(mode="json")
     return {
         "_id": archive_id(event.board_id, event.version),
         "board_id": str(event.board_id),
         "version": event.version,
-        "event": stored,
+        "event": archived_json(event, source),
     }
 
 
