@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent
 # Directory (relative to the root) -> level; the longest matching prefix wins.
 LEVELS = {
     "contracts/tests": "unit",
+    "libs/devstack/tests/unit": "unit",
     "libs/runtime/tests": "unit",
     "libs/testing/tests": "unit",
     "services/auth/tests/unit": "unit",
