@@ -40,7 +40,8 @@ LOCAL_PACKAGES=(
 )
 
 WORK=""
-trap 'rm -rf "$WORK"' EXIT
+STAGING=""
+trap 'rm -rf "$WORK" "$STAGING"' EXIT
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
@@ -122,25 +123,36 @@ build_ferretdb() {
       { cat "$log" >&2; die "ferretdb: $patch does not apply to $FERRETDB_VERSION"; }
   done
   echo "$FERRETDB_VERSION" >"$work/src/build/version/version.txt"
-  mkdir -p "$(dirname "$FERRETDB_BIN")"
-  # Build next to the target and rename, so a concurrent or interrupted run never sees half a file.
-  if ! (cd "$work/src" && "$go" build -trimpath -o "$FERRETDB_BIN.partial" ./cmd/ferretdb) \
+  # Built under a name no other run uses, in the target's own folder, then renamed over the
+  # target (atomic on one file system): no run sees half a binary or loses its file to another.
+  STAGING=$(mktemp -d "$(dirname "$FERRETDB_BIN")/.build.XXXXXX")
+  if ! (cd "$work/src" && "$go" build -trimpath -o "$STAGING/ferretdb" ./cmd/ferretdb) \
     >>"$log" 2>&1; then
     cat "$log" >&2
-    rm -f "$FERRETDB_BIN.partial"
     die "ferretdb: go build failed"
   fi
-  mv -f "$FERRETDB_BIN.partial" "$FERRETDB_BIN"
+  mv -f "$STAGING/ferretdb" "$FERRETDB_BIN"
   ferretdb_ok || die "ferretdb: built $FERRETDB_BIN but '--version' does not report $FERRETDB_VERSION"
 }
 
 install_ferretdb() {
+  local lock
   if ferretdb_ok; then
     say "ferretdb: present ($FERRETDB_BIN)"
+    return
+  fi
+  mkdir -p "$(dirname "$FERRETDB_BIN")"
+  # Clones installing at once share the tools folder: one builds, the others wait for it and
+  # take its binary rather than build the same one again on the same cores.
+  exec {lock}>"$(dirname "$FERRETDB_BIN")/.lock"
+  flock "$lock"
+  if ferretdb_ok; then
+    say "ferretdb: present ($FERRETDB_BIN, built by another run)"
   else
     build_ferretdb
     say "ferretdb: built $FERRETDB_BIN"
   fi
+  exec {lock}>&-
 }
 
 pick_python() {
