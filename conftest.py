@@ -36,6 +36,7 @@ LEVELS = {
     "services/auth/tests/integration": "integration",
     "services/boards/tests/integration": "integration",
     "services/projector/tests/integration": "integration",
+    "libs/devstack/tests/integration": "integration",
     "tests/e2e": "e2e",
     "tests/browser": "browser",
 }
