@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent
 # Directory (relative to the root) -> level; the longest matching prefix wins.
 LEVELS = {
     "contracts/tests": "unit",
+    "libs/devstack/tests/unit": "unit",
     "libs/runtime/tests": "unit",
     "libs/testing/tests": "unit",
     "services/auth/tests/unit": "unit",
@@ -35,6 +36,7 @@ LEVELS = {
     "services/auth/tests/integration": "integration",
     "services/boards/tests/integration": "integration",
     "services/projector/tests/integration": "integration",
+    "libs/devstack/tests/integration": "integration",
     "tests/e2e": "e2e",
     "tests/browser": "browser",
 }

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Idempotent installer behind `make install/run/test` and CI: installs only what is missing.
 #
-# Where tools live: FerretDB is built once per machine into
-#   ${CARDSTREAM_TOOLS:-$HOME/.cache/cardstream/tools}/ferretdb-<version>/ferretdb
-# (outside the clone, so fresh CI clones reuse it). No env file is written: the test harness
-# (cardstream_devstack.servers.ferretdb_binary) computes the same path, and FERRETDB_BIN
-# overrides it there. Keep FERRETDB_VERSION in sync with that module.
+# Where tools live: FerretDB is built once per machine, with deploy/ferretdb/patches applied, into
+#   ${CARDSTREAM_TOOLS:-$HOME/.cache/cardstream/tools}/ferretdb-<version>-<patches hash>/ferretdb
+# (outside the clone, so fresh CI clones reuse it). No env file is written: the version
+# (deploy/ferretdb/version) and the patches are the one source that this script and
+# cardstream_devstack.servers.ferretdb_build_path both derive the path from (a unit test compares
+# them: `install.sh ferretdb-path` prints it), and FERRETDB_BIN overrides it there.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -14,11 +15,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # nginx: Debian 12's `nginx` package is the binary (nginx-light is now a metapackage over it plus
 # an echo module we do not use). devstack runs it unprivileged with its own prefix in .run/nginx/.
 # chromium: Debian's browser for the Playwright tests in tests/browser (never `playwright install`).
-APT_PACKAGES=(redis-server curl nginx chromium gettext-base)
+# patch: applies deploy/ferretdb/patches before FerretDB is built.
+APT_PACKAGES=(redis-server curl nginx chromium gettext-base patch)
 
-FERRETDB_VERSION=v1.24.2
+FERRETDB_SOURCE=deploy/ferretdb
+FERRETDB_VERSION=$(<"$FERRETDB_SOURCE/version")
 TOOLS_DIR="${CARDSTREAM_TOOLS:-$HOME/.cache/cardstream/tools}"
-FERRETDB_BIN="$TOOLS_DIR/ferretdb-$FERRETDB_VERSION/ferretdb"
 
 VENV=.venv
 # The JavaScript tools for web/ (ESLint, run by `make lint`), from package-lock.json.
@@ -38,7 +40,8 @@ LOCAL_PACKAGES=(
 )
 
 WORK=""
-trap 'rm -rf "$WORK"' EXIT
+STAGING=""
+trap 'rm -rf "$WORK" "$STAGING"' EXIT
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
@@ -73,6 +76,20 @@ install_apt_packages() {
   as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# The patches in name order (C locale, as Python's sorted() orders them). Their hash is part of
+# the binary's folder, so a changed patch builds anew and a binary without it is never taken for
+# one with it.
+FERRETDB_PATCHES=()
+list_ferretdb_patches() {
+  local LC_ALL=C
+  shopt -s nullglob
+  FERRETDB_PATCHES=("$FERRETDB_SOURCE"/patches/*.patch)
+  shopt -u nullglob
+}
+list_ferretdb_patches
+FERRETDB_HASH=$(cat "${FERRETDB_PATCHES[@]}" </dev/null | sha256sum | cut -c1-12)
+FERRETDB_BIN="$TOOLS_DIR/ferretdb-$FERRETDB_VERSION-$FERRETDB_HASH/ferretdb"
+
 ferretdb_ok() {
   [[ -x $FERRETDB_BIN && $("$FERRETDB_BIN" --version 2>/dev/null) == *"version: $FERRETDB_VERSION"* ]]
 }
@@ -83,14 +100,15 @@ find_go() {
 }
 
 # The module zip lacks build/version/version.txt, without which the binary panics at start
-# ("Invalid build/version/version.txt"), so build from a writable copy that has it.
+# ("Invalid build/version/version.txt"), so build from a writable copy that has it, with the
+# patches applied (deploy/ferretdb/README.md says what each does).
 build_ferretdb() {
-  local go work log dir
+  local go work log dir patch
   go=$(find_go)
   WORK=$(mktemp -d)
   work=$WORK
   log="$work/build.log"
-  say "ferretdb: building $FERRETDB_VERSION (about a minute) ..."
+  say "ferretdb: building $FERRETDB_VERSION with ${#FERRETDB_PATCHES[@]} patch(es) (about a minute) ..."
   if ! (cd "$work" && "$go" mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION") \
     >"$work/download.json" 2>"$log"; then
     cat "$work/download.json" "$log" >&2
@@ -100,26 +118,41 @@ build_ferretdb() {
   [[ -d $dir ]] || { cat "$work/download.json" >&2; die "ferretdb: no module Dir in go output"; }
   cp -R "$dir" "$work/src"
   chmod -R u+w "$work/src"
+  for patch in "${FERRETDB_PATCHES[@]}"; do
+    patch -p1 --forward --batch --quiet -d "$work/src" <"$patch" >>"$log" 2>&1 ||
+      { cat "$log" >&2; die "ferretdb: $patch does not apply to $FERRETDB_VERSION"; }
+  done
   echo "$FERRETDB_VERSION" >"$work/src/build/version/version.txt"
-  mkdir -p "$(dirname "$FERRETDB_BIN")"
-  # Build next to the target and rename, so a concurrent or interrupted run never sees half a file.
-  if ! (cd "$work/src" && "$go" build -trimpath -o "$FERRETDB_BIN.partial" ./cmd/ferretdb) \
+  # Built under a name no other run uses, in the target's own folder, then renamed over the
+  # target (atomic on one file system): no run sees half a binary or loses its file to another.
+  STAGING=$(mktemp -d "$(dirname "$FERRETDB_BIN")/.build.XXXXXX")
+  if ! (cd "$work/src" && "$go" build -trimpath -o "$STAGING/ferretdb" ./cmd/ferretdb) \
     >>"$log" 2>&1; then
     cat "$log" >&2
-    rm -f "$FERRETDB_BIN.partial"
     die "ferretdb: go build failed"
   fi
-  mv -f "$FERRETDB_BIN.partial" "$FERRETDB_BIN"
+  mv -f "$STAGING/ferretdb" "$FERRETDB_BIN"
   ferretdb_ok || die "ferretdb: built $FERRETDB_BIN but '--version' does not report $FERRETDB_VERSION"
 }
 
 install_ferretdb() {
+  local lock
   if ferretdb_ok; then
     say "ferretdb: present ($FERRETDB_BIN)"
+    return
+  fi
+  mkdir -p "$(dirname "$FERRETDB_BIN")"
+  # Clones installing at once share the tools folder: one builds, the others wait for it and
+  # take its binary rather than build the same one again on the same cores.
+  exec {lock}>"$(dirname "$FERRETDB_BIN")/.lock"
+  flock "$lock"
+  if ferretdb_ok; then
+    say "ferretdb: present ($FERRETDB_BIN, built by another run)"
   else
     build_ferretdb
     say "ferretdb: built $FERRETDB_BIN"
   fi
+  exec {lock}>&-
 }
 
 pick_python() {
@@ -220,6 +253,11 @@ lock_venv() {
   say "lock: $LOCK written"
   install_venv
 }
+
+if [[ ${1:-} == ferretdb-path ]]; then
+  printf '%s\n' "$FERRETDB_BIN"
+  exit
+fi
 
 if [[ ${1:-} == lock ]]; then
   lock_venv "${@:2}"

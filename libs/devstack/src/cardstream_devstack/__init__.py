@@ -11,14 +11,13 @@ from cardstream_devstack.processes import (
     log_tail,
 )
 from cardstream_devstack.servers import (
-    FERRETDB_VERSION,
     FerretDBServer,
     RedisServer,
     ferretdb_binary,
+    ferretdb_build_path,
 )
 
 __all__ = [
-    "FERRETDB_VERSION",
     "FerretDBServer",
     "Gateway",
     "PortInUseError",
@@ -27,6 +26,7 @@ __all__ = [
     "ServerStartError",
     "Upstreams",
     "ferretdb_binary",
+    "ferretdb_build_path",
     "free_port",
     "log_tail",
 ]

@@ -5,8 +5,8 @@ Each server owns its data directory and log file; nothing talks to a system-wide
 
 from __future__ import annotations
 
+import hashlib
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,24 +19,35 @@ from redis.retry import Retry
 
 from cardstream_devstack.processes import ServerProcess, ServerStartError
 
-# Keep in sync with scripts/install.sh, which builds the binary at ferretdb_binary().
-FERRETDB_VERSION = "v1.24.2"
+# The FerretDB build's one source: its version and the patches applied to it. scripts/install.sh
+# derives the binary's path from the same files (`install.sh ferretdb-path`, compared by a test).
+FERRETDB_SOURCE = Path(__file__).resolve().parents[4] / "deploy" / "ferretdb"
+
+
+def ferretdb_build_path(source: Path = FERRETDB_SOURCE) -> Path:
+    """Where scripts/install.sh builds FerretDB: a folder per version and hash of the patches."""
+    version = (source / "version").read_text().strip()
+    digest = hashlib.sha256()
+    for patch in sorted((source / "patches").glob("*.patch")):
+        digest.update(patch.read_bytes())
+    tools = os.environ.get("CARDSTREAM_TOOLS") or str(Path.home() / ".cache/cardstream/tools")
+    return Path(tools) / f"ferretdb-{version}-{digest.hexdigest()[:12]}" / "ferretdb"
 
 
 def ferretdb_binary() -> Path:
-    """FERRETDB_BIN, else the installer's per-machine cache, else `ferretdb` on PATH."""
+    """FERRETDB_BIN, else the installer's build.
+
+    Never a `ferretdb` found on PATH: the read side relies on the patched build's `_id` index.
+    """
     if explicit := os.environ.get("FERRETDB_BIN"):
         return Path(explicit)
-    tools = os.environ.get("CARDSTREAM_TOOLS") or str(Path.home() / ".cache/cardstream/tools")
-    cached = Path(tools) / f"ferretdb-{FERRETDB_VERSION}" / "ferretdb"
-    if cached.is_file():
-        return cached
-    on_path = shutil.which("ferretdb")
-    if on_path is None:
+    built = ferretdb_build_path()
+    if not built.is_file():
         raise ServerStartError(
-            f"no FerretDB binary at {cached} nor on PATH; run `make install` or set FERRETDB_BIN"
+            f"no FerretDB binary at {built} (built with the patches in {FERRETDB_SOURCE}); "
+            "run `make install` or set FERRETDB_BIN"
         )
-    return Path(on_path)
+    return built
 
 
 class RedisServer(ServerProcess):

@@ -3,23 +3,23 @@
 a fault-injecting proxy."""
 
 from cardstream_testing.servers import (
-    FERRETDB_VERSION,
     FerretDBServer,
     PortInUseError,
     RedisServer,
     ServerStartError,
     ferretdb_binary,
+    ferretdb_build_path,
     free_port,
     log_tail,
 )
 
 __all__ = [
-    "FERRETDB_VERSION",
     "FerretDBServer",
     "PortInUseError",
     "RedisServer",
     "ServerStartError",
     "ferretdb_binary",
+    "ferretdb_build_path",
     "free_port",
     "log_tail",
 ]

@@ -3,19 +3,19 @@
 
 from cardstream_devstack.processes import PortInUseError, ServerStartError, free_port, log_tail
 from cardstream_devstack.servers import (
-    FERRETDB_VERSION,
     FerretDBServer,
     RedisServer,
     ferretdb_binary,
+    ferretdb_build_path,
 )
 
 __all__ = [
-    "FERRETDB_VERSION",
     "FerretDBServer",
     "PortInUseError",
     "RedisServer",
     "ServerStartError",
     "ferretdb_binary",
+    "ferretdb_build_path",
     "free_port",
     "log_tail",
 ]
