@@ -41,14 +41,18 @@ BY_ID: dict[str, Doc] = {
     "an ObjectId": {"_id": OID},
     "ids and an ObjectId": {"_id": {"$in": ["card-1", OID]}},
     "an id of odd characters": {"_id": ODD},
+    "a prefix range (a board's cards)": {"_id": {"$gte": "card-", "$lt": "card."}},
 }
 # SQLite's plan step for a lookup through the unique index FerretDB names `<table>__id_`.
-ID_INDEX_SEARCH = re.compile(r"detail=SEARCH (\S+) USING INDEX \1__id_ \(<expr>=\?\)$")
+ID_INDEX_SEARCH = re.compile(
+    r"detail=SEARCH (\S+) USING INDEX \1__id_ \((<expr>=\?|<expr>>\? AND <expr><\?)\)$"
+)
 # Filters the patch leaves to FerretDB's own scan: they show that the plan check can fail.
 NOT_BY_ID: dict[str, Doc] = {
     "no id": {"version": 1},
     "ids with a number": {"_id": {"$in": ["card-1", 7]}},
     "an id range": {"_id": {"$gt": "card-1"}},
+    "a range wider than one prefix": {"_id": {"$gte": "card-", "$lt": "card0"}},
 }
 
 
@@ -92,6 +96,29 @@ class TestPlan:
         assert not ID_INDEX_SEARCH.search(step), step
         assert "detail=SCAN " in step
         assert answer["filterPushdown"] is False
+
+
+class TestPrefixRanges:
+    async def test_a_prefix_range_answers_exactly_the_ids_that_start_with_it(
+        self, mongo: AsyncMongoClient[Doc], mongo_db_name: str
+    ) -> None:
+        things = mongo[mongo_db_name]["things"]
+        inside = ["p:", "p:1", 'p:2"\\', "p:\u00e9", "p:\n", "p:~~"]
+        outside: list[Any] = [
+            "p",
+            "p;",
+            "p9",
+            "o:1",
+            "",
+            7,
+            OID,
+            ObjectId("703a00000000000000000000"),
+        ]
+        await things.insert_many([{"_id": i} for i in [*inside, *outside]])
+
+        found = await ids(things, {"_id": {"$gte": "p:", "$lt": "p;"}})
+
+        assert found == sorted(inside, key=repr)
 
 
 class TestAnswers:

@@ -30,9 +30,8 @@ class BoardProjection:
     cards: dict[str, Doc] = field(default_factory=dict)
     # The version the stored board document holds: the guard of the next write.
     stored_version: int = 0
-    # Cards the store holds, each with whether its stored copy is archived (the store keeps open
-    # and archived cards apart, so a card that changed sides must leave the other).
-    stored_cards: dict[str, bool] = field(default_factory=dict)
+    # Cards that have a stored document (the writer inserts the others before updating them).
+    stored_cards: set[str] = field(default_factory=set)
     dirty_cards: set[str] = field(default_factory=set)
     # user id -> membership document (role, active), for the per-user index.
     dirty_members: dict[str, Doc] = field(default_factory=dict)
@@ -48,8 +47,7 @@ class BoardProjection:
     def written(self) -> None:
         """The writer stored everything: the stored version catches up, nothing is dirty."""
         self.stored_version = self.version
-        for card_id in self.dirty_cards:
-            self.stored_cards[card_id] = bool(self.cards[card_id]["archived"])
+        self.stored_cards |= self.dirty_cards
         self.dirty_cards.clear()
         self.dirty_members.clear()
         self.applied.clear()

@@ -28,17 +28,6 @@ def _without_id(doc: Mapping[str, Any]) -> Doc:
     return {k: v for k, v in doc.items() if k != "_id"}
 
 
-def _newest(cards: Iterable[Doc]) -> list[Doc]:
-    """One copy of each card, the newest: a writer that stopped between two bucket updates can
-    leave a card in an open and an archived bucket at once, until it is written again."""
-    newest: dict[str, Doc] = {}
-    for card in cards:
-        held = newest.get(card["card_id"])
-        if held is None or card["version"] > held["version"]:
-            newest[card["card_id"]] = card
-    return list(newest.values())
-
-
 def board_detail(board: Doc, cards: Iterable[Doc], *, archived: bool = False) -> BoardDetail:
     """Columns in board order; cards in column order, then by position, then id. Without
     `archived`, archived columns, their cards and archived cards are left out."""
@@ -46,9 +35,7 @@ def board_detail(board: Doc, cards: Iterable[Doc], *, archived: bool = False) ->
     columns = [c for c in view.columns if archived or not c.archived]
     rank = {str(c.column_id): i for i, c in enumerate(columns)}
     shown = [
-        c
-        for c in _newest(cards)
-        if c["column_id"] in rank and (archived or not c.get("archived", False))
+        c for c in cards if c["column_id"] in rank and (archived or not c.get("archived", False))
     ]
     shown.sort(key=lambda c: (rank[c["column_id"]], *card_order_key(c)))
     if not archived:

@@ -152,7 +152,7 @@ class TestApplying:
         # The group says "all read", but MongoDB lost the last writes (say, a restore of it).
         await read_store.checkpoints.delete_many({})
         await read_store.boards.delete_many({"_id": str(board)})
-        await read_store.buckets.delete_many({"board_id": str(board)})
+        await read_store.cards.delete_many({"board_id": str(board)})
         fresh = _applier(redis, keys, read_store, name="two")
         await fresh.start()
         await _drain(fresh)

@@ -140,7 +140,7 @@ class TestWrite:
         assert len((await store.board_detail(board_id, archived=True)).cards) == 1  # type: ignore[union-attr]
 
 
-class TestCardsKeptApart:
+class TestArchivedCards:
     async def test_an_archived_card_leaves_the_open_cards_and_comes_back_restored(
         self, store: ReadStore
     ) -> None:
@@ -162,7 +162,7 @@ class TestCardsKeptApart:
         assert (shown.card_id, shown.archived, shown.version) == (card, False, 8)
         loaded = await store.load(str(board_id))
         assert loaded.cards == projection.cards
-        assert loaded.stored_cards == {str(card): False}
+        assert loaded.stored_cards == {str(card)}
         assert len((await store.stored_documents(str(board_id)))["cards"]) == 1  # type: ignore[index]
 
     async def test_many_cards_of_one_board_read_back_whole(self, store: ReadStore) -> None:
@@ -249,7 +249,7 @@ class TestReads:
         loaded = await store.load(str(board_id))
         assert loaded.board == written.board
         assert loaded.cards == written.cards
-        assert (loaded.stored_version, loaded.stored_cards) == (6, {str(card): False})
+        assert (loaded.stored_version, loaded.stored_cards) == (6, {str(card)})
         assert not loaded.dirty
         assert not loaded.torn
 

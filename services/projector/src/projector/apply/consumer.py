@@ -309,7 +309,7 @@ class PartitionApplier:
         async for event in events.read(uuid.UUID(torn.board_id), to_version=torn.stored_version):
             apply_event(fresh, event)
         fresh.stored_version = torn.stored_version
-        fresh.stored_cards = dict(torn.stored_cards)
+        fresh.stored_cards = set(torn.stored_cards)
         fresh.dirty_cards.clear()
         fresh.dirty_members.clear()
         fresh.applied.clear()

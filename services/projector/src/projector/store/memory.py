@@ -21,9 +21,7 @@ from projector.projection import BoardProjection
 from projector.store.layout import (
     archived_document,
     archived_json,
-    bucket_changes,
-    bucket_id,
-    bucket_ids,
+    card_id,
     loaded_projection,
     membership_entries,
 )
@@ -44,7 +42,7 @@ Doc = dict[str, Any]
 @dataclass
 class _Generation:
     boards: dict[str, Doc] = field(default_factory=dict)
-    buckets: dict[str, Doc] = field(default_factory=dict)
+    cards: dict[str, Doc] = field(default_factory=dict)
     users: dict[str, Doc] = field(default_factory=dict)
     checkpoints: dict[int, Checkpoint] = field(default_factory=dict)
 
@@ -81,8 +79,9 @@ class InMemoryReadStore:
     async def ping(self) -> None:
         return None
 
-    def _buckets(self, ids: list[str]) -> list[Doc]:
-        return [as_stored(self._gen.buckets[i]) for i in ids if i in self._gen.buckets]
+    def _cards_of(self, board_id: str) -> list[Doc]:
+        prefix = card_id(board_id, "")
+        return [as_stored(c) for i, c in sorted(self._gen.cards.items()) if i.startswith(prefix)]
 
     # -- applying ------------------------------------------------------------------------------
 
@@ -90,14 +89,13 @@ class InMemoryReadStore:
         board = self._gen.boards.get(board_id)
         if board is None:
             return BoardProjection(board_id=board_id)
-        buckets = self._buckets(bucket_ids(board_id, archived=True))
-        return loaded_projection(board_id, as_stored(board), buckets)
+        return loaded_projection(board_id, as_stored(board), self._cards_of(board_id))
 
     async def write(self, projections: Sequence[BoardProjection]) -> list[BoardProjection]:
         dirty = [p for p in projections if p.dirty]
         for p in dirty:
             self._archive(p)
-            self._write_buckets(p)
+            self._write_cards(p)
             self._write_users(p)
         stale = []
         for p in dirty:
@@ -112,17 +110,15 @@ class InMemoryReadStore:
             stored = archived_json(event, p.sources.get(event.version))
             self._data.events.setdefault((p.board_id, event.version), stored)
 
-    def _write_buckets(self, p: BoardProjection) -> None:
-        for change in bucket_changes(p):
-            bucket = self._gen.buckets.setdefault(
-                change.bucket_id, {"board_id": p.board_id, "version": 0, "cards": {}}
-            )
-            if bucket["version"] >= change.version:
-                continue
-            bucket["version"] = change.version
-            bucket["cards"].update({c: as_stored(d) for c, d in change.put.items()})
-            for card_id in change.take:
-                bucket["cards"].pop(card_id, None)
+    def _write_cards(self, p: BoardProjection) -> None:
+        cards = self._gen.cards
+        for card in sorted(p.dirty_cards):
+            key, doc = card_id(p.board_id, card), p.cards[card]
+            stored = cards.get(key)
+            if card not in p.stored_cards:
+                cards.setdefault(key, as_stored(doc))
+            elif stored is not None and stored["version"] < doc["version"]:
+                cards[key] = as_stored(doc)
 
     def _write_users(self, p: BoardProjection) -> None:
         for user, entry in membership_entries(p):
@@ -164,19 +160,12 @@ class InMemoryReadStore:
         board = self._gen.boards.get(str(board_id))
         if board is None:
             return None
-        buckets = self._buckets(bucket_ids(str(board_id), archived=archived))
-        cards = [card for bucket in buckets for card in bucket["cards"].values()]
+        cards = [c for c in self._cards_of(str(board_id)) if archived or not c["archived"]]
         return board_detail(board, cards, archived=archived)
 
-    async def card(self, board_id: UUID, card_id: UUID) -> CardView | None:
-        for archived in (False, True):
-            bucket = self._gen.buckets.get(
-                bucket_id(str(board_id), str(card_id), archived=archived)
-            )
-            card = (bucket or {}).get("cards", {}).get(str(card_id))
-            if card is not None:
-                return CardView.model_validate(card)
-        return None
+    async def card(self, board_id: UUID, card: UUID) -> CardView | None:
+        doc = self._gen.cards.get(card_id(str(board_id), str(card)))
+        return CardView.model_validate(doc) if doc is not None else None
 
     async def boards_of(self, user_id: str) -> list[BoardSummary]:
         entries = self._gen.users.get(user_id, {}).get("boards", {})
@@ -231,9 +220,7 @@ class InMemoryReadStore:
         board = self._gen.boards.get(board_id)
         if board is None:
             return None
-        buckets = self._buckets(bucket_ids(board_id, archived=True))
-        cards = [card for bucket in buckets for card in bucket["cards"].values()]
-        return canonical_documents(as_stored(board), cards)
+        return canonical_documents(as_stored(board), self._cards_of(board_id))
 
     async def user_index(self) -> dict[str, dict[str, Doc]]:
         return {user: dict(doc["boards"]) for user, doc in self._gen.users.items()}

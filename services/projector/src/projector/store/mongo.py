@@ -8,7 +8,6 @@ value, or `$in`), which MongoDB and the patched FerretDB answer from the `_id` i
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -24,13 +23,11 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from projector.projection import BoardProjection
 from projector.store.layout import (
-    BucketChange,
     archive_id,
     archived_document,
     archived_json,
-    bucket_changes,
-    bucket_id,
-    bucket_ids,
+    card_id,
+    cards_of,
     loaded_projection,
     membership_entries,
 )
@@ -49,26 +46,18 @@ Doc = dict[str, Any]
 DUPLICATE_KEY = 11000
 GENERATIONS = "generations"
 POINTER_ID = "read_models"
-# FerretDB 1.24 stops answering an update command of 100 or more statements, or a few large
-# ones at once (measured): writes go in chunks of at most this many, one chunk at a time.
-BULK_CHUNK = 50
+# Statements per write command: PyMongo would split larger ones anyway; this bounds what one
+# command holds. (Stock FerretDB 1.24 never answered an update of 100 or more statements, or a few
+# smaller ones at once; the build in deploy/ferretdb is patched, patch 0002.)
+BULK_CHUNK = 1_000
 # Archived events asked for by `_id` at a time.
 ARCHIVE_PAGE = 1_000
 
 
 class MongoReadStore:
-    def __init__(
-        self,
-        db: AsyncDatabase[Doc],
-        *,
-        generation: int = 0,
-        bulk_writes: asyncio.Lock | None = None,
-    ) -> None:
+    def __init__(self, db: AsyncDatabase[Doc], *, generation: int = 0) -> None:
         self.db = db
         self.events: AsyncCollection[Doc] = db["events"]
-        # One bulk write at a time through this store and every store made from it by `at`
-        # (see BULK_CHUNK): the partitions of a process, and a rebuild beside them, share it.
-        self._bulk_writes = bulk_writes or asyncio.Lock()
         self.switch_to(generation)
 
     @property
@@ -78,14 +67,14 @@ class MongoReadStore:
     def switch_to(self, generation: int) -> None:
         self._generation = generation
         self.boards: AsyncCollection[Doc] = self.db[collection_name("boards", generation)]
-        self.buckets: AsyncCollection[Doc] = self.db[collection_name("card_buckets", generation)]
+        self.cards: AsyncCollection[Doc] = self.db[collection_name("cards", generation)]
         self.users: AsyncCollection[Doc] = self.db[collection_name("user_boards", generation)]
         self.checkpoints: AsyncCollection[Doc] = self.db[collection_name("checkpoints", generation)]
-        # Documents known to exist, so a write updates them without inserting first.
+        # User documents known to exist, so a write updates them without inserting first.
         self._existing: set[str] = set()
 
     def at(self, generation: int) -> MongoReadStore:
-        return MongoReadStore(self.db, generation=generation, bulk_writes=self._bulk_writes)
+        return MongoReadStore(self.db, generation=generation)
 
     async def ensure_indexes(self) -> None:
         # Hot paths go by `_id` only; this one serves operators (verify, rebuild, compaction).
@@ -102,13 +91,8 @@ class MongoReadStore:
         board = await self.boards.find_one({"_id": board_id})
         if board is None:
             return BoardProjection(board_id=board_id)
-        board.pop("_id")
-        buckets = [
-            b
-            async for b in self.buckets.find({"_id": {"$in": bucket_ids(board_id, archived=True)}})
-        ]
-        self._existing.update(b["_id"] for b in buckets)
-        return loaded_projection(board_id, board, buckets)
+        cards = [card async for card in self.cards.find({"_id": cards_of(board_id)})]
+        return loaded_projection(board_id, board, cards)
 
     async def write(self, projections: Sequence[BoardProjection]) -> list[BoardProjection]:
         dirty = [p for p in projections if p.dirty]
@@ -120,12 +104,23 @@ class MongoReadStore:
         )
         # Inserts first, then guarded updates without upsert: an upsert that loses its guard
         # is a duplicate-key error, which FerretDB reports in a shape PyMongo cannot read.
-        buckets = [(p, change) for p in dirty for change in bucket_changes(p)]
-        await self._ensure(
-            self.buckets,
-            {c.bucket_id: {"board_id": c.board_id, "cards": {}} for _, c in buckets},
+        await self._bulk(
+            self.cards,
+            [
+                InsertOne({"_id": card_id(p.board_id, c), **p.cards[c]})
+                for p in dirty
+                for c in sorted(p.dirty_cards - p.stored_cards)
+            ],
         )
-        await self._bulk(self.buckets, [_bucket_write(c) for _, c in buckets])
+        # Cards just inserted need no guarded update on top.
+        await self._bulk(
+            self.cards,
+            [
+                _card_write(p.board_id, p.cards[c])
+                for p in dirty
+                for c in sorted(p.dirty_cards & p.stored_cards)
+            ],
+        )
         members = [(p, user, entry) for p in dirty for user, entry in membership_entries(p)]
         await self._ensure(self.users, {user: {"boards": {}} for _, user, _ in members})
         await self._bulk(self.users, [_user_write(p.board_id, u, e) for p, u, e in members])
@@ -146,8 +141,7 @@ class MongoReadStore:
     async def _bulk(self, collection: AsyncCollection[Doc], requests: Iterable[Any]) -> None:
         batch = list(requests)
         for start in range(0, len(batch), BULK_CHUNK):
-            async with self._bulk_writes:
-                await _bulk_chunk(collection, batch[start : start + BULK_CHUNK])
+            await _bulk_chunk(collection, batch[start : start + BULK_CHUNK])
 
     async def _write_boards(self, dirty: list[BoardProjection]) -> list[BoardProjection]:
         """Board documents last, in bulk: new ones inserted (a duplicate was created meanwhile by
@@ -159,8 +153,7 @@ class MongoReadStore:
         for start in range(0, len(new), BULK_CHUNK):
             chunk = new[start : start + BULK_CHUNK]
             inserts = [InsertOne({"_id": p.board_id, **(p.board or {})}) for p in chunk]
-            async with self._bulk_writes:
-                refused = await _bulk_chunk(self.boards, inserts)
+            refused = await _bulk_chunk(self.boards, inserts)
             stale += [chunk[i] for i in refused]
         for start in range(0, len(old), BULK_CHUNK):
             chunk = old[start : start + BULK_CHUNK]
@@ -168,8 +161,7 @@ class MongoReadStore:
                 ReplaceOne({"_id": p.board_id, "version": p.stored_version}, p.board or {})
                 for p in chunk
             ]
-            async with self._bulk_writes:
-                result = await self.boards.bulk_write(replaces, ordered=False)
+            result = await self.boards.bulk_write(replaces, ordered=False)
             if result.matched_count < len(chunk):
                 stale += await self._not_written(chunk)
         return stale
@@ -218,22 +210,18 @@ class MongoReadStore:
         board = await self.boards.find_one({"_id": str(board_id)})
         if board is None:
             return None
-        ids = bucket_ids(str(board_id), archived=archived)
-        cards = [
-            card
-            async for bucket in self.buckets.find({"_id": {"$in": ids}}, {"cards": 1})
-            for card in bucket["cards"].values()
-        ]
+        query: Doc = {"_id": cards_of(str(board_id))}
+        if not archived:
+            query["archived"] = False
+        cards = [card async for card in self.cards.find(query)]
         return board_detail(board, cards, archived=archived)
 
-    async def card(self, board_id: UUID, card_id: UUID) -> CardView | None:
-        for archived in (False, True):
-            bucket_key = bucket_id(str(board_id), str(card_id), archived=archived)
-            bucket = await self.buckets.find_one({"_id": bucket_key}, {f"cards.{card_id}": 1})
-            card = (bucket or {}).get("cards", {}).get(str(card_id))
-            if card is not None:
-                return CardView.model_validate(card)
-        return None
+    async def card(self, board_id: UUID, card: UUID) -> CardView | None:
+        doc = await self.cards.find_one({"_id": card_id(str(board_id), str(card))})
+        if doc is None:
+            return None
+        doc.pop("_id")
+        return CardView.model_validate(doc)
 
     async def boards_of(self, user_id: str) -> list[BoardSummary]:
         user = await self.users.find_one({"_id": user_id})
@@ -292,12 +280,7 @@ class MongoReadStore:
         board = await self.boards.find_one({"_id": board_id})
         if board is None:
             return None
-        ids = bucket_ids(board_id, archived=True)
-        cards = [
-            card
-            async for bucket in self.buckets.find({"_id": {"$in": ids}})
-            for card in bucket["cards"].values()
-        ]
+        cards = [card async for card in self.cards.find({"_id": cards_of(board_id)})]
         return canonical_documents(board, cards)
 
     async def user_index(self) -> dict[str, dict[str, Doc]]:
@@ -367,12 +350,11 @@ def _event_doc(event: AnyEvent, source: bytes | None) -> Doc:
     }
 
 
-def _bucket_write(change: BucketChange) -> UpdateOne:
-    fields = {f"cards.{c}": d for c, d in change.put.items()}
-    update: Doc = {"$set": {"version": change.version, **fields}}
-    if change.take:
-        update["$unset"] = {f"cards.{c}": "" for c in change.take}
-    return UpdateOne({"_id": change.bucket_id, "version": {"$lt": change.version}}, update)
+def _card_write(board_id: str, card: Doc) -> UpdateOne:
+    return UpdateOne(
+        {"_id": card_id(board_id, card["card_id"]), "version": {"$lt": card["version"]}},
+        {"$set": card},
+    )
 
 
 def _user_write(board_id: str, user_id: str, entry: Doc) -> UpdateOne:

@@ -3,7 +3,7 @@
 Three kinds of data, with one rule each:
 - read models (boards, their cards, the per-user index; laid out as `store.layout` says), kept
   per *generation*: a board document changes only when it holds the version just before the one
-  written, a card bucket or a user's entry for a board only when it holds an older version; a
+  written, a card or a user's entry for a board only when it holds an older version; a
   write that loses such a guard is dropped, and the winner's documents stand (it applied the
   same events, so they are the same documents);
 - checkpoints, per generation and partition, that only move forward;
@@ -27,9 +27,9 @@ from contracts.read_models import BoardDetail, BoardSummary, BoardView, CardView
 from projector.projection import BoardProjection
 
 Doc = dict[str, Any]
-# The read models of generation 0 live in `boards`, `card_buckets`, `user_boards`,
+# The read models of generation 0 live in `boards`, `cards`, `user_boards`,
 # `checkpoints`; generation N in `boards_gN` and so on (docs/operations.md, `store.layout`).
-GENERATION_COLLECTIONS = ("boards", "card_buckets", "user_boards", "checkpoints")
+GENERATION_COLLECTIONS = ("boards", "cards", "user_boards", "checkpoints")
 
 
 def collection_name(base: str, generation: int) -> str:
