@@ -40,7 +40,7 @@ from bench.stack import Doc, Servers, mongo_client, mongo_facts, redis_facts, se
 KEY_PREFIX = "bench-catchup:"
 PROJECTOR_DB = "catchup"
 PLAIN_DB = "plain"
-COLLECTIONS = ("boards", "cards", "user_boards", "events")
+COLLECTIONS = ("boards", "cards", "memberships", "events")
 DESIGN_BUDGET = {"ratio_to_plain_bulk_write": 0.7}
 POLL_S = 0.05
 # A progress sample is kept (and logged) this often.

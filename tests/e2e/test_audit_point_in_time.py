@@ -205,7 +205,7 @@ async def test_the_board_at_every_version_is_what_the_live_read_model_was(
 ) -> None:
     store = client.app[read_store_key]
     # Examples share the database and the card and column ids (ids are unique in real life).
-    for collection in (store.boards, store.cards, store.users, store.events):
+    for collection in (store.boards, store.cards, store.memberships, store.events):
         await collection.delete_many({})
     live = LiveBoard(store, redis, stream_keys)
     setup: list[tuple[str, Command]] = [

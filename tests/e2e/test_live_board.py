@@ -17,7 +17,7 @@ from projector.projection import BoardProjection, apply_event
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
-COLLECTIONS = ("boards", "cards", "user_boards", "events")
+COLLECTIONS = ("boards", "cards", "memberships", "events")
 
 
 async def _board_with_columns(api: Api, columns: int = 3) -> tuple[str, list[str]]:

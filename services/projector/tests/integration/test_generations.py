@@ -17,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
 Doc = dict[str, Any]
-BASES = ("boards", "cards", "user_boards", "checkpoints")
+BASES = ("boards", "cards", "memberships", "checkpoints")
 
 
 @pytest.fixture

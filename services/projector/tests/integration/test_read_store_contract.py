@@ -3,6 +3,7 @@ pass all of it: documents, guards, archive, checkpoints, verification shapes, ge
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -265,6 +266,24 @@ class TestReads:
             [("Alpha", boards[1]), ("alpha", boards[2])], key=lambda t: str(t[1])
         )
         assert listed == [first, second, ("beta", boards[0])]
+
+
+class TestConcurrentWriters:
+    async def test_boards_of_one_user_written_at_once_are_all_in_the_index(
+        self, store: ReadStore
+    ) -> None:
+        # Different partitions' appliers write different boards of the same people at once.
+        boards = [uuid.uuid4() for _ in range(20)]
+        projections = []
+        for board_id in boards:
+            projection = BoardProjection(board_id=str(board_id))
+            for event in _events(board_id, [BoardCreated(title="t", owner_id="carol")]):
+                apply_event(projection, event)
+            projections.append(projection)
+
+        await asyncio.gather(*(store.write([p]) for p in projections))
+
+        assert {s.board_id for s in await store.boards_of("carol")} == set(boards)
 
 
 class TestArchive:

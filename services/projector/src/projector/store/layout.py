@@ -8,8 +8,11 @@ number of documents by `_id`, whatever the number of boards and cards in the dat
   A card changes alone, so applying an event rewrites one small document: on FerretDB an update
   costs about 0.5 ms plus 0.35 ms per KiB of the document, which is why cards are not kept in
   buckets or in the board's document.
-- The per-user index is one document per user (`user_boards`, `_id` = user id) mapping each board
-  the user was ever a member of to `{role, active, version}`.
+- The per-user index is one document per user and board (`memberships`, `_id` =
+  `<user>|<board>`: `{user_id, board_id, role, active, version}`); a user's boards are one range
+  of `_id`s, `<user>|` up to `<user>}` (`memberships_of`). One document per board, not per user:
+  the board's applier alone writes it (no two partitions ever update one document, which FerretDB
+  1.24 does not do atomically: it reads, changes and writes back).
 - The event archive (`events`, shared by all generations) holds one document per event, `_id` =
   `<board>:<version>`: a range of versions is an `$in` of the ids.
 
@@ -38,6 +41,15 @@ def card_id(board_id: str, card: str) -> str:
 def cards_of(board_id: str) -> Doc:
     """The `_id` range of a board's cards (`:` and `;` are neighbours: nothing else is in it)."""
     return {"$gte": f"{board_id}:", "$lt": f"{board_id};"}
+
+
+def membership_id(user_id: str, board_id: str) -> str:
+    return f"{user_id}|{board_id}"
+
+
+def memberships_of(user_id: str) -> Doc:
+    """The `_id` range of a user's memberships (`|` and `}` are neighbours)."""
+    return {"$gte": f"{user_id}|", "$lt": f"{user_id}}}"}
 
 
 def membership_entries(p: BoardProjection) -> list[tuple[str, Doc]]:

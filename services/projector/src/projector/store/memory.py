@@ -24,6 +24,7 @@ from projector.store.layout import (
     card_id,
     loaded_projection,
     membership_entries,
+    membership_id,
 )
 from projector.store.port import (
     GENERATION_COLLECTIONS,
@@ -43,7 +44,7 @@ Doc = dict[str, Any]
 class _Generation:
     boards: dict[str, Doc] = field(default_factory=dict)
     cards: dict[str, Doc] = field(default_factory=dict)
-    users: dict[str, Doc] = field(default_factory=dict)
+    memberships: dict[str, Doc] = field(default_factory=dict)
     checkpoints: dict[int, Checkpoint] = field(default_factory=dict)
 
 
@@ -96,7 +97,7 @@ class InMemoryReadStore:
         for p in dirty:
             self._archive(p)
             self._write_cards(p)
-            self._write_users(p)
+            self._write_memberships(p)
         stale = []
         for p in dirty:
             if self._write_board(p):
@@ -120,12 +121,12 @@ class InMemoryReadStore:
             elif stored is not None and stored["version"] < doc["version"]:
                 cards[key] = as_stored(doc)
 
-    def _write_users(self, p: BoardProjection) -> None:
+    def _write_memberships(self, p: BoardProjection) -> None:
         for user, entry in membership_entries(p):
-            boards = self._gen.users.setdefault(user, {"version": 0, "boards": {}})["boards"]
-            held = boards.get(p.board_id)
-            if held is None or held["version"] < entry["version"]:
-                boards[p.board_id] = dict(entry)
+            key = membership_id(user, p.board_id)
+            held = self._gen.memberships.setdefault(key, {"version": 0})
+            if held["version"] < entry["version"]:
+                self._gen.memberships[key] = {"user_id": user, "board_id": p.board_id, **entry}
 
     def _write_board(self, p: BoardProjection) -> bool:
         assert p.board is not None
@@ -168,18 +169,18 @@ class InMemoryReadStore:
         return CardView.model_validate(doc) if doc is not None else None
 
     async def boards_of(self, user_id: str) -> list[BoardSummary]:
-        entries = self._gen.users.get(user_id, {}).get("boards", {})
+        prefix = membership_id(user_id, "")
         summaries = []
-        for board_id, entry in entries.items():
-            board = self._gen.boards.get(board_id)
-            if not entry["active"] or board is None:
+        for key, m in self._gen.memberships.items():
+            board = self._gen.boards.get(m.get("board_id", ""))
+            if not key.startswith(prefix) or not m.get("active") or board is None:
                 continue
             summaries.append(
                 BoardSummary(
                     board_id=board["board_id"],
                     title=board["title"],
                     archived=board["archived"],
-                    role=entry["role"],
+                    role=m["role"],
                     version=board["version"],
                 )
             )
@@ -223,7 +224,12 @@ class InMemoryReadStore:
         return canonical_documents(as_stored(board), self._cards_of(board_id))
 
     async def user_index(self) -> dict[str, dict[str, Doc]]:
-        return {user: dict(doc["boards"]) for user, doc in self._gen.users.items()}
+        index: dict[str, dict[str, Doc]] = {}
+        for m in self._gen.memberships.values():
+            if m["version"] > 0:
+                entry = {"role": m["role"], "active": m["active"], "version": m["version"]}
+                index.setdefault(m["user_id"], {})[m["board_id"]] = entry
+        return index
 
     # -- generations ---------------------------------------------------------------------------
 

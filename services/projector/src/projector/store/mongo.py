@@ -30,6 +30,8 @@ from projector.store.layout import (
     cards_of,
     loaded_projection,
     membership_entries,
+    membership_id,
+    memberships_of,
 )
 from projector.store.port import (
     GENERATION_COLLECTIONS,
@@ -68,10 +70,8 @@ class MongoReadStore:
         self._generation = generation
         self.boards: AsyncCollection[Doc] = self.db[collection_name("boards", generation)]
         self.cards: AsyncCollection[Doc] = self.db[collection_name("cards", generation)]
-        self.users: AsyncCollection[Doc] = self.db[collection_name("user_boards", generation)]
+        self.memberships: AsyncCollection[Doc] = self.db[collection_name("memberships", generation)]
         self.checkpoints: AsyncCollection[Doc] = self.db[collection_name("checkpoints", generation)]
-        # User documents known to exist, so a write updates them without inserting first.
-        self._existing: set[str] = set()
 
     def at(self, generation: int) -> MongoReadStore:
         return MongoReadStore(self.db, generation=generation)
@@ -122,21 +122,19 @@ class MongoReadStore:
             ],
         )
         members = [(p, user, entry) for p in dirty for user, entry in membership_entries(p)]
-        await self._ensure(self.users, {user: {"boards": {}} for _, user, _ in members})
-        await self._bulk(self.users, [_user_write(p.board_id, u, e) for p, u, e in members])
+        # Inserted first (a duplicate: it exists), then updated under its version guard.
+        await self._bulk(
+            self.memberships,
+            [InsertOne({"_id": membership_id(u, p.board_id), "version": 0}) for p, u, _ in members],
+        )
+        await self._bulk(
+            self.memberships, [_membership_write(p.board_id, u, e) for p, u, e in members]
+        )
         stale = await self._write_boards(dirty)
         for p in dirty:
             if p not in stale:
                 p.written()
         return stale
-
-    async def _ensure(self, collection: AsyncCollection[Doc], documents: dict[str, Doc]) -> None:
-        """Inserts the documents not known to exist (a duplicate means one did: that is fine)."""
-        missing = {i: d for i, d in documents.items() if i not in self._existing}
-        await self._bulk(
-            collection, [InsertOne({"_id": i, "version": 0, **d}) for i, d in missing.items()]
-        )
-        self._existing.update(missing)
 
     async def _bulk(self, collection: AsyncCollection[Doc], requests: Iterable[Any]) -> None:
         batch = list(requests)
@@ -224,8 +222,10 @@ class MongoReadStore:
         return CardView.model_validate(doc)
 
     async def boards_of(self, user_id: str) -> list[BoardSummary]:
-        user = await self.users.find_one({"_id": user_id})
-        roles = {b: e["role"] for b, e in (user or {}).get("boards", {}).items() if e["active"]}
+        roles = {
+            m["board_id"]: m["role"]
+            async for m in self.memberships.find({"_id": memberships_of(user_id), "active": True})
+        }
         if not roles:
             return []
         summaries = [
@@ -284,7 +284,11 @@ class MongoReadStore:
         return canonical_documents(board, cards)
 
     async def user_index(self) -> dict[str, dict[str, Doc]]:
-        return {str(user["_id"]): user.get("boards", {}) async for user in self.users.find({})}
+        index: dict[str, dict[str, Doc]] = {}
+        async for m in self.memberships.find({"version": {"$gt": 0}}):
+            entry = {"role": m["role"], "active": m["active"], "version": m["version"]}
+            index.setdefault(m["user_id"], {})[m["board_id"]] = entry
+        return index
 
     # -- generations ---------------------------------------------------------------------------
 
@@ -357,10 +361,11 @@ def _card_write(board_id: str, card: Doc) -> UpdateOne:
     )
 
 
-def _user_write(board_id: str, user_id: str, entry: Doc) -> UpdateOne:
-    # `$not: {$gte}` matches an entry that is older and one that is not there yet.
-    guard = {"_id": user_id, f"boards.{board_id}.version": {"$not": {"$gte": entry["version"]}}}
-    return UpdateOne(guard, {"$set": {f"boards.{board_id}": entry}})
+def _membership_write(board_id: str, user_id: str, entry: Doc) -> UpdateOne:
+    return UpdateOne(
+        {"_id": membership_id(user_id, board_id), "version": {"$lt": entry["version"]}},
+        {"$set": {"user_id": user_id, "board_id": board_id, **entry}},
+    )
 
 
 async def _bulk_chunk(collection: AsyncCollection[Doc], batch: list[Any]) -> list[int]:

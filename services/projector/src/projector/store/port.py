@@ -27,9 +27,9 @@ from contracts.read_models import BoardDetail, BoardSummary, BoardView, CardView
 from projector.projection import BoardProjection
 
 Doc = dict[str, Any]
-# The read models of generation 0 live in `boards`, `cards`, `user_boards`,
+# The read models of generation 0 live in `boards`, `cards`, `memberships`,
 # `checkpoints`; generation N in `boards_gN` and so on (docs/operations.md, `store.layout`).
-GENERATION_COLLECTIONS = ("boards", "cards", "user_boards", "checkpoints")
+GENERATION_COLLECTIONS = ("boards", "cards", "memberships", "checkpoints")
 
 
 def collection_name(base: str, generation: int) -> str:
