@@ -16,6 +16,7 @@ import csv
 import io
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -375,6 +376,14 @@ class Rig:
     service_env: Mapping[str, str]
     service_log: IO[bytes]
     service_log_path: Path
+    # Where the boards service's pyinstrument session goes (BENCH_PROFILE_DIR), if anywhere.
+    profile: Path | None = None
+
+    @property
+    def wrapper(self) -> tuple[str, ...]:
+        if self.profile is None:
+            return ()
+        return ("-m", "pyinstrument", "-r", "pyisession", "-o", str(self.profile))
 
 
 async def _xadd_runs(port: int, settings: BenchSettings, when: str) -> dict[str, float]:
@@ -388,16 +397,39 @@ async def _measure(settings: BenchSettings, rig: Rig) -> dict[str, Any]:
     try:
         facts = await redis_facts(redis)
         xadd = {"before": await _xadd_runs(rig.redis.port, settings, "before")}
-        async with boards_process(rig.service_env, rig.service_log, rig.service_log_path) as svc:
+        async with boards_process(
+            rig.service_env, rig.service_log, rig.service_log_path, wrapper=rig.wrapper
+        ) as svc:
             cpu = CpuMeter({"server": svc.pid, "redis": facts["pid"]})
             http = await measure_http(svc.url, rig.token, settings, cpu)
+        profile = await render_profile(rig.profile) if rig.profile is not None else None
         xadd["between"] = await _xadd_runs(rig.redis.port, settings, "between")
         store = await measure_store(redis, settings, CpuMeter({"redis": facts["pid"]}))
         xadd["after"] = await _xadd_runs(rig.redis.port, settings, "after")
         facts_after = await redis_facts(redis)
     finally:
         await redis.aclose()
-    return _report(settings, http, store, xadd, facts_after)
+    report = _report(settings, http, store, xadd, facts_after)
+    if profile is not None:
+        report["profile"] = profile
+    return report
+
+
+async def render_profile(session: Path) -> dict[str, str]:
+    """The service's pyinstrument session as text and HTML beside it (the session file stays)."""
+    rendered = {"session": str(session)}
+    for renderer, suffix in (("text", ".txt"), ("html", ".html")):
+        out = session.with_suffix(suffix)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "pyinstrument", "--load", str(session), "-r", renderer, "-o", str(out)),
+            *(("-p", "unicode=false", "-p", "color=false") if renderer == "text" else ()),
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+        if await process.wait() != 0:
+            raise BenchError(f"pyinstrument could not render {session} as {renderer}")
+        rendered[renderer] = str(out)
+    return rendered
 
 
 def _report(
@@ -448,5 +480,9 @@ def run(settings: BenchSettings) -> dict[str, Any]:
                 "BOARDS_LOG_LEVEL": "WARNING",
             }
             token = signer.token(USER, ttl=TOKEN_TTL)
-            rig = Rig(redis_server, token, env, service_log, log_path)
+            profile = None
+            if settings.profile_dir is not None:
+                settings.profile_dir.mkdir(parents=True, exist_ok=True)
+                profile = settings.profile_dir / "boards-append.pyisession"
+            rig = Rig(redis_server, token, env, service_log, log_path, profile)
             return run_async(_measure(settings, rig))
