@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from importlib.resources import files
 from typing import Any
 from uuid import UUID
@@ -19,12 +20,14 @@ from boards.adapters.event_store import (
     Appended,
     ChainBrokenError,
     CorruptLogError,
+    Duplicates,
     EpochChangedError,
-    IdempotencyMismatchError,
     NewEvents,
     Recorded,
     Tip,
     VersionConflictError,
+    check_group,
+    one_of_one,
 )
 from boards.adapters.pipelining import AutoPipeline
 
@@ -77,38 +80,43 @@ class RedisEventStore:
         return epoch
 
     async def append(self, batch: NewEvents) -> Appended | Recorded:
+        return one_of_one(batch, await self.append_group([batch]))
+
+    async def append_group(self, group: Sequence[NewEvents]) -> Appended | Duplicates:
+        check_group(group)
         keys = self._keys
-        board_id = batch.board_id
+        board_id = group[0].board_id
         partition = keys.partition_of(board_id)
+        args: list[Any] = [group[0].expected_version, group[0].epoch, self._ttl, str(board_id)]
+        args.append(len(group))
+        for batch in group:
+            args += (batch.request_hash, batch.result, len(batch.events), *batch.events)
+        # Through the pipeline: other boards' groups issued meanwhile share its round trip.
         reply: list[Any] = await self._pipeline.execute(
             "FCALL",
             APPEND_FUNCTION,
-            6,
+            5 + len(group),
             keys.board_log(board_id),
             keys.board_head(board_id),
-            keys.command(board_id, batch.command_id),
             keys.feed(partition),
             keys.epoch(partition),
             head_hash_key(keys, board_id),
-            batch.expected_version,
-            batch.epoch,
-            batch.request_hash,
-            batch.result,
-            self._ttl,
-            str(board_id),
-            *batch.events,
+            *(keys.command(board_id, batch.command_id) for batch in group),
+            *args,
         )
-        return self._outcome(reply, batch, partition)
+        return self._outcome(reply, partition)
 
-    def _outcome(self, reply: list[Any], batch: NewEvents, partition: int) -> Appended | Recorded:
+    def _outcome(self, reply: list[Any], partition: int) -> Appended | Duplicates:
         status = reply[0].decode()
         if status == "OK":
             return Appended(int(reply[1]))
         if status == "DUPLICATE":
-            recorded = Recorded(reply[1].decode(), bytes(reply[2]))
-            if recorded.request_hash != batch.request_hash:
-                raise IdempotencyMismatchError("this command id was used for another command")
-            return recorded
+            return Duplicates(
+                {
+                    int(reply[i]) - 1: Recorded(reply[i + 1].decode(), bytes(reply[i + 2]))
+                    for i in range(1, len(reply), 3)
+                }
+            )
         if status == "CONFLICT":
             raise VersionConflictError(int(reply[1]))
         if status == "CHAIN":
