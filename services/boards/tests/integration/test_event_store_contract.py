@@ -207,7 +207,9 @@ class TestGroups:
         board = uuid.uuid4()
         epoch = await store.epoch(board)
         await store.append(batches.batch(board, batches.created(), expected_version=0, epoch=epoch))
-        await store.append(batches.batch(board, batches.renames(1), expected_version=1, epoch=epoch))
+        await store.append(
+            batches.batch(board, batches.renames(1), expected_version=1, epoch=epoch)
+        )
         group = [
             batches.batch(board, batches.renames(1, start=5), expected_version=1, epoch=epoch),
             batches.batch(board, batches.renames(1, start=6), expected_version=2, epoch=epoch),
@@ -250,7 +252,7 @@ class TestGroups:
             "two boards": [first, replace(second, board_id=uuid.uuid4())],
             "no events": [first, replace(second, events=[])],
         }[fault]
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="group"):
             await store.append_group(group)
         assert await store.head(board) == 0
 
