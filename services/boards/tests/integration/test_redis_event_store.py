@@ -85,6 +85,36 @@ class TestFeed:
         assert tags == {f"p{partition}"}
 
 
+class TestPipelining:
+    async def test_groups_of_different_boards_issued_together_share_one_round_trip(
+        self, redis_store: RedisEventStore, batches, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        pipeline = redis_store._pipeline
+        sizes: list[int] = []
+        round_trip = pipeline._round_trip
+
+        async def counted(batch):  # type: ignore[no-untyped-def]
+            sizes.append(len(batch))
+            return await round_trip(batch)
+
+        monkeypatch.setattr(pipeline, "_round_trip", counted)
+        boards = [uuid.uuid4() for _ in range(8)]
+        groups = []
+        for board in boards:
+            epoch = await redis_store.epoch(board)
+            groups.append(
+                [
+                    batches.batch(board, batches.created(), expected_version=0, epoch=epoch),
+                    batches.batch(board, batches.renames(2), expected_version=1, epoch=epoch),
+                ]
+            )
+        outcomes = await asyncio.gather(*(redis_store.append_group(g) for g in groups))
+        assert outcomes == [Appended(3)] * 8
+        assert sizes == [8]
+        for board in boards:
+            assert await redis_store.head(board) == 3
+
+
 class TestConcurrentAppends:
     async def test_fifty_appends_at_one_version_let_exactly_one_win(
         self, redis_store: RedisEventStore, redis: Redis, stream_keys: StreamKeys, batches
