@@ -54,13 +54,13 @@ class Sealed:
 def seal(payloads: Sequence[Event], stamp: Stamp, *, after_version: int, prev_hash: str) -> Sealed:
     """The events numbered on from `after_version`, chained on from `prev_hash`."""
     occurred_at = _TIME.dump_python(stamp.occurred_at, mode="json")
-    command_id = str(stamp.command_id)
+    board_id, command_id = str(stamp.board_id), str(stamp.command_id)
     encoded = []
     for version, payload in enumerate(payloads, start=after_version + 1):
         # The envelope's field order, so the stored bytes read as the models would write them.
         document = {
             "event_id": str(uuid.uuid4()),
-            "board_id": str(stamp.board_id),
+            "board_id": board_id,
             "version": version,
             "type": type(payload).__name__,
             "schema_version": schema_version_of(type(payload)),

@@ -343,6 +343,8 @@ class BoardCommands:
         # A retry of a command that did change the board may now be refused or change nothing:
         # before either answer, its record is looked for (ADR 003).
         refused, unchanged = plan.refused, plan.unchanged
+        if not refused and not unchanged:
+            return
         records = await asyncio.gather(
             *(
                 self._store.recorded(board_id, pending.command.command_id)
