@@ -407,7 +407,9 @@ class Rig:
     def wrapper(self) -> tuple[str, ...]:
         if self.profile is None:
             return ()
-        return ("-m", "pyinstrument", "-r", "pyisession", "-o", str(self.profile))
+        # A sample every 10 ms: a minute of load gives thousands of samples and an HTML
+        # rendering small enough to keep beside the benchmark (bench/profiles/).
+        return ("-m", "pyinstrument", "-i", "0.01", "-r", "pyisession", "-o", str(self.profile))
 
 
 async def _xadd_runs(port: int, settings: BenchSettings, when: str) -> dict[str, float]:
