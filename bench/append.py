@@ -1,12 +1,14 @@
-"""The `append` benchmark: how fast commands become durable events, seen three ways.
+"""The `append` benchmark: how fast commands become durable events, each beside its baseline.
 
-All three run in one go against one private Redis with AOF and fsync always (as production runs
-it), so that their figures compare: MoveCard commands through the boards service's HTTP API (the
-service in its own process), `RedisEventStore.append` called directly, and the machine's own
-`redis-benchmark` doing plain XADDs.
+All of it runs in one go against one private Redis with AOF and fsync always (as production runs
+it), so that the figures compare: MoveCard commands through the boards service's HTTP API (the
+service in its own process), the same requests against a trivial aiohttp handler
+(`bench.trivial`, its own process) with the same client, `RedisEventStore.append` called
+directly, and the machine's own `redis-benchmark` doing plain XADDs.
 
-Design target, reported and never asserted: at least 5,000 commands/s at concurrency 64 through
-HTTP, and a p99 under 10 ms at 1,000 commands/s (the `paced_1000` row).
+Budgets (issue 11), reported and never asserted: one board takes at least 2,000 commands/s with
+64 in flight; the command API over 64 boards at concurrency 64 reaches at least 0.5x the trivial
+handler's rate; p99 under 10 ms at 1,000 commands/s (`paced_1000`).
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import csv
 import io
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -44,7 +47,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bench.runtime import BenchSettings, CpuMeter, Tally, closed_loop, log, open_loop, run_async
-from bench.services import boards_process
+from bench.services import boards_process, service_process
 from bench.stack import redis_facts
 
 ISSUER, AUDIENCE, USER = "cardstream-bench", "cardstream", "bench"
@@ -58,9 +61,10 @@ XADD_STREAM = "bench-xadd"
 BOARDS = 64
 COLUMNS = 3
 CARDS_PER_BOARD = 4
-ONE_BOARD_CARDS = 32
+ONE_BOARD_CARDS = 64
 LEVELS = (1, 16, 64)
-ONE_BOARD_LEVEL = 16
+ONE_BOARD_LEVELS = (16, 64)
+TRIVIAL_LEVEL = 64
 PACED_RATE = 1000
 PACED_MAX_IN_FLIGHT = 64
 SETUP_CONCURRENCY = 16
@@ -70,7 +74,11 @@ XADD_CLIENTS = 50
 XADD_REQUESTS_PER_BENCH_SECOND = 5_000
 XADD_MIN_REQUESTS = 10_000
 
-DESIGN_TARGET = {"c64_commands_per_s": 5_000, "p99_ms_at_1000_commands_per_s": 10}
+BUDGETS = {
+    "one_board_c64_commands_per_s": 2_000,
+    "c64_to_trivial_c64": 0.5,
+    "paced_1000_p99_ms": 10,
+}
 # How the service's response ends when the command changed nothing (see boards.service).
 NO_EVENTS = b'"events":[]}'
 
@@ -222,7 +230,7 @@ async def paced_row(
 
 async def measure_http(
     url: str, token: str, settings: BenchSettings, cpu: CpuMeter
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], deque[Card]]:
     log.info("http: creating %d boards plus one busy board", BOARDS)
     async with _api(url, token, SETUP_CONCURRENCY) as api:
         spread, one_board = await set_up_boards(api)
@@ -230,13 +238,30 @@ async def measure_http(
     for level in LEVELS:
         log.info("http: MoveCard at concurrency %d for %.1fs", level, settings.seconds)
         rows[f"c{level}"] = await closed_row(url, token, spread, level, settings, cpu)
-    log.info("http: MoveCard on one board at concurrency %d", ONE_BOARD_LEVEL)
-    rows[f"one_board_c{ONE_BOARD_LEVEL}"] = await closed_row(
-        url, token, one_board, ONE_BOARD_LEVEL, settings, cpu
-    )
+    for level in ONE_BOARD_LEVELS:
+        log.info("http: MoveCard on one board at concurrency %d", level)
+        rows[f"one_board_c{level}"] = await closed_row(url, token, one_board, level, settings, cpu)
     log.info("http: MoveCard paced at %d/s", PACED_RATE)
     rows[f"paced_{PACED_RATE}"] = await paced_row(url, token, spread, settings, cpu)
-    return rows
+    return rows, spread
+
+
+async def measure_trivial(
+    rig: Rig, spread: deque[Card], settings: BenchSettings, cpu_pids: dict[str, int]
+) -> dict[str, Any]:
+    """The c64 row's requests, by the same client, against `bench.trivial`."""
+    # A copy: the trivial handler moves no card, so the real boards' cards must not think so.
+    cards = deque(replace(card) for card in spread)
+    async with service_process(
+        "bench.trivial", "TRIVIAL", {}, rig.service_log, rig.service_log_path
+    ) as trivial:
+        cpu = CpuMeter({**cpu_pids, "server": trivial.pid})
+        log.info("trivial: the same requests at concurrency %d", TRIVIAL_LEVEL)
+        row = await closed_row(trivial.url, rig.token, cards, TRIVIAL_LEVEL, settings, cpu)
+    row["requests_per_s"] = row.pop("commands_per_s")
+    row["requests"] = row.pop("commands")
+    row.pop("noops")
+    return row
 
 
 @dataclass(slots=True)
@@ -375,6 +400,16 @@ class Rig:
     service_env: Mapping[str, str]
     service_log: IO[bytes]
     service_log_path: Path
+    # Where the boards service's pyinstrument session goes (BENCH_PROFILE_DIR), if anywhere.
+    profile: Path | None = None
+
+    @property
+    def wrapper(self) -> tuple[str, ...]:
+        if self.profile is None:
+            return ()
+        # A sample every 10 ms: a minute of load gives thousands of samples and an HTML
+        # rendering small enough to keep beside the benchmark (bench/profiles/).
+        return ("-m", "pyinstrument", "-i", "0.01", "-r", "pyisession", "-o", str(self.profile))
 
 
 async def _xadd_runs(port: int, settings: BenchSettings, when: str) -> dict[str, float]:
@@ -388,38 +423,105 @@ async def _measure(settings: BenchSettings, rig: Rig) -> dict[str, Any]:
     try:
         facts = await redis_facts(redis)
         xadd = {"before": await _xadd_runs(rig.redis.port, settings, "before")}
-        async with boards_process(rig.service_env, rig.service_log, rig.service_log_path) as svc:
+        async with boards_process(
+            rig.service_env, rig.service_log, rig.service_log_path, wrapper=rig.wrapper
+        ) as svc:
             cpu = CpuMeter({"server": svc.pid, "redis": facts["pid"]})
-            http = await measure_http(svc.url, rig.token, settings, cpu)
+            http, spread = await measure_http(svc.url, rig.token, settings, cpu)
+        profile = await render_profile(rig.profile) if rig.profile is not None else None
+        trivial = await measure_trivial(rig, spread, settings, {"redis": facts["pid"]})
         xadd["between"] = await _xadd_runs(rig.redis.port, settings, "between")
         store = await measure_store(redis, settings, CpuMeter({"redis": facts["pid"]}))
         xadd["after"] = await _xadd_runs(rig.redis.port, settings, "after")
         facts_after = await redis_facts(redis)
     finally:
         await redis.aclose()
-    return _report(settings, http, store, xadd, facts_after)
+    report = _report(settings, http, trivial, store, xadd, facts_after)
+    if profile is not None:
+        report["profile"] = profile
+    return report
+
+
+async def render_profile(session: Path) -> dict[str, str]:
+    """The service's pyinstrument session as text and HTML beside it (the session file stays)."""
+    rendered = {"session": str(session)}
+    for renderer, suffix in (("text", ".txt"), ("html", ".html")):
+        out = session.with_suffix(suffix)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "pyinstrument", "--load", str(session), "-r", renderer, "-o", str(out)),
+            *(("-p", "unicode=false", "-p", "color=false") if renderer == "text" else ()),
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+        if await process.wait() != 0:
+            raise BenchError(f"pyinstrument could not render {session} as {renderer}")
+        rendered[renderer] = str(out)
+    return rendered
+
+
+def budgets(http: Mapping[str, Any], trivial: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each budget of issue 11 with its figure, its baseline from the same run, and the verdict."""
+    one_board = http["one_board_c64"]["commands_per_s"]
+    to_trivial = _ratio(http["c64"]["commands_per_s"], trivial["requests_per_s"])
+    p99 = http[f"paced_{PACED_RATE}"]["p99_ms"]
+    lines = [
+        {
+            "budget": "one board, 64 in flight: at least 2,000 commands/s",
+            "figure": one_board,
+            "baseline": None,
+            "within_budget": one_board >= BUDGETS["one_board_c64_commands_per_s"],
+        },
+        {
+            "budget": "command API over 64 boards at c64: at least 0.5x a trivial handler's rate",
+            "figure": to_trivial,
+            "baseline": {
+                "c64_commands_per_s": http["c64"]["commands_per_s"],
+                "trivial_c64_requests_per_s": trivial["requests_per_s"],
+            },
+            "within_budget": to_trivial is not None and to_trivial >= BUDGETS["c64_to_trivial_c64"],
+        },
+        {
+            "budget": "p99 under 10 ms at 1,000 commands/s (paced_1000, ms)",
+            "figure": p99,
+            "baseline": None,
+            "within_budget": p99 is not None and p99 < BUDGETS["paced_1000_p99_ms"],
+        },
+    ]
+    for line in lines:
+        log.info(
+            "budget: %s: %s (within_budget %s)",
+            line["budget"],
+            line["figure"],
+            line["within_budget"],
+        )
+    return lines
 
 
 def _report(
     settings: BenchSettings,
     http: dict[str, Any],
+    trivial: dict[str, Any],
     store: dict[str, Any],
     xadd: dict[str, dict[str, float]],
     facts: dict[str, Any],
 ) -> dict[str, Any]:
     # The median of runs spread over the benchmark: fsync times on shared disks drift a lot.
     xadd_per_s = round(statistics.median(run["xadd_per_s"] for run in xadd.values()))
-    rows = [*http.values(), store]
+    rows = [*http.values(), trivial, store]
     errors = sum(row["errors"] + row.get("warmup_errors", 0) for row in rows)
     return {
         "ok": errors == 0,
         "errors": errors,
         "seconds_per_row": settings.seconds,
-        "design_target": DESIGN_TARGET,
+        "budgets": budgets(http, trivial),
         "http": http,
+        "trivial_c64": trivial,
         "store": store,
         "redis_benchmark": {"xadd_per_s": xadd_per_s, "clients": XADD_CLIENTS, "runs": xadd},
         "ratios": {
+            "http_c64_to_trivial_c64": _ratio(
+                http["c64"]["commands_per_s"], trivial["requests_per_s"]
+            ),
             "http_c64_to_xadd": _ratio(http["c64"]["commands_per_s"], xadd_per_s),
             "store_to_xadd": _ratio(store["appends_per_s"], xadd_per_s),
         },
@@ -448,5 +550,9 @@ def run(settings: BenchSettings) -> dict[str, Any]:
                 "BOARDS_LOG_LEVEL": "WARNING",
             }
             token = signer.token(USER, ttl=TOKEN_TTL)
-            rig = Rig(redis_server, token, env, service_log, log_path)
+            profile = None
+            if settings.profile_dir is not None:
+                settings.profile_dir.mkdir(parents=True, exist_ok=True)
+                profile = settings.profile_dir / "boards-append.pyisession"
+            rig = Rig(redis_server, token, env, service_log, log_path, profile)
             return run_async(_measure(settings, rig))

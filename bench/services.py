@@ -175,6 +175,6 @@ async def service_process(
 
 
 def boards_process(
-    settings: Mapping[str, str], log: IO[bytes], log_path: Path
+    settings: Mapping[str, str], log: IO[bytes], log_path: Path, *, wrapper: Sequence[str] = ()
 ) -> AbstractAsyncContextManager[ServiceProcess]:
-    return service_process("boards", "BOARDS", settings, log, log_path)
+    return service_process("boards", "BOARDS", settings, log, log_path, wrapper=wrapper)

@@ -1,8 +1,11 @@
-"""The command side's use case: decide a command against a board and append what it causes.
+"""The command side's use case: decide commands against a board and append what they cause.
 
 Decided state stays in memory between commands; the append's version check is what makes that
 safe (another process may have moved the board on), so the common path costs one Redis round trip.
-Commands of one board are serialised in this process by a lock, so our own writers never race.
+Commands of one board queue in this process and are committed in groups (docs/adr/008): while a
+group's append is in flight the next commands queue up; then they are decided one after another
+against the board as the group before left it, and appended together in one atomic call, each
+with its own idempotency record and answer. Nothing is answered before that call returns.
 Beside each cached board sits the hash of its newest event, which the next events chain on from
 (docs/event-chain.md); the domain never sees it.
 """
@@ -12,22 +15,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import uuid
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import OrderedDict, deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
-from weakref import WeakValueDictionary
 
 import orjson
-from contracts.chain import ZERO_HASH, link
-from contracts.envelope import AnyCommand, event_adapter, event_envelope
+from contracts.chain import ZERO_HASH
+from contracts.envelope import AnyCommand
 from contracts.events import Event
+from contracts.fields import MAX_USER_ID
 
 from boards.adapters.event_store import (
-    Appended,
     ChainBrokenError,
+    Duplicates,
     EpochChangedError,
     EventStore,
     IdempotencyMismatchError,
@@ -35,12 +38,16 @@ from boards.adapters.event_store import (
     Recorded,
     VersionConflictError,
 )
-from boards.domain import Board, Context, DomainError, decide, fold
+from boards.domain import Board, Context, DomainError, advance, decide, fold
 from boards.domain.snapshot import from_snapshot, to_snapshot
+from boards.sealing import Stamp, seal
 
 log = logging.getLogger("boards.commands")
 
 MAX_ATTEMPTS = 50
+# Commands appended by one call at most: bounds how long Redis spends in one function call.
+MAX_GROUP = 128
+MAX_TRACE_ID = 128
 DEFAULT_CACHED_BOARDS = 10_000
 # A snapshot every this many events bounds a cold load to one snapshot plus at most this many.
 DEFAULT_SNAPSHOT_EVERY = 1_000
@@ -54,6 +61,13 @@ def utc_now() -> datetime:
 class Caller:
     user_id: str
     correlation_id: str
+
+    def __post_init__(self) -> None:
+        # Checked once here, so the events stamped with them need no validation of their own.
+        if not 0 < len(self.user_id) <= MAX_USER_ID:
+            raise ValueError("the caller's user id is empty or too long")
+        if not 0 < len(self.correlation_id) <= MAX_TRACE_ID:
+            raise ValueError("the correlation id is empty or too long")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +86,29 @@ class Outcome:
     version: int
 
 
+@dataclass(slots=True)
+class Pending:
+    """A command waiting in its board's queue, and where its caller waits for the answer."""
+
+    command: AnyCommand
+    caller: Caller
+    digest: str
+    answer: asyncio.Future[Outcome]
+
+
+@dataclass(slots=True)
+class Plan:
+    """A group decided against one state: the batches to append (one per command that changed
+    the board, in order), and what each command is answered once the append has returned."""
+
+    before: Decided
+    after: Decided
+    batches: list[NewEvents] = field(default_factory=list)
+    appending: list[tuple[Pending, Outcome]] = field(default_factory=list)
+    refused: list[tuple[Pending, Exception]] = field(default_factory=list)
+    unchanged: list[tuple[Pending, Outcome]] = field(default_factory=list)
+
+
 def request_hash(command: AnyCommand) -> str:
     canonical = orjson.dumps(
         command.model_dump(mode="json", exclude={"command_id"}), option=orjson.OPT_SORT_KEYS
@@ -83,6 +120,49 @@ def encode_result(board_id: UUID, version: int, events: list[bytes]) -> bytes:
     # Events are already encoded; joining them avoids a second encode per event.
     head = orjson.dumps({"board_id": str(board_id), "version": version})[:-1]
     return head + b',"events":[' + b",".join(events) + b"]}"
+
+
+def take_group(queue: deque[Pending]) -> list[Pending]:
+    """The commands at the head of a board's queue that go into one append, in their order."""
+    group: list[Pending] = []
+    ids: set[UUID] = set()
+    while queue and len(group) < MAX_GROUP:
+        if queue[0].command.command_id in ids:
+            break  # the same command twice: the second is answered from the first's record
+        pending = queue.popleft()
+        if pending.answer.done():
+            continue  # its caller gave up before it was decided: it is not written
+        ids.add(pending.command.command_id)
+        group.append(pending)
+    return group
+
+
+def _resolve(pending: Pending, outcome: Outcome) -> None:
+    if not pending.answer.done():
+        pending.answer.set_result(outcome)
+
+
+def _reject(pending: Pending, error: BaseException) -> None:
+    if pending.answer.done():
+        return
+    if isinstance(error, Exception):
+        pending.answer.set_exception(error)
+    else:
+        pending.answer.cancel()
+
+
+def _replay(recorded: Recorded, digest: str) -> Outcome:
+    if recorded.request_hash != digest:
+        raise IdempotencyMismatchError("this command id was used for another command")
+    version = orjson.loads(recorded.result)["version"]
+    return Outcome(recorded.result, int(version))
+
+
+def _answer_from_record(pending: Pending, recorded: Recorded) -> None:
+    try:
+        _resolve(pending, _replay(recorded, pending.digest))
+    except IdempotencyMismatchError as exc:
+        _reject(pending, exc)
 
 
 class BoardCommands:
@@ -98,45 +178,140 @@ class BoardCommands:
         self._clock = clock
         self._cache: OrderedDict[UUID, Decided] = OrderedDict()
         self._cached_boards = cached_boards
-        self._locks: WeakValueDictionary[UUID, asyncio.Lock] = WeakValueDictionary()
+        self._queues: dict[UUID, deque[Pending]] = {}
         self._snapshot_every = snapshot_every
-        self._snapshot_tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def handle(self, board_id: UUID, command: AnyCommand, caller: Caller) -> Outcome:
-        lock = self._locks.get(board_id)
-        if lock is None:
-            lock = self._locks[board_id] = asyncio.Lock()
-        async with lock:
-            return await self._handle(board_id, command, caller)
+        answer: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        pending = Pending(command, caller, request_hash(command), answer)
+        queue = self._queues.get(board_id)
+        if queue is None:
+            # The first command of an idle board starts its committer, which runs until the
+            # board's queue is empty again.
+            queue = self._queues[board_id] = deque()
+            self._start(self._commit_queue(board_id, queue))
+        queue.append(pending)
+        return await answer
+
+    def queued(self, board_id: UUID) -> int:
+        """Commands of the board waiting for the group in flight to be appended."""
+        queue = self._queues.get(board_id)
+        return len(queue) if queue is not None else 0
 
     async def load(self, board_id: UUID) -> Board:
         """The board as of the newest event in the store (and cached from then on)."""
         return (await self._refresh(board_id)).board
 
-    async def _handle(self, board_id: UUID, command: AnyCommand, caller: Caller) -> Outcome:
-        digest = request_hash(command)
-        ctx = Context(actor=caller.user_id, command_id=command.command_id)
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _commit_queue(self, board_id: UUID, queue: deque[Pending]) -> None:
+        try:
+            while queue:
+                group = take_group(queue)
+                if group:
+                    await self._commit_group(board_id, group)
+        except BaseException as exc:
+            for pending in queue:
+                _reject(pending, exc)
+            raise
+        finally:
+            # No await between the last look at the queue and this: nothing can join it unseen.
+            if self._queues.get(board_id) is queue:
+                del self._queues[board_id]
+
+    async def _commit_group(self, board_id: UUID, group: list[Pending]) -> None:
+        try:
+            await self._settle(board_id, group)
+        except BaseException as exc:
+            # Redis unreachable, a bug, shutdown: each caller of the group hears it.
+            for pending in group:
+                _reject(pending, exc)
+            if not isinstance(exc, Exception):
+                raise
+
+    async def _settle(self, board_id: UUID, group: list[Pending]) -> None:
         state = self._cache.get(board_id) or await self._refresh(board_id)
         for _ in range(MAX_ATTEMPTS):
-            try:
-                events = self._decide(state.board, command, ctx)
-            except (DomainError, VersionConflictError):
-                fresh = await self._refresh(board_id)
+            plan = self._plan(state, group, await self._store.epoch(board_id))
+            if not plan.batches:
+                fresh = await self._refresh(board_id) if plan.refused else state
                 if fresh != state:
                     state = fresh  # our copy was stale; judge again on the board as it is
                     continue
-                return await self._recorded_or_raise(board_id, command, digest)
-            if not events:
-                return await self._nothing_to_do(state.board, command, digest)
+                await self._answer(board_id, plan)
+                return
             try:
-                return await self._append(state, command, caller, digest, events)
-            except VersionConflictError:
+                outcome = await self._store.append_group(plan.batches)
+            except (VersionConflictError, EpochChangedError, ChainBrokenError):
+                # Another writer moved the board (or its log changed): decide the whole group
+                # again on the board as it is now, so no caller sees a conflict it did not cause.
                 state = await self._refresh(board_id)
-                if command.expected_version is not None:
-                    return await self._recorded_or_raise(board_id, command, digest)
-            except (EpochChangedError, ChainBrokenError):
-                state = await self._refresh(board_id)
-        raise VersionConflictError(state.board.version)
+                continue
+            if isinstance(outcome, Duplicates):
+                group = self._answer_duplicates(plan, outcome, group)
+                continue
+            self._committed(plan)
+            await self._answer(board_id, plan)
+            return
+        conflict = VersionConflictError(state.board.version)
+        for pending in group:
+            _reject(pending, conflict)
+
+    def _plan(self, state: Decided, group: list[Pending], epoch: str) -> Plan:
+        """Decides the group's commands one after another, each on the board as the ones before
+        it left it; a refused command leaves the board as it was for the next."""
+        plan = Plan(before=state, after=state)
+        now = self._clock()
+        for pending in group:
+            board = plan.after.board
+            ctx = Context(actor=pending.caller.user_id, command_id=pending.command.command_id)
+            try:
+                payloads = self._decide(board, pending.command, ctx)
+            except (DomainError, VersionConflictError) as exc:
+                plan.refused.append((pending, exc))
+                continue
+            if not payloads:
+                unchanged = Outcome(encode_result(board.board_id, board.version, []), board.version)
+                plan.unchanged.append((pending, unchanged))
+                continue
+            self._add(
+                plan,
+                pending,
+                payloads,
+                Stamp(
+                    board_id=board.board_id,
+                    occurred_at=now,
+                    actor=pending.caller.user_id,
+                    command_id=pending.command.command_id,
+                    correlation_id=pending.caller.correlation_id,
+                    epoch=epoch,
+                ),
+            )
+        return plan
+
+    @staticmethod
+    def _add(plan: Plan, pending: Pending, payloads: list[Event], stamp: Stamp) -> None:
+        board = plan.after.board
+        sealed = seal(payloads, stamp, after_version=board.version, prev_hash=plan.after.last_hash)
+        version = board.version + len(sealed.events)
+        body = encode_result(board.board_id, version, sealed.events)
+        plan.batches.append(
+            NewEvents(
+                board_id=board.board_id,
+                expected_version=board.version,
+                epoch=stamp.epoch,
+                events=sealed.events,
+                command_id=pending.command.command_id,
+                request_hash=pending.digest,
+                result=body,
+            )
+        )
+        plan.appending.append((pending, Outcome(body, version)))
+        plan.after = Decided(advance(board, payloads), sealed.last_hash)
 
     @staticmethod
     def _decide(board: Board, command: AnyCommand, ctx: Context) -> list[Event]:
@@ -144,76 +319,48 @@ class BoardCommands:
             raise VersionConflictError(board.version)
         return decide(board, command.payload, ctx)
 
-    async def _nothing_to_do(self, board: Board, command: AnyCommand, digest: str) -> Outcome:
-        # A retry of a command that did change the board decides to nothing now: answer as before.
-        recorded = await self._store.recorded(board.board_id, command.command_id)
-        if recorded is not None:
-            return self._replay(recorded, digest)
-        return Outcome(encode_result(board.board_id, board.version, []), board.version)
-
-    async def _recorded_or_raise(self, board_id: UUID, command: AnyCommand, digest: str) -> Outcome:
-        """Called while handling a refusal: a retried command that did apply gets its answer."""
-        recorded = await self._store.recorded(board_id, command.command_id)
-        if recorded is None:
-            raise
-        return self._replay(recorded, digest)
-
     @staticmethod
-    def _replay(recorded: Recorded, digest: str) -> Outcome:
-        if recorded.request_hash != digest:
-            raise IdempotencyMismatchError("this command id was used for another command")
-        version = orjson.loads(recorded.result)["version"]
-        return Outcome(recorded.result, int(version))
+    def _answer_duplicates(
+        plan: Plan, duplicates: Duplicates, group: list[Pending]
+    ) -> list[Pending]:
+        """Answers the group's retried commands from their records; the rest are decided again."""
+        answered = set()
+        for index, recorded in duplicates.recorded.items():
+            pending = plan.appending[index][0]
+            _answer_from_record(pending, recorded)
+            answered.add(id(pending))
+        return [pending for pending in group if id(pending) not in answered]
 
-    async def _append(
-        self,
-        state: Decided,
-        command: AnyCommand,
-        caller: Caller,
-        digest: str,
-        events: list[Event],
-    ) -> Outcome:
-        board = state.board
-        epoch = await self._store.epoch(board.board_id)
-        now = self._clock()
-        unchained = [
-            event_envelope(
-                payload,
-                event_id=uuid.uuid4(),
-                board_id=board.board_id,
-                version=board.version + i,
-                occurred_at=now,
-                actor=caller.user_id,
-                command_id=command.command_id,
-                correlation_id=caller.correlation_id,
-                causation_id=str(command.command_id),
-                epoch=epoch,
-            )
-            for i, payload in enumerate(events, start=1)
-        ]
-        envelopes = link(unchained, state.last_hash)
-        encoded = [event_adapter.dump_json(e) for e in envelopes]
-        version = board.version + len(envelopes)
-        body = encode_result(board.board_id, version, encoded)
-        outcome = await self._store.append(
-            NewEvents(
-                board_id=board.board_id,
-                expected_version=board.version,
-                epoch=epoch,
-                events=encoded,
-                command_id=command.command_id,
-                request_hash=digest,
-                result=body,
+    def _committed(self, plan: Plan) -> None:
+        before, after = plan.before.board, plan.after.board
+        self._remember(plan.after)
+        if after.version // self._snapshot_every > before.version // self._snapshot_every:
+            self._snapshot_later(after)
+
+    async def _answer(self, board_id: UUID, plan: Plan) -> None:
+        for pending, outcome in plan.appending:
+            _resolve(pending, outcome)
+        # A retry of a command that did change the board may now be refused or change nothing:
+        # before either answer, its record is looked for (ADR 003).
+        refused, unchanged = plan.refused, plan.unchanged
+        if not refused and not unchanged:
+            return
+        records = await asyncio.gather(
+            *(
+                self._store.recorded(board_id, pending.command.command_id)
+                for pending, _ in [*refused, *unchanged]
             )
         )
-        if isinstance(outcome, Recorded):
-            return self._replay(outcome, digest)
-        assert isinstance(outcome, Appended)
-        decided = fold(board, envelopes)
-        self._remember(Decided(decided, envelopes[-1].hash or ZERO_HASH))
-        if decided.version // self._snapshot_every > board.version // self._snapshot_every:
-            self._snapshot_later(decided)
-        return Outcome(body, outcome.version)
+        for (pending, error), recorded in zip(refused, records[: len(refused)], strict=True):
+            if recorded is None:
+                _reject(pending, error)
+            else:
+                _answer_from_record(pending, recorded)
+        for (pending, outcome), recorded in zip(unchanged, records[len(refused) :], strict=True):
+            if recorded is None:
+                _resolve(pending, outcome)
+            else:
+                _answer_from_record(pending, recorded)
 
     async def _refresh(self, board_id: UUID) -> Decided:
         cached = self._cache.get(board_id)
@@ -253,9 +400,7 @@ class BoardCommands:
 
     def _snapshot_later(self, board: Board) -> None:
         # Off the request path: a snapshot is a cache of the log, never needed for correctness.
-        task = asyncio.create_task(self._save_snapshot(board))
-        self._snapshot_tasks.add(task)
-        task.add_done_callback(self._snapshot_tasks.discard)
+        self._start(self._save_snapshot(board))
 
     async def _save_snapshot(self, board: Board) -> None:
         try:
@@ -265,8 +410,9 @@ class BoardCommands:
             log.warning("could not save a snapshot", exc_info=True)
 
     async def drain(self) -> None:
-        """Waits for snapshots being saved (tests, shutdown)."""
-        await asyncio.gather(*self._snapshot_tasks, return_exceptions=True)
+        """Waits for queued commands and snapshots being saved (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _remember(self, decided: Decided) -> None:
         board_id = decided.board.board_id

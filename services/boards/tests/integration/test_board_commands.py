@@ -29,9 +29,9 @@ ALICE = Caller(user_id="alice", correlation_id="test")
 class CountingStore(RedisEventStore):
     conflicts = 0
 
-    async def append(self, batch):  # type: ignore[no-untyped-def]
+    async def append_group(self, group):  # type: ignore[no-untyped-def]
         try:
-            return await super().append(batch)
+            return await super().append_group(group)
         except VersionConflictError:
             CountingStore.conflicts += 1
             raise

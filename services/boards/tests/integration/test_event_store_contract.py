@@ -11,6 +11,7 @@ from boards.adapters.event_store import (
     Appended,
     ChainBrokenError,
     CorruptLogError,
+    Duplicates,
     EventStore,
     IdempotencyMismatchError,
     Recorded,
@@ -143,6 +144,117 @@ class TestIdempotency:
         assert await store.recorded(board, sent.command_id) == Recorded(
             sent.request_hash, sent.result
         )
+
+
+class TestGroups:
+    """Several commands of one board in one atomic append, each with its own record."""
+
+    async def test_appends_the_commands_in_order_with_gapless_versions_and_a_record_each(
+        self, store: EventStore, batches
+    ) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        await store.append(batches.batch(board, batches.created(), expected_version=0, epoch=epoch))
+        group = [
+            batches.batch(board, batches.renames(1), expected_version=1, epoch=epoch),
+            batches.batch(board, batches.renames(2, start=1), expected_version=2, epoch=epoch),
+            batches.batch(board, batches.renames(1, start=3), expected_version=4, epoch=epoch),
+        ]
+        assert await store.append_group(group) == Appended(5)
+        events = await store.read(board)
+        assert [e.version for e in events] == [1, 2, 3, 4, 5]
+        assert [e.command_id for e in events[1:]] == [
+            group[0].command_id,
+            group[1].command_id,
+            group[1].command_id,
+            group[2].command_id,
+        ]
+        for batch in group:
+            assert await store.recorded(board, batch.command_id) == Recorded(
+                batch.request_hash, batch.result
+            )
+        assert await store.tip(board) == Tip(5, events[-1].hash)
+
+    async def test_a_group_with_recorded_commands_writes_nothing_and_returns_their_records(
+        self, store: EventStore, batches
+    ) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        first = batches.batch(board, batches.created(), expected_version=0, epoch=epoch)
+        await store.append(first)
+        again = batches.batch(
+            board,
+            batches.renames(1),
+            expected_version=2,
+            epoch=epoch,
+            command_id=first.command_id,
+            request_hash="another",
+        )
+        group = [
+            batches.batch(board, batches.renames(1), expected_version=1, epoch=epoch),
+            again,
+            batches.batch(board, batches.renames(1, start=2), expected_version=3, epoch=epoch),
+        ]
+        outcome = await store.append_group(group)
+        assert outcome == Duplicates({1: Recorded(first.request_hash, first.result)})
+        assert await _versions(store, board) == [1]
+        assert await store.recorded(board, group[0].command_id) is None
+        assert await store.recorded(board, group[2].command_id) is None
+
+    async def test_a_stale_group_is_a_conflict_and_writes_nothing(
+        self, store: EventStore, batches
+    ) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        await store.append(batches.batch(board, batches.created(), expected_version=0, epoch=epoch))
+        await store.append(
+            batches.batch(board, batches.renames(1), expected_version=1, epoch=epoch)
+        )
+        group = [
+            batches.batch(board, batches.renames(1, start=5), expected_version=1, epoch=epoch),
+            batches.batch(board, batches.renames(1, start=6), expected_version=2, epoch=epoch),
+        ]
+        with pytest.raises(VersionConflictError) as conflict:
+            await store.append_group(group)
+        assert conflict.value.current_version == 2
+        assert await _versions(store, board) == [1, 2]
+        assert await store.recorded(board, group[1].command_id) is None
+
+    async def test_refuses_commands_of_a_group_not_chained_to_each_other(
+        self, store: EventStore, batches
+    ) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        await store.append(batches.batch(board, batches.created(), expected_version=0, epoch=epoch))
+        tip = await store.tip(board)
+        group = [
+            batches.batch(board, batches.renames(1), expected_version=1, epoch=epoch),
+            batches.batch(
+                board, batches.renames(1), expected_version=2, epoch=epoch, prev_hash="d" * 64
+            ),
+        ]
+        with pytest.raises(ChainBrokenError):
+            await store.append_group(group)
+        assert await store.tip(board) == tip
+        assert await store.recorded(board, group[0].command_id) is None
+
+    @pytest.mark.parametrize("fault", ["empty", "gap", "two boards", "no events"])
+    async def test_a_group_is_commands_of_one_board_numbered_on_from_each_other(
+        self, store: EventStore, batches, fault: str
+    ) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        first = batches.batch(board, batches.created(), expected_version=0, epoch=epoch)
+        second = batches.batch(board, batches.renames(1), expected_version=1, epoch=epoch)
+        group = {
+            "empty": [],
+            "gap": [first, replace(second, expected_version=2)],
+            "two boards": [first, replace(second, board_id=uuid.uuid4())],
+            "no events": [first, replace(second, events=[])],
+        }[fault]
+        with pytest.raises(ValueError, match="group"):
+            await store.append_group(group)
+        assert await store.head(board) == 0
 
 
 class TestRead:

@@ -52,6 +52,22 @@ class TestFeed:
         assert [entry_id for entry_id, _ in log] == [b"1-0", b"2-0", b"3-0"]
         assert [(v, e) for _, v, e in feed] == [(i + 1, e) for i, (_, e) in enumerate(log)]
 
+    async def test_a_groups_events_reach_the_feed_in_order_with_the_board_log(
+        self, redis_store: RedisEventStore, redis: Redis, stream_keys: StreamKeys, batches
+    ) -> None:
+        board = uuid.uuid4()
+        epoch = await redis_store.epoch(board)
+        group = [
+            batches.batch(board, batches.created(), expected_version=0, epoch=epoch),
+            batches.batch(board, batches.renames(2), expected_version=1, epoch=epoch),
+            batches.batch(board, batches.renames(1, start=2), expected_version=3, epoch=epoch),
+        ]
+        assert await redis_store.append_group(group) == Appended(4)
+        log = await _log(redis, stream_keys, board)
+        feed = await _feed(redis, stream_keys, board)
+        assert [e for _, e in log] == [e for batch in group for e in batch.events]
+        assert [(v, e) for _, v, e in feed] == [(i + 1, e) for i, (_, e) in enumerate(log)]
+
     async def test_every_key_of_a_board_shares_its_partition_hash_tag(
         self, stream_keys: StreamKeys
     ) -> None:
@@ -67,6 +83,36 @@ class TestFeed:
         ]
         tags = {re.search(r"\{([^}]*)\}", name).group(1) for name in names}  # type: ignore[union-attr]
         assert tags == {f"p{partition}"}
+
+
+class TestPipelining:
+    async def test_groups_of_different_boards_issued_together_share_one_round_trip(
+        self, redis_store: RedisEventStore, batches, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        pipeline = redis_store._pipeline
+        sizes: list[int] = []
+        round_trip = pipeline._round_trip
+
+        async def counted(batch):  # type: ignore[no-untyped-def]
+            sizes.append(len(batch))
+            return await round_trip(batch)
+
+        monkeypatch.setattr(pipeline, "_round_trip", counted)
+        boards = [uuid.uuid4() for _ in range(8)]
+        groups = []
+        for board in boards:
+            epoch = await redis_store.epoch(board)
+            groups.append(
+                [
+                    batches.batch(board, batches.created(), expected_version=0, epoch=epoch),
+                    batches.batch(board, batches.renames(2), expected_version=1, epoch=epoch),
+                ]
+            )
+        outcomes = await asyncio.gather(*(redis_store.append_group(g) for g in groups))
+        assert outcomes == [Appended(3)] * 8
+        assert sizes == [8]
+        for board in boards:
+            assert await redis_store.head(board) == 3
 
 
 class TestConcurrentAppends:

@@ -1,15 +1,22 @@
 #!lua name=cardstream
--- Appends one command's events to a board's log and its partition's feed, atomically.
+-- Appends the events of a group of commands of one board to its log and its partition's feed,
+-- atomically, each command with its own idempotency record (docs/adr/008-group-commit.md).
 -- Every check runs before the first write: Lua scripts are not rolled back, so a failure after
 -- a write would leave the log and the feed disagreeing. Declared without flags, so Redis refuses
 -- the whole call up front when it is over maxmemory.
 --
--- KEYS: 1 board log (stream, ids are versions), 2 board head (string), 3 command record (hash),
---       4 partition feed (stream), 5 partition epoch (string), 6 board head hash (string)
--- ARGV: 1 expected version, 2 epoch the events carry, 3 request hash, 4 result to record,
---       5 record ttl (s), 6 board id, 7.. encoded events in version order
--- Returns {"OK", version} | {"DUPLICATE", hash, result} | {"CONFLICT", version} | {"NO_EPOCH"}
+-- KEYS: 1 board log (stream, ids are versions), 2 board head (string), 3 partition feed (stream),
+--       4 partition epoch (string), 5 board head hash (string), 5 + i command record (hash) of
+--       the group's i-th command
+-- ARGV: 1 expected version (before the first command), 2 epoch the events carry, 3 record ttl
+--       (s), 4 board id, 5 number of commands n; then for each command in order: its request
+--       hash, its result to record, its number of events k, and its k encoded events
+-- Returns {"OK", version after the last} | {"DUPLICATE", i, hash, result, ...} for every command
+--       of the group recorded before (nothing written) | {"CONFLICT", version} | {"NO_EPOCH"}
 --       | {"EPOCH", epoch} | {"CHAIN", head hash or ""} | {"CORRUPT", reason}
+
+local FIXED_KEYS = 5
+local FIXED_ARGS = 5
 
 local function key_type(key)
   return redis.call('TYPE', key)['ok']
@@ -29,102 +36,162 @@ local function last_version(log)
   return -1
 end
 
+local EXPECTED_TYPES = {'stream', 'string', 'stream', 'string', 'string'}
+
 local function check_types(keys)
-  local expected = {'stream', 'string', 'hash', 'stream', 'string', 'string'}
   for i, key in ipairs(keys) do
     local t = key_type(key)
-    if t ~= 'none' and t ~= expected[i] then
+    local expected = EXPECTED_TYPES[i] or 'hash'
+    if t ~= 'none' and t ~= expected then
       return key .. ' holds a ' .. t
     end
   end
   return nil
 end
 
+-- The commands as {hash, result, first, count}: their events are args[first .. first+count-1].
+local function parse_commands(keys, args)
+  local n = tonumber(args[5])
+  if not n or n < 1 or #keys ~= FIXED_KEYS + n then
+    return nil, 'the group names ' .. tostring(args[5]) .. ' commands and ' .. #keys .. ' keys'
+  end
+  local commands, at = {}, FIXED_ARGS + 1
+  for i = 1, n do
+    local count = tonumber(args[at + 2])
+    if not count or count < 1 or at + 2 + count > #args then
+      return nil, 'command ' .. i .. ' has no events'
+    end
+    commands[i] = {hash = args[at], result = args[at + 1], first = at + 3, count = count}
+    at = at + 3 + count
+  end
+  if at ~= #args + 1 then
+    return nil, 'arguments left over after the last command'
+  end
+  return commands, nil
+end
+
 local ZERO_HASH = '0000000000000000000000000000000000000000000000000000000000000000'
 
-local function chain_field(encoded, name)
+local function is_hash(value)
+  return type(value) == 'string' and #value == 64 and string.match(value, '^%x+$') ~= nil
+end
+
+-- One decode per event: its prev_hash and hash, or nil when it has no valid pair.
+local function chain_fields(encoded)
   local ok, decoded = pcall(cjson.decode, encoded)
   if not ok or type(decoded) ~= 'table' then
     return nil
   end
-  local value = decoded[name]
-  if type(value) ~= 'string' or not string.match(value, '^%x+$') or #value ~= 64 then
+  if not is_hash(decoded['prev_hash']) or not is_hash(decoded['hash']) then
     return nil
   end
-  return value
+  return decoded['prev_hash'], decoded['hash']
 end
 
 -- The events must continue the board's chain: the first one's prev_hash is the head's hash (the
--- zero hash on an empty board) and each next one's is the hash of the one before it. A board
--- written before the chain has no head hash yet: its first chained event is taken as it says.
-local function check_chain(head_hash, current, args, count)
+-- zero hash on an empty board) and each next one's, across the commands of the group, is the
+-- hash of the one before it. A board written before the chain has no head hash yet: its first
+-- chained event is taken as it says. Returns the last event's hash, or a refusal.
+local function check_chain(head_hash, current, args, commands)
   local previous = head_hash
   if current == 0 then
     previous = ZERO_HASH
   end
-  for i = 1, count do
-    local prev_hash = chain_field(args[6 + i], 'prev_hash')
-    local hash = chain_field(args[6 + i], 'hash')
-    if not prev_hash or not hash then
-      return {'CORRUPT', 'event ' .. i .. ' has no prev_hash and hash'}
+  local n = 0
+  for _, command in ipairs(commands) do
+    for i = command.first, command.first + command.count - 1 do
+      n = n + 1
+      local prev_hash, hash = chain_fields(args[i])
+      if not prev_hash then
+        return nil, {'CORRUPT', 'event ' .. n .. ' has no prev_hash and hash'}
+      end
+      if previous and prev_hash ~= previous then
+        return nil, {'CHAIN', head_hash or ''}
+      end
+      previous = hash
     end
-    if previous and prev_hash ~= previous then
-      return {'CHAIN', head_hash or ''}
-    end
-    previous = hash
   end
-  return nil
+  return previous, nil
 end
 
-local function append(keys, args)
-  local log, head, record, feed, epoch_key = keys[1], keys[2], keys[3], keys[4], keys[5]
-  local head_hash_key = keys[6]
+local function duplicates(keys, commands)
+  local found = {}
+  for i = 1, #commands do
+    local earlier = redis.call('HMGET', keys[FIXED_KEYS + i], 'hash', 'result')
+    if earlier[1] then
+      table.insert(found, i)
+      table.insert(found, earlier[1])
+      table.insert(found, earlier[2])
+    end
+  end
+  if #found == 0 then
+    return nil
+  end
+  table.insert(found, 1, 'DUPLICATE')
+  return found
+end
+
+-- Everything that can refuse the group, before anything is written: the board's version at the
+-- head and the hash of the last event, or a refusal.
+local function check(keys, args, commands)
   local wrong = check_types(keys)
   if wrong then
-    return {'CORRUPT', wrong}
+    return nil, nil, {'CORRUPT', wrong}
   end
-  local epoch = redis.call('GET', epoch_key)
+  local epoch = redis.call('GET', keys[4])
   if not epoch then
-    return {'NO_EPOCH'}
+    return nil, nil, {'NO_EPOCH'}
   end
-  local earlier = redis.call('HMGET', record, 'hash', 'result')
-  if earlier[1] then
-    return {'DUPLICATE', earlier[1], earlier[2]}
+  local recorded = duplicates(keys, commands)
+  if recorded then
+    return nil, nil, recorded
   end
   if epoch ~= args[2] then
-    return {'EPOCH', epoch}
+    return nil, nil, {'EPOCH', epoch}
   end
-  local current = tonumber(redis.call('GET', head) or '0')
+  local current = tonumber(redis.call('GET', keys[2]) or '0')
   if current ~= tonumber(args[1]) then
-    return {'CONFLICT', current}
+    return nil, nil, {'CONFLICT', current}
   end
-  local tail = last_version(log)
+  local tail = last_version(keys[1])
   if tail ~= current then
-    return {'CORRUPT', 'log ends at ' .. tail .. ' but head is ' .. current}
+    return nil, nil, {'CORRUPT', 'log ends at ' .. tail .. ' but head is ' .. current}
   end
-  local count = #args - 6
-  if count < 1 then
-    return {'CORRUPT', 'no events to append'}
-  end
-  local head_hash = redis.call('GET', head_hash_key)
+  local head_hash = redis.call('GET', keys[5])
   if head_hash == false then
     head_hash = nil
   end
-  local broken = check_chain(head_hash, current, args, count)
+  local last_hash, broken = check_chain(head_hash, current, args, commands)
   if broken then
-    return broken
+    return nil, nil, broken
   end
+  return current, last_hash, nil
+end
 
-  for i = 1, count do
-    local version = current + i
-    redis.call('XADD', log, version .. '-0', 'event', args[6 + i])
-    redis.call('XADD', feed, '*', 'board', args[6], 'version', version, 'event', args[6 + i])
+local function append(keys, args)
+  local commands, malformed = parse_commands(keys, args)
+  if not commands then
+    return {'CORRUPT', malformed}
   end
-  redis.call('SET', head, current + count)
-  redis.call('SET', head_hash_key, chain_field(args[6 + count], 'hash'))
-  redis.call('HSET', record, 'hash', args[3], 'result', args[4])
-  redis.call('EXPIRE', record, tonumber(args[5]))
-  return {'OK', current + count}
+  local current, last_hash, refused = check(keys, args, commands)
+  if refused then
+    return refused
+  end
+  local log, feed, board, ttl = keys[1], keys[3], args[4], tonumber(args[3])
+  local version = current
+  for i, command in ipairs(commands) do
+    for at = command.first, command.first + command.count - 1 do
+      version = version + 1
+      redis.call('XADD', log, version .. '-0', 'event', args[at])
+      redis.call('XADD', feed, '*', 'board', board, 'version', version, 'event', args[at])
+    end
+    local record = keys[FIXED_KEYS + i]
+    redis.call('HSET', record, 'hash', command.hash, 'result', command.result)
+    redis.call('EXPIRE', record, ttl)
+  end
+  redis.call('SET', keys[2], version)
+  redis.call('SET', keys[5], last_hash)
+  return {'OK', version}
 end
 
 -- Keeps the newest snapshot of a board: an older one (a slow writer) never replaces it.

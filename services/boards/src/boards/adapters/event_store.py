@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
@@ -66,6 +66,14 @@ class Appended:
 
 
 @dataclass(frozen=True, slots=True)
+class Duplicates:
+    """A group refused because some of its command ids were recorded before; nothing was written.
+    `recorded` holds each such command's record by its place in the group."""
+
+    recorded: Mapping[int, Recorded]
+
+
+@dataclass(frozen=True, slots=True)
 class NewEvents:
     """Encoded event envelopes of one command, stamped with versions after `expected_version`."""
 
@@ -78,6 +86,31 @@ class NewEvents:
     result: bytes
 
 
+def check_group(group: Sequence[NewEvents]) -> None:
+    """A group is commands of one board, in one epoch, each with events, each numbered on from
+    the one before it. Anything else is a bug in the caller, not a state of the store."""
+    if not group:
+        raise ValueError("an empty group")
+    first = group[0]
+    version = first.expected_version
+    for batch in group:
+        if batch.board_id != first.board_id or batch.epoch != first.epoch:
+            raise ValueError("a group is of one board and one epoch")
+        if batch.expected_version != version or not batch.events:
+            raise ValueError("each command of a group has events and follows the one before")
+        version += len(batch.events)
+
+
+def one_of_one(batch: NewEvents, outcome: Appended | Duplicates) -> Appended | Recorded:
+    """`append` as a group of one: its record, when it had one, answers it."""
+    if isinstance(outcome, Appended):
+        return outcome
+    recorded = outcome.recorded[0]
+    if recorded.request_hash != batch.request_hash:
+        raise IdempotencyMismatchError("this command id was used for another command")
+    return recorded
+
+
 class EventStore(Protocol):
     async def epoch(self, board_id: UUID) -> str: ...
 
@@ -87,6 +120,18 @@ class EventStore(Protocol):
         The events must be chained (`contracts.chain.link`) on from the hash of the board's head.
         Raises VersionConflictError, IdempotencyMismatchError, EpochChangedError,
         ChainBrokenError or CorruptLogError, each having written nothing.
+        """
+        ...
+
+    async def append_group(self, group: Sequence[NewEvents]) -> Appended | Duplicates:
+        """Atomically appends the events of several commands of one board (`check_group`), each
+        with its own record, and returns the version after the last; or writes nothing at all.
+
+        When a command id of the group was recorded before, writes nothing and returns the
+        records (`Duplicates`): the caller answers those commands from them and decides the rest
+        again. The events must chain on from the head's hash and on from each other, across the
+        commands. Raises VersionConflictError (the first command's expected version is not the
+        head), EpochChangedError, ChainBrokenError or CorruptLogError, each having written nothing.
         """
         ...
 

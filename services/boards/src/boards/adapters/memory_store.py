@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from uuid import UUID
 
 import orjson
@@ -18,11 +19,13 @@ from boards.adapters.event_store import (
     Appended,
     ChainBrokenError,
     CorruptLogError,
-    IdempotencyMismatchError,
+    Duplicates,
     NewEvents,
     Recorded,
     Tip,
     VersionConflictError,
+    check_group,
+    one_of_one,
 )
 
 
@@ -39,29 +42,35 @@ class InMemoryEventStore:
         return self._epoch
 
     async def append(self, batch: NewEvents) -> Appended | Recorded:
-        earlier = self._records.get((batch.board_id, batch.command_id))
-        if earlier is not None:
-            if earlier.request_hash != batch.request_hash:
-                raise IdempotencyMismatchError("this command id was used for another command")
-            return earlier
-        log = self._logs[batch.board_id]
-        if len(log) != batch.expected_version:
+        return one_of_one(batch, await self.append_group([batch]))
+
+    async def append_group(self, group: Sequence[NewEvents]) -> Appended | Duplicates:
+        check_group(group)
+        board_id = group[0].board_id
+        # As append.lua: every check before the first write, records before versions.
+        earlier = {
+            i: recorded
+            for i, batch in enumerate(group)
+            if (recorded := self._records.get((board_id, batch.command_id))) is not None
+        }
+        if earlier:
+            return Duplicates(earlier)
+        log = self._logs[board_id]
+        if len(log) != group[0].expected_version:
             raise VersionConflictError(len(log))
-        self._check_chain(log, batch)
-        for event in batch.events:
-            log.append(event)
-            self.feed.append((batch.board_id, len(log), event))
-        self._records[(batch.board_id, batch.command_id)] = Recorded(
-            batch.request_hash, batch.result
-        )
+        self._check_chain(log, [event for batch in group for event in batch.events])
+        for batch in group:
+            for event in batch.events:
+                log.append(event)
+                self.feed.append((board_id, len(log), event))
+            self._records[(board_id, batch.command_id)] = Recorded(batch.request_hash, batch.result)
         return Appended(len(log))
 
     @staticmethod
-    def _check_chain(log: list[bytes], batch: NewEvents) -> None:
-        # As append.lua: every check before the first write.
+    def _check_chain(log: list[bytes], events: Sequence[bytes]) -> None:
         head_hash = event_hash(orjson.loads(log[-1])) if log else ZERO_HASH
         previous = head_hash
-        for raw in batch.events:
+        for raw in events:
             document = orjson.loads(raw)
             if not isinstance(document.get("prev_hash"), str) or not isinstance(
                 document.get("hash"), str

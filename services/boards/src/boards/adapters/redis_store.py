@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 from uuid import UUID
@@ -19,18 +22,53 @@ from boards.adapters.event_store import (
     Appended,
     ChainBrokenError,
     CorruptLogError,
+    Duplicates,
     EpochChangedError,
-    IdempotencyMismatchError,
     NewEvents,
     Recorded,
     Tip,
     VersionConflictError,
+    check_group,
+    one_of_one,
 )
 from boards.adapters.pipelining import AutoPipeline
 
 APPEND_FUNCTION = "cardstream_append"
 SNAPSHOT_FUNCTION = "cardstream_save_snapshot"
 READ_PAGE = 1000
+# Boards whose key names are kept ready (about 1 KiB each); past this the oldest are forgotten.
+KEYED_BOARDS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class BoardKeys:
+    """What every append to one board names: built once per board, not once per append."""
+
+    board: str
+    partition: int
+    log: str
+    head: str
+    feed: str
+    epoch: str
+    head_hash: str
+    command_prefix: str
+
+    @classmethod
+    def of(cls, keys: StreamKeys, board_id: UUID) -> BoardKeys:
+        partition = keys.partition_of(board_id)
+        return cls(
+            board=str(board_id),
+            partition=partition,
+            log=keys.board_log(board_id),
+            head=keys.board_head(board_id),
+            feed=keys.feed(partition),
+            epoch=keys.epoch(partition),
+            head_hash=head_hash_key(keys, board_id),
+            command_prefix=keys.command(board_id, ZERO_UUID).removesuffix(str(ZERO_UUID)),
+        )
+
+
+ZERO_UUID = UUID(int=0)
 
 
 def head_hash_key(keys: StreamKeys, board_id: UUID) -> str:
@@ -57,6 +95,7 @@ class RedisEventStore:
         self._ttl = idempotency_ttl
         self._epochs: dict[int, str] = {}
         self._pipeline = AutoPipeline(redis)
+        self._board_keys: OrderedDict[UUID, BoardKeys] = OrderedDict()
 
     async def install(self) -> None:
         await self._redis.function_load(append_library(), replace=True)
@@ -77,38 +116,49 @@ class RedisEventStore:
         return epoch
 
     async def append(self, batch: NewEvents) -> Appended | Recorded:
-        keys = self._keys
-        board_id = batch.board_id
-        partition = keys.partition_of(board_id)
+        return one_of_one(batch, await self.append_group([batch]))
+
+    async def append_group(self, group: Sequence[NewEvents]) -> Appended | Duplicates:
+        check_group(group)
+        keys = self._keys_of(group[0].board_id)
+        args: list[Any] = [group[0].expected_version, group[0].epoch, self._ttl, keys.board]
+        args.append(len(group))
+        for batch in group:
+            args += (batch.request_hash, batch.result, len(batch.events), *batch.events)
+        # Through the pipeline: other boards' groups issued meanwhile share its round trip.
         reply: list[Any] = await self._pipeline.execute(
             "FCALL",
             APPEND_FUNCTION,
-            6,
-            keys.board_log(board_id),
-            keys.board_head(board_id),
-            keys.command(board_id, batch.command_id),
-            keys.feed(partition),
-            keys.epoch(partition),
-            head_hash_key(keys, board_id),
-            batch.expected_version,
-            batch.epoch,
-            batch.request_hash,
-            batch.result,
-            self._ttl,
-            str(board_id),
-            *batch.events,
+            5 + len(group),
+            keys.log,
+            keys.head,
+            keys.feed,
+            keys.epoch,
+            keys.head_hash,
+            *(f"{keys.command_prefix}{batch.command_id}" for batch in group),
+            *args,
         )
-        return self._outcome(reply, batch, partition)
+        return self._outcome(reply, keys.partition)
 
-    def _outcome(self, reply: list[Any], batch: NewEvents, partition: int) -> Appended | Recorded:
+    def _keys_of(self, board_id: UUID) -> BoardKeys:
+        keys = self._board_keys.get(board_id)
+        if keys is None:
+            keys = self._board_keys[board_id] = BoardKeys.of(self._keys, board_id)
+            if len(self._board_keys) > KEYED_BOARDS:
+                self._board_keys.popitem(last=False)
+        return keys
+
+    def _outcome(self, reply: list[Any], partition: int) -> Appended | Duplicates:
         status = reply[0].decode()
         if status == "OK":
             return Appended(int(reply[1]))
         if status == "DUPLICATE":
-            recorded = Recorded(reply[1].decode(), bytes(reply[2]))
-            if recorded.request_hash != batch.request_hash:
-                raise IdempotencyMismatchError("this command id was used for another command")
-            return recorded
+            return Duplicates(
+                {
+                    int(reply[i]) - 1: Recorded(reply[i + 1].decode(), bytes(reply[i + 2]))
+                    for i in range(1, len(reply), 3)
+                }
+            )
         if status == "CONFLICT":
             raise VersionConflictError(int(reply[1]))
         if status == "CHAIN":

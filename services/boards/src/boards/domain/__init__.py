@@ -8,7 +8,7 @@ from boards.domain.errors import (
     PermissionDeniedError,
     RuleViolationError,
 )
-from boards.domain.model import Board, Card, Column, evolve, fold
+from boards.domain.model import Board, Card, Column, advance, evolve, fold
 
 __all__ = [
     "Board",
@@ -20,6 +20,7 @@ __all__ = [
     "DomainError",
     "PermissionDeniedError",
     "RuleViolationError",
+    "advance",
     "decide",
     "derive_id",
     "evolve",
