@@ -165,6 +165,10 @@ class Connection:
         queue_size: int,
         on_close: Callable[[Connection], None],
     ) -> None:
+        if ws.compress:
+            # The frames written here carry no RSV1 bit: a deflate-compressed socket would read
+            # them wrong.
+            raise ValueError("a connection's socket must not negotiate compression")
         self.ws = ws
         self._request = request
         self._transport = request.transport
