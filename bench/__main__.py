@@ -23,7 +23,7 @@ from importlib import metadata
 from types import FrameType
 from typing import Any
 
-from bench import append, bigboard, catchup, e2e, readstore
+from bench import append, bigboard, catchup, e2e, fanout, readstore
 from bench.runtime import BenchSettings, log
 
 Benchmark = Callable[[BenchSettings], dict[str, Any]]
@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "e2e": e2e.run,
     "catchup": catchup.run,
     "bigboard": bigboard.run,
+    "fanout": fanout.run,
     "readstore": readstore.run,
 }
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import math
 import os
+import resource
 import signal
 import time
 from collections import Counter
@@ -39,12 +40,26 @@ class BenchSettings(BaseSettings):
     catchup_batch_size: int | None = Field(default=None, ge=1, le=10_000)
     # `catchup`'s partitions (the feeds written and the projector's PROJECTOR_PARTITIONS).
     catchup_partitions: int = Field(default=16, ge=1, le=1024)
+    # `fanout`: events sent to every row's sockets, one at a time, and which rows run.
+    fanout_events: int = Field(default=20, ge=1, le=10_000)
+    fanout_sockets: tuple[int, ...] = (1_000, 5_000, 10_000)
     # When set, `catchup` runs its projector under cProfile and leaves the profile here.
     profile_dir: Path | None = None
 
     @property
     def warmup_seconds(self) -> float:
         return min(1.0, self.seconds / 5)
+
+
+def raise_fd_limit() -> int:
+    """Raises this process's soft limit on open files to its hard limit (children inherit it), so
+    that thousands of sockets fit; returns the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # An unlimited hard limit is not a value the soft one may take: the kernel caps it anyway.
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 16)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return target
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

@@ -6,14 +6,18 @@ stdin, one reply on stdout:
 - `{"op": "open", "url", "token", "board", "since", "count"}`: opens `count` sockets, each
   authenticates and subscribes to `board` from `since`; the reply comes once every one of them has
   had its first `events` message (the empty one that says "up to date"), so every event after
-  `since` is owed to every subscriber.
+  `since` is owed to every subscriber. With `"boards": [...]` instead of `board`, socket `i`
+  subscribes to `boards[i % len(boards)]` (all of them at the same head `since`).
+- `{"op": "reach", "head", "within"}`: replies once every socket has every version up to `head`
+  (or is closed), or after `within` seconds: `reached` says how many had it.
 - `{"op": "collect", "head", "due": [[version, due, answered], ...], "within"}`: waits (bounded)
   until every subscriber has received every version up to `head`, closes the sockets and replies
   with what they received: delivered, missing, duplicates, latencies. The latency of an event for
   a subscriber is when its `events` frame was read here minus the `due` time of the command that
   caused it; `after_response` is the same minus when the command's HTTP response was read
   (negative when the event came first). All are `time.monotonic()` (CLOCK_MONOTONIC, one clock
-  for every process).
+  for every process). With `"by_version": true` the reply also has every latency, in seconds,
+  under its version, so that several subscriber processes' figures can be merged.
 
 Living in their own process, the subscribers' frame handling is not queued behind the load
 generator's on one event loop, and their CPU is measured apart from it.
@@ -32,7 +36,7 @@ import aiohttp
 import orjson
 import uvloop
 
-from bench.runtime import latency_ms
+from bench.runtime import latency_ms, raise_fd_limit
 
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 ACK_TIMEOUT_S = 60.0
@@ -108,12 +112,12 @@ class Subscribers:
         self.watchers: list[Watcher] = []
         self.readers: list[asyncio.Task[None]] = []
 
-    async def open(self, url: str, token: str, board: str, since: int, count: int) -> float:
+    async def open(self, url: str, token: str, boards: list[str], since: int, count: int) -> float:
         """Returns the seconds it took until every subscription was acknowledged."""
         start = time.monotonic()
         room = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
-        async def one() -> Watcher:
+        async def one(board: str) -> Watcher:
             async with room:
                 ws = await self.session.ws_connect(f"{url}/ws", autoping=True)
                 await ws.send_json({"type": "auth", "token": token})
@@ -121,7 +125,8 @@ class Subscribers:
                 await ws.send_json(message)
                 return Watcher(ws, since)
 
-        self.watchers = list(await asyncio.gather(*(one() for _ in range(count))))
+        chosen = (boards[i % len(boards)] for i in range(count))
+        self.watchers = list(await asyncio.gather(*(one(board) for board in chosen)))
         self.readers = [asyncio.create_task(w.read()) for w in self.watchers]
         try:
             async with asyncio.timeout(ACK_TIMEOUT_S):
@@ -137,10 +142,9 @@ class Subscribers:
             raise RuntimeError(f"a subscription was refused: {dict(w.errors)}, {w.closed_with}")
         return time.monotonic() - start
 
-    async def collect(
-        self, head: int, commands: list[list[float]], within: float
-    ) -> dict[str, Any]:
-        start = time.monotonic()
+    async def reach(self, head: int, within: float) -> int:
+        """Waits (at most `within` s) until every socket has `head` or is closed; returns how
+        many have it."""
         try:
             async with asyncio.timeout(within):
                 for w in self.watchers:
@@ -149,13 +153,28 @@ class Subscribers:
                         await w.changed.wait()
         except TimeoutError:
             pass
+        return sum(1 for w in self.watchers if w.last >= head)
+
+    async def collect(
+        self, head: int, commands: list[list[float]], within: float, *, by_version: bool = False
+    ) -> dict[str, Any]:
+        start = time.monotonic()
+        await self.reach(head, within)
         drained = time.monotonic() - start
         due = {int(v): t for v, t, _ in commands}
         answered = {int(v): t for v, _, t in commands}
         summary = self._summary(head, due, answered)
         summary["wait_after_load_s"] = round(drained, 3)
+        if by_version:
+            summary["by_version"] = self._by_version(due)
         await self.close_sockets()
         return summary
+
+    def _by_version(self, due: dict[int, float]) -> dict[str, list[float]]:
+        return {
+            str(v): [round(w.received[v] - t, 6) for w in self.watchers if v in w.received]
+            for v, t in due.items()
+        }
 
     def _summary(
         self, head: int, due: dict[int, float], answered: dict[int, float]
@@ -212,16 +231,26 @@ def _reply(message: dict[str, Any]) -> None:
 
 async def _handle(subscribers: Subscribers, request: dict[str, Any]) -> dict[str, Any]:
     if request["op"] == "open":
+        boards = request.get("boards") or [request["board"]]
         seconds = await subscribers.open(
-            request["url"], request["token"], request["board"], request["since"], request["count"]
+            request["url"], request["token"], boards, request["since"], request["count"]
         )
         return {"ok": True, "seconds": round(seconds, 3)}
+    if request["op"] == "reach":
+        reached = await subscribers.reach(request["head"], request["within"])
+        return {"ok": True, "reached": reached, "of": len(subscribers.watchers)}
     if request["op"] == "collect":
-        return await subscribers.collect(request["head"], request["due"], request["within"])
+        return await subscribers.collect(
+            request["head"],
+            request["due"],
+            request["within"],
+            by_version=bool(request.get("by_version")),
+        )
     raise ValueError(f"unknown op {request['op']!r}")
 
 
 async def main() -> None:
+    raise_fd_limit()
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=MAX_REQUEST_BYTES)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)

@@ -620,6 +620,25 @@ class TestBackpressure:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
         return bob
 
+    async def test_sockets_that_keep_up_hold_no_queue_and_no_task_of_their_own(
+        self, client: Client, signer: DevSigner, boards: Boards
+    ) -> None:
+        # What thousands of sockets on one process cost is mostly what each one keeps.
+        board = await boards.create("alice")
+        sockets = [await connect(client, signer, "alice") for _ in range(5)]
+        for ws in sockets:
+            await subscribe(ws, board)
+            assert (await receive(ws, "presence"))["type"] == "snapshot"
+        head = await boards.renames(board, 3 * self.QUEUE)
+        for ws in sockets:
+            assert await versions_until(ws, board, head) == list(range(2, head + 1))
+        connections = hub(client).connections
+        assert len(connections) == len(sockets)
+        assert [conn.queued() for conn in connections] == [0] * len(sockets)
+        assert [sub.task for conn in connections for sub in conn.subs.values()] == [None] * 5
+        coroutines = [getattr(t.get_coro(), "__qualname__", "") for t in asyncio.all_tasks()]
+        assert [name for name in coroutines if name.startswith("Connection.")] == []
+
     async def test_one_that_never_reads_is_resynced_then_closed_and_delays_no_one(
         self, client: Client, signer: DevSigner, boards: Boards, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -636,7 +655,7 @@ class TestBackpressure:
         held = []
         for _ in range(15):
             await self._edits(boards, board, card)
-            held.append((slow.queue.qsize(), slow.buffered_bytes()))
+            held.append((slow.queued(), slow.buffered_bytes()))
         assert await asyncio.wait_for(reader, WAIT_S) == list(range(5, head + 1))
         # What the server holds for bob: a queue of at most QUEUE messages, and in the transport
         # at most a message or two, however much was written.
