@@ -1,0 +1,156 @@
+"""Boards this process has served, kept in memory at the version the read store holds.
+
+Reading a board of thousands of cards from the store costs about a second on FerretDB (it decodes
+every card) and re-encoding it tens of milliseconds; its document's version costs one lookup by
+`_id`. So a read asks the store for the version only and answers from here when it holds that
+version; when the store has moved on, the events in between (from the archive and the log) are
+applied to the copy here by the same projection the appliers use, so it holds what the store
+holds; only a board not held here is read whole. The answer's version is always the store's.
+
+Bounded by the cards held: the boards used least recently go first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from projector.events import BoardEvents
+from projector.projection import BoardProjection, ProjectionError, apply_event
+from projector.store.port import ReadStore
+from projector.streams import EventLogError
+from projector.views import as_stored, detail_of
+
+DEFAULT_CARDS = 200_000
+# A board this far behind is read whole rather than caught up event by event.
+MAX_CATCH_UP = 2_000
+# A load that finds cards stored ahead of the board document (a writer between its two writes)
+# is tried again this many times before the store is read the uncached way.
+LOAD_ATTEMPTS = 3
+
+
+@dataclass
+class _Held:
+    generation: int
+    projection: BoardProjection
+    # The encoded `BoardDetail`, by whether archived columns and cards are in it.
+    encoded: dict[bool, bytes] = field(default_factory=dict)
+
+    @property
+    def version(self) -> int:
+        return self.projection.version
+
+    @property
+    def cards(self) -> int:
+        return len(self.projection.cards)
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A board as served: its version, its members, and its encoded detail."""
+
+    version: int
+    members: frozenset[str]
+    detail: bytes
+
+
+class BoardCache:
+    def __init__(
+        self,
+        store: ReadStore,
+        events: Callable[[], BoardEvents],
+        *,
+        max_cards: int = DEFAULT_CARDS,
+    ) -> None:
+        self._store = store
+        self._events = events
+        self._max_cards = max_cards
+        self._held: OrderedDict[str, _Held] = OrderedDict()
+        self._cards = 0
+        self.loads = 0
+        self.caught_up = 0
+
+    async def board(self, board_id: UUID, *, archived: bool = False) -> Held | None:
+        """The board at the version the store holds now; None when the store has no board."""
+        version = await self._store.board_version(board_id)
+        if version is None:
+            self._forget(str(board_id))
+            return None
+        held = await self._at(str(board_id), version)
+        if held is None:
+            return None
+        detail = held.encoded.get(archived)
+        if detail is None:
+            shaped = detail_of(held.projection, archived=archived)
+            assert shaped is not None
+            detail = held.encoded[archived] = shaped.model_dump_json().encode()
+        board = held.projection.board or {}
+        members = frozenset(m["user_id"] for m in board.get("members", []))
+        return Held(held.version, members, detail)
+
+    async def _at(self, board_id: str, version: int) -> _Held | None:
+        held = self._held.get(board_id)
+        generation = self._store.generation
+        if held is not None and (held.generation != generation or held.version > version):
+            held = self._forget(board_id)  # a rebuild switched, or the store was rebuilt
+        if held is not None and held.version < version:
+            held = await self._catch_up(held, version)
+        if held is None:
+            held = await self._load(board_id, generation)
+        if held is not None:
+            self._keep(board_id, held)
+        return held
+
+    async def _catch_up(self, held: _Held, version: int) -> _Held | None:
+        if version - held.version > MAX_CATCH_UP:
+            return None
+        projection = held.projection
+        try:
+            async for event in self._events().read(
+                UUID(projection.board_id), after_version=projection.version, to_version=version
+            ):
+                apply_event(projection, event)
+        except (EventLogError, ProjectionError):
+            return None  # read it whole instead
+        if projection.version != version:
+            return None
+        self._stored_form(projection)
+        held.encoded.clear()
+        self.caught_up += 1
+        return held
+
+    @staticmethod
+    def _stored_form(projection: BoardProjection) -> None:
+        # What the store would hold: times to the millisecond, as MongoDB keeps them.
+        assert projection.board is not None
+        projection.board = as_stored(projection.board)
+        for card_id in projection.dirty_cards:
+            projection.cards[card_id] = as_stored(projection.cards[card_id])
+        projection.written()
+
+    async def _load(self, board_id: str, generation: int) -> _Held | None:
+        for _ in range(LOAD_ATTEMPTS):
+            projection = await self._store.load(board_id)
+            if projection.board is None:
+                return None
+            if not projection.torn:
+                self.loads += 1
+                return _Held(generation, projection)
+        return None
+
+    def _keep(self, board_id: str, held: _Held) -> None:
+        previous = self._held.pop(board_id, None)
+        if previous is not None:
+            self._cards -= previous.cards
+        self._held[board_id] = held
+        self._cards += held.cards
+        while self._cards > self._max_cards and len(self._held) > 1:
+            _, dropped = self._held.popitem(last=False)
+            self._cards -= dropped.cards
+
+    def _forget(self, board_id: str) -> None:
+        with contextlib.suppress(KeyError):
+            self._cards -= self._held.pop(board_id).cards
