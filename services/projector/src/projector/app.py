@@ -22,8 +22,10 @@ from redis.asyncio import Redis
 from projector.applied import AppliedVersions, announce, listen
 from projector.apply.consumer import LogDivergedError
 from projector.apply.supervisor import Supervisor
+from projector.events import BoardEvents
 from projector.keys import (
     applied_key,
+    board_cache_key,
     board_log_key,
     hub_key,
     read_store_key,
@@ -33,6 +35,7 @@ from projector.keys import (
     supervisor_key,
     verifier_key,
 )
+from projector.read.cache import BoardCache
 from projector.read.http import add_routes, api_error
 from projector.read.ws.hub import WebSocketHub
 from projector.settings import ProjectorSettings
@@ -67,6 +70,7 @@ def create_app(
     app.cleanup_ctx.append(_supervisor_ctx(on_diverged, on_applied))
     if settings.serves:
         app.router.add_get("/ws", websocket)
+        app.cleanup_ctx.append(board_cache_ctx)
         app.cleanup_ctx.append(applied_ctx)
         app.cleanup_ctx.append(hub_ctx)
         # Sockets are closed (1001) when shutdown begins, not after aiohttp's handler timeout.
@@ -157,6 +161,16 @@ def _supervisor_ctx(on_diverged: OnDiverged | None, on_applied: OnApplied | None
     return supervisor_ctx
 
 
+async def board_cache_ctx(app: web.Application) -> AsyncIterator[None]:
+    store, board_log = app[read_store_key], app[board_log_key]
+    app[board_cache_key] = BoardCache(
+        store,
+        lambda: BoardEvents.of(store, board_log),
+        max_cards=app[settings_key].read_cache_cards,
+    )
+    yield
+
+
 async def applied_ctx(app: web.Application) -> AsyncIterator[None]:
     """Hears what every applier, here or in another process, has just written."""
     store = app[read_store_key]
@@ -177,6 +191,7 @@ async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
         app[redis_key],
         app[stream_keys_key],
         app[read_store_key],
+        app[board_cache_key],
         app[verifier_key],
         app[settings_key],
     )

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from projector.applied import AppliedVersions
 from projector.apply.supervisor import Supervisor
+from projector.read.cache import BoardCache
 from projector.read.ws.hub import WebSocketHub
 from projector.settings import ProjectorSettings
 from projector.store.port import ReadStore
@@ -23,3 +24,4 @@ verifier_key = web.AppKey("verifier", TokenVerifier)
 supervisor_key = web.AppKey("supervisor", Supervisor)
 hub_key = web.AppKey("hub", WebSocketHub)
 applied_key = web.AppKey("applied", AppliedVersions)
+board_cache_key = web.AppKey("board_cache", BoardCache)

@@ -54,6 +54,9 @@ class ProjectorSettings(ServiceSettings):
 
     # Reads.
     min_version_wait_s: float = Field(default=2.0, ge=0, le=30)
+    # Cards of the boards a serving process keeps in memory to answer board reads from
+    # (`projector.read.cache`); 0 reads every board from the store.
+    read_cache_cards: int = Field(default=200_000, ge=0)
 
     # WebSockets.
     allowed_origins: list[str] = ["http://127.0.0.1:8080", "http://localhost:8080"]

@@ -30,7 +30,13 @@ from projector.read.ws.batches import (
     removals,
     runs_of,
 )
-from projector.read.ws.messages import encode_error, encode_presence, encode_snapshot, viewer_name
+from projector.read.ws.messages import (
+    encode_error,
+    encode_presence,
+    encode_snapshot,
+    snapshot_of_encoded,
+    viewer_name,
+)
 from projector.read.ws.presence import merge_viewers
 from projector.read.ws.snapshots import fold_detail
 
@@ -193,6 +199,13 @@ class TestFoldDetail:
         snapshot = json.loads(encode_snapshot(detail))
         assert snapshot["type"] == "snapshot"
         assert snapshot["version"] == 2
+
+    def test_a_snapshot_of_a_detail_encoded_before_is_the_same_bytes(self) -> None:
+        items = _items([BoardCreated(title='B \u2603 "q"', owner_id="alice"), *_renames(3)])
+        detail = fold_detail(str(BOARD), items)
+        assert detail is not None
+        encoded = detail.model_dump_json().encode()
+        assert snapshot_of_encoded(encoded, 4) == encode_snapshot(detail)
 
     def test_no_board_without_its_creation(self) -> None:
         assert fold_detail(str(BOARD), []) is None

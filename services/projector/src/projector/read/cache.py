@@ -12,17 +12,19 @@ Bounded by the cards held: the boards used least recently go first.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from uuid import UUID
+from weakref import WeakValueDictionary
 
 from projector.events import BoardEvents
 from projector.projection import BoardProjection, ProjectionError, apply_event
 from projector.store.port import ReadStore
 from projector.streams import EventLogError
-from projector.views import as_stored, detail_of
+from projector.views import detail_of
 
 DEFAULT_CARDS = 200_000
 # A board this far behind is read whole rather than caught up event by event.
@@ -70,8 +72,11 @@ class BoardCache:
         self._max_cards = max_cards
         self._held: OrderedDict[str, _Held] = OrderedDict()
         self._cards = 0
+        # One reader at a time catches up or loads a board; the others then find it done.
+        self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
         self.loads = 0
         self.caught_up = 0
+        self.uncached = 0
 
     async def board(self, board_id: UUID, *, archived: bool = False) -> Held | None:
         """The board at the version the store holds now; None when the store has no board."""
@@ -79,9 +84,11 @@ class BoardCache:
         if version is None:
             self._forget(str(board_id))
             return None
-        held = await self._at(str(board_id), version)
+        lock = self._locks.setdefault(str(board_id), asyncio.Lock())
+        async with lock:
+            held = await self._at(str(board_id), version)
         if held is None:
-            return None
+            return await self._uncached(board_id, archived=archived)
         detail = held.encoded.get(archived)
         if detail is None:
             shaped = detail_of(held.projection, archived=archived)
@@ -91,13 +98,25 @@ class BoardCache:
         members = frozenset(m["user_id"] for m in board.get("members", []))
         return Held(held.version, members, detail)
 
+    async def _uncached(self, board_id: UUID, *, archived: bool) -> Held | None:
+        # The store's own reading, whatever a writer is doing: what was served before the cache.
+        self.uncached += 1
+        stored = await self._store.board_detail(board_id, archived=archived)
+        if stored is None:
+            return None
+        members = frozenset(m.user_id for m in stored.board.members)
+        return Held(stored.board.version, members, stored.model_dump_json().encode())
+
     async def _at(self, board_id: str, version: int) -> _Held | None:
         held = self._held.get(board_id)
         generation = self._store.generation
         if held is not None and (held.generation != generation or held.version > version):
-            held = self._forget(board_id)  # a rebuild switched, or the store was rebuilt
+            self._forget(board_id)  # a rebuild switched, or the store was rebuilt
+            held = None
         if held is not None and held.version < version:
             held = await self._catch_up(held, version)
+            if held is None:
+                self._forget(board_id)  # it may be part-way: never serve it
         if held is None:
             held = await self._load(board_id, generation)
         if held is not None:
@@ -117,19 +136,10 @@ class BoardCache:
             return None  # read it whole instead
         if projection.version != version:
             return None
-        self._stored_form(projection)
+        projection.written()  # nothing here is written anywhere: only keeps it from growing
         held.encoded.clear()
         self.caught_up += 1
         return held
-
-    @staticmethod
-    def _stored_form(projection: BoardProjection) -> None:
-        # What the store would hold: times to the millisecond, as MongoDB keeps them.
-        assert projection.board is not None
-        projection.board = as_stored(projection.board)
-        for card_id in projection.dirty_cards:
-            projection.cards[card_id] = as_stored(projection.cards[card_id])
-        projection.written()
 
     async def _load(self, board_id: str, generation: int) -> _Held | None:
         for _ in range(LOAD_ATTEMPTS):
@@ -142,6 +152,8 @@ class BoardCache:
         return None
 
     def _keep(self, board_id: str, held: _Held) -> None:
+        if self._max_cards == 0:
+            return  # no caching: every read goes to the store
         previous = self._held.pop(board_id, None)
         if previous is not None:
             self._cards -= previous.cards

@@ -23,7 +23,7 @@ from contracts.read_models import BoardSummary
 from pydantic import TypeAdapter
 
 from projector.applied import RECHECK_S
-from projector.keys import applied_key, read_store_key, settings_key, verifier_key
+from projector.keys import applied_key, board_cache_key, read_store_key, settings_key, verifier_key
 from projector.read.http.audit import board_at
 from projector.read.http.queries import (
     BEHIND_HEADER,
@@ -105,13 +105,12 @@ async def get_board(request: web.Request) -> web.Response:
     asked = query(request, BoardQuery)
     if asked.point_in_time:
         return await board_at(request, board_id, claims.sub, asked)
-    store = request.app[read_store_key]
     wait = ReadYourWrites.start(request, asked.min_version)
     await wait.wait_for(request, board_id)
-    detail = await store.board_detail(board_id, archived=asked.archived)
-    if detail is None or not is_member(detail.board, claims.sub):
+    held = await request.app[board_cache_key].board(board_id, archived=asked.archived)
+    if held is None or claims.sub not in held.members:
         raise await wait.not_found()
-    return json_body(detail.model_dump_json().encode(), wait.headers(detail.board.version))
+    return json_body(held.detail, wait.headers(held.version))
 
 
 @routes.get("/api/boards/{board_id}/cards/{card_id}")

@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from projector import channels
+from projector.read.cache import BoardCache
 from projector.read.ws.connection import CLOSE_TIMEOUT_S, Connection
 from projector.read.ws.feed import FeedTail
 from projector.read.ws.messages import (
@@ -55,6 +56,7 @@ class WebSocketHub:
         redis: Redis,
         keys: StreamKeys,
         store: ReadStore,
+        cache: BoardCache,
         verifier: TokenVerifier,
         settings: ProjectorSettings,
     ) -> None:
@@ -65,7 +67,7 @@ class WebSocketHub:
         process_id = f"{settings.instance_id}-{secrets.token_hex(4)}"
         self._presence = Presence(redis, keys, process_id, self._send_presence)
         self._subs = Subscriptions(
-            store, BoardLog(redis, keys), self._presence, keys, follow=self._follow
+            store, cache, BoardLog(redis, keys), self._presence, keys, follow=self._follow
         )
         self._tail = FeedTail(
             redis,

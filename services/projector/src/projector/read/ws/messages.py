@@ -32,6 +32,11 @@ def encode_snapshot(detail: BoardDetail) -> bytes:
     return _snapshot.dump_json(SnapshotMessage(board=detail, version=detail.board.version))
 
 
+def snapshot_of_encoded(detail: bytes, version: int) -> bytes:
+    """`encode_snapshot` of a detail already encoded (the cache keeps it so): same bytes."""
+    return b'{"type":"snapshot","board":%s,"version":%d}' % (detail, version)
+
+
 def encode_presence(board_id: str, viewers: Sequence[ViewerKey]) -> bytes:
     message = PresenceMessage(
         board_id=UUID(board_id),

@@ -12,8 +12,8 @@ from contracts.upcasting import parse_event
 from pydantic import ValidationError
 
 from projector.projection import BoardProjection, ProjectionError, apply_event
-from projector.read.ws.messages import encode_snapshot
-from projector.store.port import ReadStore
+from projector.read.cache import BoardCache
+from projector.read.ws.messages import encode_snapshot, snapshot_of_encoded
 from projector.streams import BoardLog, LogItem
 from projector.views import detail_of
 
@@ -30,8 +30,8 @@ class Snapshot:
 
 
 class Snapshots:
-    def __init__(self, store: ReadStore, board_log: BoardLog) -> None:
-        self._store = store
+    def __init__(self, cache: BoardCache, board_log: BoardLog) -> None:
+        self._cache = cache
         self._log = board_log
         self._loading: dict[UUID, asyncio.Task[Snapshot | None]] = {}
 
@@ -63,11 +63,11 @@ class Snapshots:
             await asyncio.wait(tasks)
 
     async def _load(self, board_id: UUID) -> Snapshot | None:
-        detail = await self._store.board_detail(board_id)
-        if detail is None:
-            detail = fold_detail(
-                str(board_id), await self._log.after(board_id, 0, limit=FOLD_LIMIT)
-            )
+        held = await self._cache.board(board_id)
+        if held is not None:
+            message = snapshot_of_encoded(held.detail, held.version)
+            return Snapshot(held.version, held.members, message)
+        detail = fold_detail(str(board_id), await self._log.after(board_id, 0, limit=FOLD_LIMIT))
         if detail is None:
             return None
         return Snapshot(

@@ -26,6 +26,7 @@ from contracts.wire import SubscribeMessage
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
+from projector.read.cache import BoardCache
 from projector.read.ws.batches import (
     BoardBatch,
     contiguous,
@@ -81,6 +82,7 @@ class Subscriptions:
     def __init__(
         self,
         store: ReadStore,
+        cache: BoardCache,
         board_log: BoardLog,
         presence: Presence,
         keys: StreamKeys,
@@ -92,7 +94,7 @@ class Subscriptions:
         self._keys = keys
         # Asks the feed tail to read the board's partition from now on.
         self._follow = follow
-        self.snapshots = Snapshots(store, board_log)
+        self.snapshots = Snapshots(cache, board_log)
         self._boards: dict[str, set[Subscription]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.stats = SyncStats()
