@@ -28,6 +28,7 @@ from cardstream_devstack import (
     RedisServer,
     ServerStartError,
     Upstreams,
+    in_background,
     log_tail,
 )
 
@@ -55,6 +56,7 @@ PORT_SETTINGS: dict[str, tuple[str, int]] = {
     "auth": ("CARDSTREAM_AUTH_PORT", 8083),
     "boards": ("CARDSTREAM_BOARDS_PORT", 8091),
     "projector": ("CARDSTREAM_PROJECTOR_PORT", 8092),
+    "projector-apply": ("CARDSTREAM_PROJECTOR_APPLY_PORT", 8094),
     "nginx": ("CARDSTREAM_PORT", 8080),
 }
 Ports = Mapping[str, int]
@@ -74,6 +76,8 @@ class Service:
     prefix: str
     port: int
     settings: Mapping[str, str] = field(default_factory=dict)
+    # Run on idle CPU time only (`cardstream_devstack.in_background`).
+    background: bool = False
 
     @property
     def argv(self) -> tuple[str, ...]:
@@ -152,21 +156,22 @@ def services(ports: Ports) -> list[Service]:
             "MODE": "development",
         },
     )
-    table["projector"] = (
-        "projector",
-        "PROJECTOR",
-        {
-            "REDIS_URL": redis_url,
-            "MONGO_URL": mongo_url,
-            "MONGO_DB": "cardstream",
-            **verifying,
-            "JWT_AUDIENCE": "cardstream-projector",
-            # Browsers reach /ws through nginx, so their Origin is the one URL.
-            "ALLOWED_ORIGINS": json.dumps(origins),
-        },
-    )
+    projector = {
+        "REDIS_URL": redis_url,
+        "MONGO_URL": mongo_url,
+        "MONGO_DB": "cardstream",
+        **verifying,
+        "JWT_AUDIENCE": "cardstream-projector",
+        # Browsers reach /ws through nginx, so their Origin is the one URL.
+        "ALLOWED_ORIGINS": json.dumps(origins),
+    }
+    # Two projector processes: one serves reads and WebSockets, the other applies the feeds to
+    # FerretDB on idle CPU time, as FerretDB itself runs, so that the live path never queues
+    # behind the read store's writes (docs/performance.md).
+    table["projector"] = ("projector", "PROJECTOR", {**projector, "ROLE": "serve"})
+    table["projector-apply"] = ("projector", "PROJECTOR", {**projector, "ROLE": "apply"})
     return [
-        Service(name, module, prefix, ports[name], settings)
+        Service(name, module, prefix, ports[name], settings, background=name == "projector-apply")
         for name, (module, prefix, settings) in table.items()
     ]
 
@@ -229,6 +234,7 @@ class ServiceProcess:
                 stderr=subprocess.STDOUT,
                 # Own session: Ctrl-C reaches only devstack, which stops children in order.
                 start_new_session=True,
+                preexec_fn=in_background if self.service.background else None,
             )
 
     def wait_healthy(self) -> None:
@@ -311,7 +317,10 @@ def run(ports: Ports) -> None:
         children["redis"] = redis.start()
 
         mongo = FerretDBServer(
-            RUN / "ferretdb", port=ports["ferretdb"], log_path=LOGS / "ferretdb.log"
+            RUN / "ferretdb",
+            port=ports["ferretdb"],
+            log_path=LOGS / "ferretdb.log",
+            background=True,
         )
         stack.callback(mongo.stop)
         children["ferretdb"] = mongo.start()

@@ -8,6 +8,7 @@ from cardstream_devstack.processes import (
     ServerProcess,
     ServerStartError,
     free_port,
+    in_background,
     log_tail,
 )
 from cardstream_devstack.servers import (
@@ -28,5 +29,6 @@ __all__ = [
     "ferretdb_binary",
     "ferretdb_build_path",
     "free_port",
+    "in_background",
     "log_tail",
 ]

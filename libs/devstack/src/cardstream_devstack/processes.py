@@ -6,6 +6,7 @@ messages. Subclasses say how to run and probe one (`servers`, `gateway`).
 from __future__ import annotations
 
 import ctypes
+import os
 import shutil
 import signal
 import socket
@@ -66,10 +67,37 @@ def parent_death_signal() -> Callable[[], None] | None:
     return set_pdeathsig
 
 
+def in_background() -> None:
+    """Makes the calling process run only on CPU time nothing else wants (SCHED_IDLE, which its
+    threads inherit; `nice 19` where there is no such policy). For a child about to exec: the
+    read store and its applier run so, so that on a small machine the live path (commands,
+    Redis, WebSocket fan-out) never queues behind them for a core."""
+    if hasattr(os, "SCHED_IDLE"):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    else:
+        os.nice(19)
+
+
+def preexec(*, background: bool) -> Callable[[], None] | None:
+    """The preexec_fn of a child: the parent-death signal, and `in_background` if asked."""
+    candidates = (parent_death_signal(), in_background if background else None)
+    steps = [step for step in candidates if step is not None]
+    if not steps:
+        return None
+
+    def run() -> None:
+        for step in steps:
+            step()
+
+    return run
+
+
 class ServerProcess:
     """Start/stop plumbing shared by the servers; subclasses say how to run and probe one."""
 
     name = "server"
+    # Whether the server runs on idle CPU time only (`in_background`).
+    background = False
 
     def __init__(
         self, data_dir: Path | None, port: int | None, log_path: Path | None, timeout: float
@@ -133,7 +161,9 @@ class ServerProcess:
         with self.log_path.open("ab") as log:
             log.write(f"--- starting {self.name} on 127.0.0.1:{self.port}\n".encode())
             log.flush()
-            process = self._process = spawn(self._argv(), log, cwd=self.data_dir)
+            process = self._process = spawn(
+                self._argv(), log, cwd=self.data_dir, background=self.background
+            )
         deadline = time.monotonic() + self.timeout
         # Compare pids: another server already on the port would answer just as well.
         while (pid := self._answering_pid()) != process.pid:
@@ -201,7 +231,9 @@ class ServerProcess:
         self.close()
 
 
-def spawn(argv: list[str], log: IO[bytes], cwd: Path) -> subprocess.Popen[bytes]:
+def spawn(
+    argv: list[str], log: IO[bytes], cwd: Path, *, background: bool = False
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         argv,
         cwd=cwd,
@@ -211,5 +243,5 @@ def spawn(argv: list[str], log: IO[bytes], cwd: Path) -> subprocess.Popen[bytes]
         # Own session: a Ctrl-C in the terminal reaches only our process, which stops the
         # servers in order instead of all at once.
         start_new_session=True,
-        preexec_fn=parent_death_signal(),
+        preexec_fn=preexec(background=background),
     )

@@ -127,9 +127,12 @@ class FerretDBServer(ServerProcess):
         log_path: Path | None = None,
         timeout: float = 15.0,
         binary: Path | None = None,
+        background: bool = False,
     ) -> None:
         super().__init__(data_dir, port, log_path, timeout)
         self.binary = binary if binary is not None else ferretdb_binary()
+        # `make run` and the benchmarks run the read store on idle CPU time (`in_background`).
+        self.background = background
 
     @property
     def url(self) -> str:
