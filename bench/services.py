@@ -4,17 +4,15 @@ benchmark's clients never share their event loop."""
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
-import signal
 import sys
-import threading
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import IO, NoReturn
 
 import aiohttp
+from cardstream_devstack.processes import preexec
 from cardstream_testing import free_port, log_tail
 
 _START_ATTEMPTS = 3
@@ -29,20 +27,6 @@ class ServiceStartError(RuntimeError):
 
 class _PortTakenError(ServiceStartError):
     pass
-
-
-def die_with_parent() -> Callable[[], None] | None:
-    """A preexec_fn asking Linux to SIGTERM the child if the benchmark is killed outright (no
-    finally runs then). The signal follows the spawning thread, so only the main thread asks."""
-    if sys.platform != "linux" or threading.current_thread() is not threading.main_thread():
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    pr_set_pdeathsig = 1
-
-    def set_pdeathsig() -> None:
-        prctl(pr_set_pdeathsig, int(signal.SIGTERM))
-
-    return set_pdeathsig
 
 
 class ServiceProcess:
@@ -74,6 +58,7 @@ class ServiceProcess:
         log_path: Path,
         *,
         wrapper: Sequence[str] = (),
+        background: bool = False,
     ) -> ServiceProcess:
         port = free_port()
         log.write(f"--- starting {module} on port {port}\n".encode())
@@ -93,7 +78,7 @@ class ServiceProcess:
             stderr=asyncio.subprocess.STDOUT,
             # Own session: a Ctrl-C reaches only the benchmark, which then stops the service.
             start_new_session=True,
-            preexec_fn=die_with_parent(),
+            preexec_fn=preexec(background=background),
         )
         return cls(module, process, port, log_path)
 
@@ -149,12 +134,14 @@ async def service_process(
     log_path: Path,
     *,
     wrapper: Sequence[str] = (),
+    background: bool = False,
 ) -> AsyncIterator[ServiceProcess]:
     """A healthy service on a free port, stopped on the way out whatever happened meanwhile.
-    `wrapper` goes between the interpreter and `-m` (`-m cProfile -o out` to profile it)."""
+    `wrapper` goes between the interpreter and `-m` (`-m cProfile -o out` to profile it);
+    `background` runs it on idle CPU time (`cardstream_devstack.in_background`)."""
     for attempt in range(1, _START_ATTEMPTS + 1):
         service = await ServiceProcess.spawn(
-            module, prefix, settings, log, log_path, wrapper=wrapper
+            module, prefix, settings, log, log_path, wrapper=wrapper, background=background
         )
         try:
             await service.wait_healthy()

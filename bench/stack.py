@@ -65,7 +65,8 @@ def servers(name: str) -> Iterator[Servers]:
         log_path = root / "services.log"
         with (
             RedisServer(root / "redis") as redis,
-            FerretDBServer(root / "ferretdb") as mongo,
+            # As `make run` runs it: on idle CPU time, behind the live path.
+            FerretDBServer(root / "ferretdb", background=True) as mongo,
             log_path.open("ab") as log,
         ):
             try:

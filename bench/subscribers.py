@@ -9,15 +9,19 @@ stdin, one reply on stdout:
   `since` is owed to every subscriber. With `"boards": [...]` instead of `board`, socket `i`
   subscribes to `boards[i % len(boards)]` (all of them at the same head `since`).
 - `{"op": "reach", "head", "within"}`: replies once every socket has every version up to `head`
-  (or is closed), or after `within` seconds: `reached` says how many had it.
+  (or is closed), or after `within` seconds: `reached` says how many had it. `head` is a version
+  for every board, or an object of each board's head.
 - `{"op": "collect", "head", "due": [[version, due, answered], ...], "within"}`: waits (bounded)
   until every subscriber has received every version up to `head`, closes the sockets and replies
   with what they received: delivered, missing, duplicates, latencies. The latency of an event for
   a subscriber is when its `events` frame was read here minus the `due` time of the command that
   caused it; `after_response` is the same minus when the command's HTTP response was read
   (negative when the event came first). All are `time.monotonic()` (CLOCK_MONOTONIC, one clock
-  for every process). With `"by_version": true` the reply also has every latency, in seconds,
-  under its version, so that several subscriber processes' figures can be merged.
+  for every process). An entry of `due` may name its board as a fourth item
+  (`[version, due, answered, board]`); it then counts for that board's sockets only, and entries
+  without one count for every board. With `"by_version": true` the reply also has every
+  latency, in seconds, under its version, so that several subscriber processes' figures can be
+  merged.
 
 Living in their own process, the subscribers' frame handling is not queued behind the load
 generator's on one event loop, and their CPU is measured apart from it.
@@ -42,12 +46,16 @@ MAX_REQUEST_BYTES = 64 * 1024 * 1024
 ACK_TIMEOUT_S = 60.0
 CONNECT_CONCURRENCY = 20
 
+# The version every socket must reach: one for all boards, or each board's own.
+Heads = int | dict[str, int]
+
 
 @dataclass(slots=True)
 class Watcher:
     """One socket subscribed to one board, and what it received."""
 
     ws: aiohttp.ClientWebSocketResponse
+    board: str
     since: int
     last: int = 0
     received: dict[int, float] = field(default_factory=dict)
@@ -123,7 +131,7 @@ class Subscribers:
                 await ws.send_json({"type": "auth", "token": token})
                 message = {"type": "subscribe", "board_id": board, "since_version": since}
                 await ws.send_json(message)
-                return Watcher(ws, since)
+                return Watcher(ws, board, since)
 
         chosen = (boards[i % len(boards)] for i in range(count))
         self.watchers = list(await asyncio.gather(*(one(board) for board in chosen)))
@@ -142,31 +150,35 @@ class Subscribers:
             raise RuntimeError(f"a subscription was refused: {dict(w.errors)}, {w.closed_with}")
         return time.monotonic() - start
 
-    async def reach(self, head: int, within: float) -> int:
-        """Waits (at most `within` s) until every socket has `head` or is closed; returns how
-        many have it."""
+    async def reach(self, head: Heads, within: float) -> int:
+        """Waits (at most `within` s) until every socket has its board's head or is closed;
+        returns how many have it."""
         try:
             async with asyncio.timeout(within):
                 for w in self.watchers:
-                    while w.last < head and not w.gone:
+                    while w.last < _head_of(head, w) and not w.gone:
                         w.changed.clear()
                         await w.changed.wait()
         except TimeoutError:
             pass
-        return sum(1 for w in self.watchers if w.last >= head)
+        return sum(1 for w in self.watchers if w.last >= _head_of(head, w))
 
     async def collect(
-        self, head: int, commands: list[list[float]], within: float, *, by_version: bool = False
+        self, head: Heads, commands: list[list[Any]], within: float, *, by_version: bool = False
     ) -> dict[str, Any]:
         start = time.monotonic()
         await self.reach(head, within)
         drained = time.monotonic() - start
-        due = {int(v): t for v, t, _ in commands}
-        answered = {int(v): t for v, _, t in commands}
+        due: dict[str | None, dict[int, float]] = {}
+        answered: dict[str | None, dict[int, float]] = {}
+        for version, due_at, answered_at, *board in commands:
+            key = board[0] if board else None
+            due.setdefault(key, {})[int(version)] = due_at
+            answered.setdefault(key, {})[int(version)] = answered_at
         summary = self._summary(head, due, answered)
         summary["wait_after_load_s"] = round(drained, 3)
         if by_version:
-            summary["by_version"] = self._by_version(due)
+            summary["by_version"] = self._by_version(due.get(None, {}))
         await self.close_sockets()
         return summary
 
@@ -177,12 +189,17 @@ class Subscribers:
         }
 
     def _summary(
-        self, head: int, due: dict[int, float], answered: dict[int, float]
+        self,
+        head: Heads,
+        due_by_board: dict[str | None, dict[int, float]],
+        answered_by_board: dict[str | None, dict[int, float]],
     ) -> dict[str, Any]:
         latencies: list[float] = []
         after_response: list[float] = []
         per_subscriber_p50: list[float] = []
         for w in self.watchers:
+            due = due_by_board.get(w.board) or due_by_board.get(None, {})
+            answered = answered_by_board.get(w.board) or answered_by_board.get(None, {})
             mine = sorted(w.received[v] - t for v, t in due.items() if v in w.received)
             if mine:
                 per_subscriber_p50.append(mine[len(mine) // 2])
@@ -200,8 +217,8 @@ class Subscribers:
                 "max": _ms(max(per_subscriber_p50, default=None)),
             },
             "delivered": sum(len(w.received) for w in self.watchers),
-            "expected": sum(max(0, head - w.since) for w in self.watchers),
-            "missing": sum(w.missing(head) for w in self.watchers),
+            "expected": sum(max(0, _head_of(head, w) - w.since) for w in self.watchers),
+            "missing": sum(w.missing(_head_of(head, w)) for w in self.watchers),
             "duplicates": sum(w.duplicates for w in self.watchers),
             "gaps": sum(w.gaps for w in self.watchers),
             "snapshots": sum(w.snapshots for w in self.watchers),
@@ -218,6 +235,10 @@ class Subscribers:
     async def close(self) -> None:
         await self.close_sockets()
         await self.session.close()
+
+
+def _head_of(head: Heads, watcher: Watcher) -> int:
+    return head if isinstance(head, int) else int(head[watcher.board])
 
 
 def _ms(seconds: float | None) -> float | None:
