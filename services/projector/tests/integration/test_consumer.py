@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from pathlib import Path
@@ -25,7 +26,12 @@ from contracts.streams import (
     StreamKeys,
     board_entry_id,
 )
-from projector.apply.consumer import EventFailedError, LogDivergedError, PartitionApplier
+from projector.apply.consumer import (
+    YIELD_EVERY,
+    EventFailedError,
+    LogDivergedError,
+    PartitionApplier,
+)
 from projector.store.mongo import MongoReadStore
 from projector.store.port import Checkpoint
 from projector.streams import dead_letter_key
@@ -104,6 +110,34 @@ class TestApplying:
         checkpoint = await read_store.checkpoint(0)
         assert checkpoint is not None
         assert checkpoint.epoch == "test-epoch"
+
+    async def test_a_large_batch_lets_the_rest_of_the_process_run_while_it_applies(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        board = uuid.uuid4()
+        renames = 3 * YIELD_EVERY
+        await append(redis, keys, envelopes(board, _story(board, renames=renames)))
+        applier = _applier(redis, keys, read_store)
+        await applier.start()
+        # What another task sees of the board in memory at each of its turns: versions short of
+        # the batch's last one show turns taken while the batch was being applied, not only
+        # while its reads and writes waited on the servers.
+        seen: set[int] = set()
+        done = asyncio.Event()
+
+        async def other_work() -> None:
+            while not done.is_set():
+                held = applier._boards.get(str(board))
+                if held is not None:
+                    seen.add(held.version)
+                await asyncio.sleep(0)
+
+        other = asyncio.create_task(other_work())
+        entries = await applier.run_once(block=False)
+        done.set()
+        await other
+        assert entries == renames + 3
+        assert len({v for v in seen if 0 < v < renames + 3}) >= 2
 
     async def test_a_rewound_group_applies_nothing_twice(
         self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore

@@ -15,6 +15,7 @@ dead-letter stream after `max_attempts`, with the reason; its board is blocked a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -53,6 +54,10 @@ OnWritten = Callable[[Mapping[str, int]], Awaitable[None]]
 class LogDivergedError(Exception):
     """The log is not the one the read models were built from (a restore lost its tail, or a new
     epoch began). Applying on would silently diverge; an operator must rebuild."""
+
+
+# Entries applied between two turns of the event loop to everything else.
+YIELD_EVERY = 500
 
 
 class EventFailedError(Exception):
@@ -181,7 +186,11 @@ class PartitionApplier:
         parked: list[tuple[FeedEntry, str]] = []
         touched: dict[str, BoardProjection] = {}
         try:
-            for entry in entries:
+            for n, entry in enumerate(entries, 1):
+                if n % YIELD_EVERY == 0:
+                    # A batch of thousands is seconds of CPU: let the process's other partitions,
+                    # its lease renewals and (role `both`) its readers run in between.
+                    await asyncio.sleep(0)
                 try:
                     await self._apply_entry(entry, touched)
                 except EventFailedError as failure:
