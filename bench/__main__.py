@@ -24,6 +24,7 @@ from types import FrameType
 from typing import Any
 
 from bench import append, bigboard, catchup, e2e, fanout, readstore
+from bench.budgets import gather
 from bench.runtime import BenchSettings, log
 
 Benchmark = Callable[[BenchSettings], dict[str, Any]]
@@ -110,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, asyncio.CancelledError):
         log.error("interrupted; servers stopped, no figures printed")
         return 130
+    report["budgets"] = gather(report, names)
     sys.stdout.write(json.dumps(report, indent=2) + "\n")
     failed = [name for name in names if not report[name].get("ok")]
     if failed:

@@ -30,6 +30,7 @@ from contracts.events import BoardCreated, BoardRenamed, Event
 from contracts.streams import BOARD_FIELD, EVENT_FIELD, VERSION_FIELD, StreamKeys, board_entry_id
 from redis.asyncio import Redis
 
+from bench.budgets import line
 from bench.e2e import SubscriberProcess, subscriber_process
 from bench.runtime import (
     BenchSettings,
@@ -402,8 +403,28 @@ def _report(settings: BenchSettings, rows: dict[str, Any]) -> dict[str, Any]:
             and per_socket < DESIGN_BUDGET["bytes_per_socket"]
             and p99 < DESIGN_BUDGET["p99_ms"],
         },
+        "budgets": _budget_lines(rows.get(BUDGET_ROW, {})),
         "rows": rows,
     }
+
+
+def _budget_lines(row: dict[str, Any]) -> list[dict[str, Any]]:
+    ours, trivial = row.get("projector", {}), row.get("baseline", {})
+    per_socket, p99 = ours.get("bytes_per_socket"), ours.get("p99_ms")
+    return [
+        line(
+            f"{BUDGET_ROW}: under 32 KiB a socket on one process (bytes)",
+            per_socket,
+            within=per_socket is not None and per_socket < DESIGN_BUDGET["bytes_per_socket"],
+            baseline={"trivial_ws_server_bytes_per_socket": trivial.get("bytes_per_socket")},
+        ),
+        line(
+            f"{BUDGET_ROW}: one event reaches every socket with p99 under 500 ms (ms)",
+            p99,
+            within=p99 is not None and p99 < DESIGN_BUDGET["p99_ms"],
+            baseline={"trivial_ws_server_p99_ms": trivial.get("p99_ms")},
+        ),
+    ]
 
 
 def run(settings: BenchSettings) -> dict[str, Any]:
