@@ -37,7 +37,8 @@ class BenchSettings(BaseSettings):
     # `catchup` gives up (and reports what was applied by then) after this many seconds.
     catchup_timeout_s: float = Field(default=300.0, gt=0, le=24 * 3600)
     # `catchup`'s PROJECTOR_BATCH_SIZE; unset, the projector's own default.
-    catchup_batch_size: int | None = Field(default=None, ge=1, le=10_000)
+    # Bounded as the projector bounds PROJECTOR_BATCH_SIZE.
+    catchup_batch_size: int | None = Field(default=None, ge=1, le=50_000)
     # `catchup`'s partitions (the feeds written and the projector's PROJECTOR_PARTITIONS).
     catchup_partitions: int = Field(default=16, ge=1, le=1024)
     # `fanout`: events sent to every row's sockets, one at a time, and which rows run.

@@ -45,7 +45,7 @@ class ProjectorSettings(ServiceSettings):
     # Feed entries read, applied and written together at most. A read takes what is there, so
     # live traffic makes small batches whatever this is; on a backlog, a bigger batch writes each
     # document it touches once for more events (docs/performance.md).
-    batch_size: int = Field(default=5_000, ge=1, le=50_000)
+    batch_size: int = Field(default=10_000, ge=1, le=50_000)
     block_ms: int = Field(default=1000, ge=10)
     # A partition is applied by the holder of its lease; a crashed holder's lease lapses.
     lease_ms: int = Field(default=5000, ge=200)

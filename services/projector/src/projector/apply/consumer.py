@@ -82,7 +82,7 @@ class PartitionApplier:
         *,
         consumer: str,
         group: str = "projector",
-        batch_size: int = 5_000,
+        batch_size: int = 10_000,
         block_ms: int = 1000,
         max_attempts: int = 5,
         claim_idle_ms: int = 5000,
