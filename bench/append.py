@@ -459,8 +459,15 @@ async def render_profile(session: Path) -> dict[str, str]:
     return rendered
 
 
-def budgets(http: Mapping[str, Any], trivial: Mapping[str, Any]) -> list[dict[str, Any]]:
+def budgets(
+    http: Mapping[str, Any],
+    trivial: Mapping[str, Any],
+    store: Mapping[str, Any],
+    xadd: Mapping[str, Mapping[str, float]],
+) -> list[dict[str, Any]]:
     """Each budget of issue 11 with its figure, its baseline from the same run, and the verdict."""
+    xadd_per_s = round(statistics.median(run["xadd_per_s"] for run in xadd.values()))
+    xadd_p99 = statistics.median(run["p99_ms"] for run in xadd.values())
     one_board = http["one_board_c64"]["commands_per_s"]
     to_trivial = _ratio(http["c64"]["commands_per_s"], trivial["requests_per_s"])
     p99 = http[f"paced_{PACED_RATE}"]["p99_ms"]
@@ -468,7 +475,11 @@ def budgets(http: Mapping[str, Any], trivial: Mapping[str, Any]) -> list[dict[st
         {
             "budget": "one board, 64 in flight: at least 2,000 commands/s",
             "figure": one_board,
-            "baseline": None,
+            # What the store alone reaches with 64 appenders, and what Redis does unpipelined.
+            "baseline": {
+                "store_appends_per_s": store["appends_per_s"],
+                "redis_benchmark_xadd_per_s": xadd_per_s,
+            },
             "within_budget": one_board >= BUDGETS["one_board_c64_commands_per_s"],
         },
         {
@@ -483,7 +494,11 @@ def budgets(http: Mapping[str, Any], trivial: Mapping[str, Any]) -> list[dict[st
         {
             "budget": "p99 under 10 ms at 1,000 commands/s (paced_1000, ms)",
             "figure": p99,
-            "baseline": None,
+            # One command at a time through the same service, and a plain XADD's tail.
+            "baseline": {
+                "c1_p99_ms": http["c1"]["p99_ms"],
+                "redis_benchmark_xadd_p99_ms": xadd_p99,
+            },
             "within_budget": p99 is not None and p99 < BUDGETS["paced_1000_p99_ms"],
         },
     ]
@@ -513,7 +528,7 @@ def _report(
         "ok": errors == 0,
         "errors": errors,
         "seconds_per_row": settings.seconds,
-        "budgets": budgets(http, trivial),
+        "budgets": budgets(http, trivial, store, xadd),
         "http": http,
         "trivial_c64": trivial,
         "store": store,
