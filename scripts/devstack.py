@@ -7,10 +7,12 @@ then FerretDB, then Redis (SHUTDOWN, so the AOF is flushed). Data survives resta
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -35,6 +37,9 @@ from cardstream_devstack import (
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / ".run"
 LOGS = RUN / "logs"
+# The key-encryption key that seals auth's signing keys in FerretDB: made once per checkout,
+# kept beside the data it opens, readable by its owner only (services/auth/README.md).
+KEK_FILE = RUN / "auth-kek"
 WEB_ROOT = ROOT / "web"
 PYTHON = sys.executable
 
@@ -97,6 +102,23 @@ class Service:
         return f"{self.url}healthz"
 
 
+def own_kek_given() -> bool:
+    return any(
+        os.environ.get(name)
+        for name in ("AUTH_KEY_ENCRYPTION_KEYS", "AUTH_KEY_ENCRYPTION_KEYS_FILE")
+    )
+
+
+def ensure_kek_file() -> None:
+    if KEK_FILE.exists():
+        return
+    KEK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(KEK_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write("# made by make run; auth's signing keys in .run/ferretdb open with it\n")
+        out.write(f"local:{base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}\n")
+
+
 def google_configured() -> bool:
     return bool(os.environ.get("AUTH_OIDC_CLIENT_ID"))
 
@@ -143,6 +165,7 @@ def services(ports: Ports) -> list[Service]:
             "MONGO_DB": "cardstream_auth",
             # Plain http on localhost: a Secure cookie would never come back.
             "COOKIE_SECURE": "false",
+            **({} if own_kek_given() else {"KEY_ENCRYPTION_KEYS_FILE": str(KEK_FILE)}),
             **sign_in,
         },
     )
@@ -303,6 +326,8 @@ def orderly_stop() -> Iterator[contextlib.ExitStack]:
 
 
 def run(ports: Ports) -> None:
+    if not own_kek_given():
+        ensure_kek_file()
     to_run = services(ports)
     listeners = ["redis", "ferretdb", *(service.name for service in to_run), "nginx"]
     for name in listeners:

@@ -16,7 +16,8 @@ class Mode(StrEnum):
 
 
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+    # hide_input_in_errors: a refused setting must not print the others, secrets among them.
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
 
     host: str = "127.0.0.1"
     port: int = 8080

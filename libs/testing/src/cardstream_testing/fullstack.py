@@ -3,9 +3,11 @@ the projector, with `web/` as the static root. Used by the sign-in, browser and 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +66,10 @@ def _services(
             "AUTH_REDIS_URL": redis_url,
             "AUTH_MONGO_URL": mongo_url,
             "AUTH_MONGO_DB": f"{db}_auth",
+            # The stack's own key-encryption key, as production gives one (not the public one).
+            "AUTH_KEY_ENCRYPTION_KEYS": (
+                f"stack:{base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}"
+            ),
             "AUTH_LOG_LEVEL": quiet,
         },
         port_setting="AUTH_PORT",

@@ -3,6 +3,7 @@ client, an HTTP client for the provider, a clock); production builds real ones f
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -13,8 +14,10 @@ from cardstream_runtime.errors import error_middleware
 from cardstream_runtime.jwt import TokenVerifier
 from cardstream_runtime.logs import request_context_middleware
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
+from auth.adapters.aesgcm_key_encryption import AesGcmKeyEncryption
 from auth.adapters.mongo_accounts import MongoAccounts
 from auth.adapters.mongo_sessions import MongoSessions
 from auth.adapters.mongo_signing_keys import MongoSigningKeys
@@ -39,6 +42,7 @@ from auth.signing import SigningKeyCache
 
 AppContext = Callable[[web.Application], AsyncIterator[None]]
 Doc = dict[str, Any]
+log = logging.getLogger(__name__)
 
 
 class MissingClientError(ValueError):
@@ -128,7 +132,8 @@ def _service_ctx(clock: Callable[[], float]) -> AppContext:
         sessions = MongoSessions(db)
         await accounts.ensure_indexes()
         await sessions.ensure_indexes()
-        keys = SigningKeyCache(MongoSigningKeys(db), refresh_s=settings.signing_keys_refresh_s)
+        store = signing_keys(settings, db)
+        keys = SigningKeyCache(store, refresh_s=settings.signing_keys_refresh_s)
         await keys.ring()  # creates the ring on first start; fails start-up without MongoDB
         app[signing_keys_key] = keys
         app[verifier_key] = TokenVerifier(
@@ -149,6 +154,20 @@ def _service_ctx(clock: Callable[[], float]) -> AppContext:
         yield
 
     return service_ctx
+
+
+def signing_keys(settings: AuthSettings, db: AsyncDatabase[Doc]) -> MongoSigningKeys:
+    """The key ring's store, sealing private keys under the settings' key-encryption keys."""
+    if settings.development_kek:
+        log.warning(
+            "signing keys are sealed with the public development key-encryption key; set "
+            "AUTH_KEY_ENCRYPTION_KEYS or AUTH_KEY_ENCRYPTION_KEYS_FILE (auth/README.md)"
+        )
+    return MongoSigningKeys(
+        db,
+        AesGcmKeyEncryption(settings.kek_keys()),
+        discard_unsealed=not settings.production,
+    )
 
 
 def build_provider(settings: AuthSettings, session: aiohttp.ClientSession) -> HttpOpenIdProvider:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -82,3 +83,29 @@ class SessionEvents(Protocol):
 
 class SeenTokens(Protocol):
     async def first_use(self, token_hash: str, *, ttl_s: float) -> bool: ...
+
+
+class KeyDecryptionError(Exception):
+    """A sealed secret does not open: its key-encryption key is not given, or it was altered."""
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A secret encrypted under a key-encryption key, with the name of that key."""
+
+    key_id: str
+    blob: bytes
+
+
+class KeyEncryption(Protocol):
+    """Encrypts the private signing keys before they reach the database, shaped like a KMS's
+    `Encrypt`/`Decrypt`: the key-encryption key never leaves it, every call names a context that
+    must match on the way back, and `current` names the key new secrets are sealed under (older
+    keys still open what they sealed, until the secrets are sealed again)."""
+
+    @property
+    def current(self) -> str: ...
+
+    async def encrypt(self, plaintext: bytes, *, context: str) -> Sealed: ...
+
+    async def decrypt(self, sealed: Sealed, *, context: str) -> bytes: ...

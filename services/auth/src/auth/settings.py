@@ -6,12 +6,15 @@ Lists (`AUTH_AUDIENCES`, `AUTH_ALLOWED_DOMAINS`, `AUTH_ALLOWED_EMAILS`) take JSO
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
 
 from cardstream_runtime.settings import Mode
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from auth.domain.kek import DEVELOPMENT_KEYS, parse_keys
 
 GOOGLE_ISSUER = "https://accounts.google.com"
 DEFAULT_AUDIENCES = ["cardstream-boards", "cardstream-projector"]
@@ -29,7 +32,10 @@ def _is_loopback(url: str) -> bool:
 
 
 class AuthSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AUTH_", frozen=True, extra="ignore")
+    # hide_input_in_errors: a refused setting must not print the others, secrets among them.
+    model_config = SettingsConfigDict(
+        env_prefix="AUTH_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     host: str = "127.0.0.1"
     port: int = 8083
@@ -72,6 +78,12 @@ class AuthSettings(BaseSettings):
     # How long this process trusts its copy of the signing keys before rereading them (a
     # rotation by another process is picked up within this time).
     signing_keys_refresh_s: float = Field(default=30.0, ge=0)
+    # The key-encryption keys that seal the private signing keys before they reach MongoDB
+    # (`auth.domain.kek` says the format), given here or in a file (a mounted secret), never
+    # both. Unset in development, a public development key is used (and logged); production
+    # refuses to start without its own.
+    key_encryption_keys: SecretStr = SecretStr("")
+    key_encryption_keys_file: Path | None = None
     post_login_redirect: str = "/"
     # Off only for plain-http localhost in development.
     cookie_secure: bool = True
@@ -104,9 +116,26 @@ class AuthSettings(BaseSettings):
         object.__setattr__(self, "redirect_uri", _http_url(self.redirect_uri, "redirect_uri"))
         if not self.cookie_secure and (self.production or not _is_loopback(self.public_url)):
             raise ValueError("cookie_secure may be off only in development on a loopback URL")
+        if self.key_encryption_keys.get_secret_value() and self.key_encryption_keys_file:
+            raise ValueError("set key_encryption_keys or key_encryption_keys_file, not both")
         if self.production:
             self._production_ready()
+        self.kek_keys()  # refuses a malformed key now, not at the first signature
         return self
+
+    def kek_keys(self) -> dict[str, bytes]:
+        """The key-encryption keys, the current one first."""
+        if self.key_encryption_keys_file is not None:
+            try:
+                text = self.key_encryption_keys_file.read_text()
+            except OSError as exc:
+                raise ValueError(f"key_encryption_keys_file: {exc.strerror}") from None
+            return parse_keys(text)
+        return parse_keys(self.key_encryption_keys.get_secret_value() or DEVELOPMENT_KEYS)
+
+    @property
+    def development_kek(self) -> bool:
+        return not self.key_encryption_keys_file and not self.key_encryption_keys.get_secret_value()
 
     def _production_ready(self) -> None:
         for name in ("public_url", "redirect_uri", "oidc_issuer"):
@@ -114,6 +143,11 @@ class AuthSettings(BaseSettings):
                 raise ValueError(f"{name} must be https in production")
         if not self.oidc_client_id or not self.oidc_client_secret.get_secret_value():
             raise ValueError("set oidc_client_id and oidc_client_secret in production")
+        if self.development_kek:
+            raise ValueError(
+                "set key_encryption_keys or key_encryption_keys_file in production: the "
+                "development key is public"
+            )
 
     @property
     def production(self) -> bool:

@@ -20,6 +20,7 @@ from auth.adapters.mongo_accounts import MongoAccounts
 from auth.app import create_app
 from auth.devprovider.app import create_app as create_provider_app
 from auth.devprovider.settings import DevClient, DevProviderSettings
+from auth.domain.kek import new_key
 from auth.settings import AuthSettings
 from cardstream_runtime.jwt import JwksKeys, TokenVerifier
 from cardstream_testing import free_port
@@ -143,7 +144,14 @@ async def provider(provider_port: int, auth_port: int) -> AsyncIterator[Provider
 
 
 @pytest.fixture
+def kek() -> str:
+    """This test's own key-encryption key, as AUTH_KEY_ENCRYPTION_KEYS takes it."""
+    return f"test-kek:{new_key()}"
+
+
+@pytest.fixture
 def auth_settings(
+    kek: str,
     provider: Provider,
     auth_port: int,
     redis_url: str,
@@ -164,6 +172,7 @@ def auth_settings(
             "cookie_secure": False,
             # Reread the key ring on every use, so a rotation shows at once.
             "signing_keys_refresh_s": 0,
+            "key_encryption_keys": kek,
             **overrides,
         }
         return AuthSettings(**values)

@@ -228,14 +228,14 @@ class TestLogout:
 
 class TestKeyRotation:
     async def test_tokens_from_before_and_after_a_rotation_both_verify(
-        self, auth, new_browser, http, helpers, mongo_url, mongo_db_name
+        self, auth, new_browser, http, helpers, mongo_url, mongo_db_name, kek
     ):
         verifier = helpers.verifier(auth, http)
         _, first, _ = await new_browser().login("ann@example.com")
         await verifier.verify(first["access_token"])  # the verifier has fetched the JWKS
         before = await _jwks_kids(http, auth)
 
-        rotated = await _rotate_keys_cli(mongo_url, mongo_db_name)
+        rotated = await _rotate_keys_cli(mongo_url, mongo_db_name, kek)
         _, second, _ = await new_browser().login("ben@example.com")
 
         assert helpers.kid_of(first["access_token"]) == rotated["previous"]
@@ -248,10 +248,10 @@ class TestKeyRotation:
         await fresh.verify(second["access_token"])
 
     async def test_the_jwks_publishes_current_next_and_previous(
-        self, auth, http, mongo_url, mongo_db_name
+        self, auth, http, mongo_url, mongo_db_name, kek
     ):
         first = await _jwks_kids(http, auth)
-        rotated = await _rotate_keys_cli(mongo_url, mongo_db_name)
+        rotated = await _rotate_keys_cli(mongo_url, mongo_db_name, kek)
         second = await _jwks_kids(http, auth)
 
         assert first["count"] == 2
@@ -260,11 +260,11 @@ class TestKeyRotation:
         assert rotated["previous"] == first["current"]
 
     async def test_a_token_two_rotations_old_is_refused(
-        self, browser, http, helpers, mongo_url, mongo_db_name
+        self, browser, http, helpers, mongo_url, mongo_db_name, kek
     ):
         _, tokens, _ = await browser.login()
-        await _rotate_keys_cli(mongo_url, mongo_db_name)
-        await _rotate_keys_cli(mongo_url, mongo_db_name)
+        await _rotate_keys_cli(mongo_url, mongo_db_name, kek)
+        await _rotate_keys_cli(mongo_url, mongo_db_name, kek)
         verifier = helpers.verifier(browser.auth, http)
 
         with pytest.raises(InvalidTokenError):
@@ -307,10 +307,15 @@ def _signing_keys_key():
     return signing_keys_key
 
 
-async def _rotate_keys_cli(mongo_url: str, mongo_db: str) -> dict:
+async def _rotate_keys_cli(mongo_url: str, mongo_db: str, kek: str) -> dict:
     import orjson
 
-    env = {**os.environ, "AUTH_MONGO_URL": mongo_url, "AUTH_MONGO_DB": mongo_db}
+    env = {
+        **os.environ,
+        "AUTH_MONGO_URL": mongo_url,
+        "AUTH_MONGO_DB": mongo_db,
+        "AUTH_KEY_ENCRYPTION_KEYS": kek,
+    }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from auth.domain.kek import new_key
 from auth.settings import AuthSettings
 from pydantic import ValidationError
 
 BASE = {"oidc_client_id": "c", "oidc_client_secret": "s"}
+KEK = f"k1:{new_key()}"
 
 
 class TestAuthSettings:
@@ -33,12 +35,38 @@ class TestAuthSettings:
             AuthSettings(**BASE, cookie_secure=False, mode="production")
 
     def test_production_wants_https_and_a_client(self):
-        production = {"mode": "production", "public_url": "https://cards.example"}
+        production = {
+            "mode": "production",
+            "public_url": "https://cards.example",
+            "key_encryption_keys": KEK,
+        }
         assert AuthSettings(**BASE, **production).production
         with pytest.raises(ValidationError):
             AuthSettings(**production)
         with pytest.raises(ValidationError):
             AuthSettings(**BASE, mode="production", public_url="http://127.0.0.1:8080")
+
+    def test_production_wants_its_own_key_encryption_key(self):
+        production = {"mode": "production", "public_url": "https://cards.example"}
+        with pytest.raises(ValidationError, match="development key is public"):
+            AuthSettings(**BASE, **production)
+        assert AuthSettings(**BASE, **production, key_encryption_keys=KEK).kek_keys().keys() == {
+            "k1"
+        }
+
+    def test_key_encryption_keys_from_a_file(self, tmp_path):
+        path = tmp_path / "kek"
+        path.write_text(f"# rotated 2026-12\n{KEK}\nk0:{new_key()}\n")
+        assert list(AuthSettings(**BASE, key_encryption_keys_file=path).kek_keys()) == ["k1", "k0"]
+        with pytest.raises(ValidationError, match="not both"):
+            AuthSettings(**BASE, key_encryption_keys_file=path, key_encryption_keys=KEK)
+        with pytest.raises(ValidationError, match="key_encryption_keys_file"):
+            AuthSettings(**BASE, key_encryption_keys_file=tmp_path / "missing")
+
+    def test_a_malformed_key_encryption_key_is_refused_without_echoing_it(self):
+        with pytest.raises(ValidationError, match="32 bytes") as refused:
+            AuthSettings(**BASE, key_encryption_keys="k1:c2hvcnQ=")
+        assert "c2hvcnQ" not in str(refused.value)
 
     def test_a_state_lives_at_most_ten_minutes(self):
         with pytest.raises(ValidationError):

@@ -13,7 +13,10 @@ from boards.adapters.event_store import IDEMPOTENCY_TTL_SECONDS
 
 
 class BoardsSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="BOARDS_", frozen=True, extra="ignore")
+    # hide_input_in_errors: a refused setting must not print the others, secrets among them.
+    model_config = SettingsConfigDict(
+        env_prefix="BOARDS_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     port: int = 8081
     # Our access tokens name every service they are for; this one accepts only its own name.

@@ -27,7 +27,10 @@ def _instance_id() -> str:
 
 
 class ProjectorSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="PROJECTOR_", frozen=True, extra="ignore")
+    # hide_input_in_errors: a refused setting must not print the others, secrets among them.
+    model_config = SettingsConfigDict(
+        env_prefix="PROJECTOR_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     port: int = 8082
     jwt_audience: str = "cardstream-projector"

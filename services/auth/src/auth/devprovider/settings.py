@@ -42,7 +42,10 @@ def _default_clients() -> list[DevClient]:
 
 
 class DevProviderSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DEVIDP_", frozen=True, extra="ignore")
+    # hide_input_in_errors: a refused setting must not print the others, secrets among them.
+    model_config = SettingsConfigDict(
+        env_prefix="DEVIDP_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8093, ge=0, le=65535)

@@ -33,6 +33,20 @@ class SigningKey:
             raise ValueError("a signing key is not an EC private key")
         return cls(key_id(private_key.public_key()), private_key)
 
+    @classmethod
+    def from_der(cls, der: bytes) -> SigningKey:
+        private_key = serialization.load_der_private_key(der, password=None)
+        if not isinstance(private_key, ec.EllipticCurvePrivateKey):
+            raise ValueError("a signing key is not an EC private key")
+        return cls(key_id(private_key.public_key()), private_key)
+
+    def der(self) -> bytes:
+        return self.private_key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
     def pem(self) -> str:
         return self.private_key.private_bytes(
             serialization.Encoding.PEM,
