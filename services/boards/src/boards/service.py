@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import random
 from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -45,6 +46,12 @@ from boards.sealing import Stamp, seal
 log = logging.getLogger("boards.commands")
 
 MAX_ATTEMPTS = 50
+# After a conflict the group is decided again at once; after a second one it waits a random
+# while first (full jitter, doubling up to the cap). Without it, processes deciding groups for
+# one board can overtake each other in lockstep until the attempts run out, and callers get a
+# conflict they did not cause (seen with four processes and twenty writers on a loaded machine).
+CONFLICT_BACKOFF_S = 0.001
+CONFLICT_BACKOFF_MAX_S = 0.05
 # Commands appended by one call at most: bounds how long Redis spends in one function call.
 MAX_GROUP = 128
 MAX_TRACE_ID = 128
@@ -235,7 +242,7 @@ class BoardCommands:
 
     async def _settle(self, board_id: UUID, group: list[Pending]) -> None:
         state = self._cache.get(board_id) or await self._refresh(board_id)
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             plan = self._plan(state, group, await self._store.epoch(board_id))
             if not plan.batches:
                 fresh = await self._refresh(board_id) if plan.refused else state
@@ -249,6 +256,9 @@ class BoardCommands:
             except (VersionConflictError, EpochChangedError, ChainBrokenError):
                 # Another writer moved the board (or its log changed): decide the whole group
                 # again on the board as it is now, so no caller sees a conflict it did not cause.
+                if attempt:
+                    ceiling = min(CONFLICT_BACKOFF_MAX_S, CONFLICT_BACKOFF_S * 2**attempt)
+                    await asyncio.sleep(random.uniform(0, ceiling))
                 state = await self._refresh(board_id)
                 continue
             if isinstance(outcome, Duplicates):
