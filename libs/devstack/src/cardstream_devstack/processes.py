@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import random
 import shutil
 import signal
 import socket
@@ -33,11 +34,40 @@ class PortInUseError(ServerStartError):
     pass
 
 
+# Ports are taken from below the kernel's ephemeral range: a port the kernel hands out for
+# port 0 is also what it hands the next outgoing connection, so between choosing it and a
+# server binding it, any client of the same machine could take it (seen as "Address already in
+# use" while two test runs shared the machine).
+_LISTEN_PORTS = (20000, 32767)
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _below_ephemeral() -> tuple[int, int] | None:
+    try:
+        low = int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    first, last = _LISTEN_PORTS
+    return (first, min(last, low - 1)) if low - 1 > first else None
+
+
 def free_port() -> int:
+    """A loopback port nothing listens on now, preferably outside the ephemeral range."""
+    span = _below_ephemeral()
+    if span is not None:
+        chooser = random.SystemRandom()
+        for _ in range(64):
+            port = chooser.randint(*span)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        chosen: int = sock.getsockname()[1]
+        return chosen
 
 
 def log_tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:

@@ -1,0 +1,32 @@
+"""free_port: a port servers can bind, chosen below the kernel's ephemeral range so that no
+outgoing connection takes it before the server binds it."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from cardstream_devstack import free_port, processes
+from cardstream_devstack.processes import _below_ephemeral
+
+
+def test_the_port_is_below_the_ephemeral_range_and_bindable() -> None:
+    span = _below_ephemeral()
+    port = free_port()
+
+    if span is not None:
+        assert span[0] <= port <= span[1]
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", port))
+
+
+def test_a_port_in_use_is_not_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        held.bind(("127.0.0.1", free_port()))
+        held.listen()
+        taken = held.getsockname()[1]
+        # Two ports to choose from, one of them held: only the other one may come back.
+        monkeypatch.setattr(processes, "_LISTEN_PORTS", (taken, taken + 1))
+        monkeypatch.setattr(processes, "_below_ephemeral", lambda: (taken, taken + 1))
+
+        assert {free_port() for _ in range(20)} == {taken + 1}
