@@ -157,6 +157,11 @@ EXPECTED_API = {
     "MAX_COLUMNS",
     "MAX_OPEN_CARDS",
     "MAX_USER_ID",
+    "MAX_INT64",
+    "Version",
+    "EventVersion",
+    "SchemaVersion",
+    "Count",
     # streams
     "StreamKeys",
     "partition_of",

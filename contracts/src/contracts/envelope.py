@@ -12,8 +12,6 @@ from uuid import UUID
 from pydantic import (
     AwareDatetime,
     Field,
-    NonNegativeInt,
-    PositiveInt,
     SerializerFunctionWrapHandler,
     StringConstraints,
     TypeAdapter,
@@ -23,7 +21,7 @@ from pydantic import (
 from contracts.base import Contract
 from contracts.commands import COMMAND_TYPES, Command
 from contracts.events import EVENT_TYPES, Event, schema_version_of
-from contracts.fields import BoardId, UserId
+from contracts.fields import BoardId, EventVersion, SchemaVersion, UserId, Version
 
 TypeT = TypeVar("TypeT")
 PayloadT = TypeVar("PayloadT")
@@ -48,16 +46,16 @@ class _Envelope(Contract):
 class CommandEnvelope(_Envelope, Generic[TypeT, PayloadT]):
     command_id: UUID
     type: TypeT
-    expected_version: NonNegativeInt | None = None
+    expected_version: Version | None = None
     payload: PayloadT
 
 
 class EventEnvelope(_Envelope, Generic[TypeT, PayloadT]):
     event_id: UUID
     board_id: BoardId
-    version: PositiveInt
+    version: EventVersion
     type: TypeT
-    schema_version: PositiveInt = 1
+    schema_version: SchemaVersion = 1
     occurred_at: AwareDatetime
     actor: UserId
     command_id: UUID

@@ -16,6 +16,10 @@ MAX_ASSIGNEES = 20
 MAX_COLUMNS = 50
 MAX_OPEN_CARDS = 5_000
 MAX_USER_ID = 128
+# The largest integer that Redis (integers, stream entry ids), BSON (int64) and orjson all hold.
+# Every integer a contract carries stays within it, so an out-of-range one is refused where it
+# comes in (a 422) rather than failing in an encoder or a store behind a half-done request.
+MAX_INT64 = 2**63 - 1
 
 
 class Role(StrEnum):
@@ -35,6 +39,12 @@ PersonName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE)]
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LABEL)]
+# A board's version, or a point in its log: 0 is before its first event.
+Version = Annotated[int, Field(ge=0, le=MAX_INT64)]
+# The version of an event: the first event of a board is 1.
+EventVersion = Annotated[int, Field(gt=0, le=MAX_INT64)]
+Count = Annotated[int, Field(ge=0, le=MAX_INT64)]
+SchemaVersion = Annotated[int, Field(gt=0, le=MAX_INT64)]
 # Fractional-index keys are base-62 strings; the bound only keeps a hostile history from bloating.
 OrderKey = Annotated[
     str, StringConstraints(min_length=1, max_length=256, pattern=r"^[0-9A-Za-z]+$")

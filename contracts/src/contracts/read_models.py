@@ -3,7 +3,7 @@ snapshots. Each carries the board version it reflects."""
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, NonNegativeInt
+from pydantic import AwareDatetime
 
 from contracts.base import Contract
 from contracts.fields import (
@@ -11,6 +11,7 @@ from contracts.fields import (
     BoardId,
     CardId,
     ColumnId,
+    Count,
     Description,
     Email,
     Labels,
@@ -19,6 +20,7 @@ from contracts.fields import (
     Role,
     Title,
     UserId,
+    Version,
 )
 
 
@@ -37,16 +39,16 @@ class MemberView(Contract):
 
 
 class BoardCounts(Contract):
-    columns: NonNegativeInt = 0
-    open_cards: NonNegativeInt = 0
-    archived_cards: NonNegativeInt = 0
+    columns: Count = 0
+    open_cards: Count = 0
+    archived_cards: Count = 0
 
 
 class BoardView(Contract):
     """Columns are in board order (position, then id); archived ones are flagged, not dropped."""
 
     board_id: BoardId
-    version: NonNegativeInt
+    version: Version
     title: Title
     archived: bool = False
     owner_id: UserId
@@ -69,7 +71,7 @@ class CardView(Contract):
     due_date: AwareDatetime | None = None
     archived: bool = False
     # The board version of the last event that changed this card.
-    version: NonNegativeInt
+    version: Version
     created_at: AwareDatetime
     updated_at: AwareDatetime
 
@@ -88,4 +90,4 @@ class BoardSummary(Contract):
     title: Title
     archived: bool
     role: Role
-    version: NonNegativeInt
+    version: Version

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, JsonValue, NonNegativeInt, StringConstraints, TypeAdapter
+from pydantic import Field, JsonValue, StringConstraints, TypeAdapter
 
 from contracts.base import Contract
 from contracts.envelope import TaggedEvent
-from contracts.fields import BoardId, PersonName, UserId
+from contracts.fields import BoardId, PersonName, UserId, Version
 from contracts.read_models import BoardDetail
 
 
 class CommandResult(Contract):
     board_id: BoardId
-    version: NonNegativeInt
+    version: Version
     events: list[TaggedEvent]
 
 
@@ -41,7 +41,7 @@ class AuthMessage(Contract):
 class SubscribeMessage(Contract):
     type: Literal["subscribe"] = "subscribe"
     board_id: BoardId
-    since_version: NonNegativeInt | None = None
+    since_version: Version | None = None
 
 
 class UnsubscribeMessage(Contract):
@@ -65,7 +65,7 @@ client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 class SnapshotMessage(Contract):
     type: Literal["snapshot"] = "snapshot"
     board: BoardDetail
-    version: NonNegativeInt
+    version: Version
 
 
 class EventsMessage(Contract):
