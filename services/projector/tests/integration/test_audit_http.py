@@ -32,7 +32,7 @@ from contracts.events import (
     MemberAdded,
     MemberRemoved,
 )
-from contracts.fields import Role
+from contracts.fields import MAX_INT64, Role
 from contracts.streams import StreamKeys, board_entry_id
 from projector.keys import read_store_key
 from projector.projection import BoardProjection, apply_event
@@ -395,6 +395,42 @@ class TestPointInTime:
             )
             assert response.status == 422, params
             assert_error(await response.json(), "invalid_query")
+
+
+class TestVersionRange:
+    """Every version in a query is 0 to 2^63-1, as in the contracts: the largest is a version the
+    board has not reached, anything beyond it a 422 naming the parameter, never a 500."""
+
+    async def test_the_largest_version_is_one_the_board_has_not_reached(self, audit: Audit) -> None:
+        board = await _board(audit)
+        status, body = await audit.get(f"/api/boards/{board}", at_version=MAX_INT64)
+        assert status == 404
+        assert_error(body, "version_not_found")
+        assert body["error"]["details"] == {"version": MAX_INT64, "head": HEAD}
+        page = await audit.history(board, after_version=MAX_INT64)
+        assert page == {"entries": [], "next_after_version": None}
+        page = await audit.history(board, from_version=MAX_INT64, to_version=MAX_INT64)
+        assert page == {"entries": [], "next_after_version": None}
+        assert await audit.export(board, after_version=MAX_INT64) == []
+
+    @pytest.mark.parametrize("value", [str(2**63), str(2**64), "9" * 5000, "-1", "1e30", "true"])
+    async def test_a_version_out_of_range_is_a_422_naming_it(
+        self, audit: Audit, value: str
+    ) -> None:
+        board = await _board(audit)
+        asked = [
+            ("", "at_version"),
+            ("", "min_version"),
+            ("/history", "after_version"),
+            ("/history", "from_version"),
+            ("/history", "to_version"),
+            ("/events", "after_version"),
+        ]
+        for path, name in asked:
+            status, body = await audit.get(f"/api/boards/{board}{path}", **{name: value})
+            assert status == 422, (path, name)
+            assert_error(body, "invalid_query")
+            assert [d["loc"] for d in body["error"]["details"]] == [[name]], (path, name)
 
 
 class TestExport:

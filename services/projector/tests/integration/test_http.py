@@ -405,6 +405,8 @@ class TestReadYourWrites:
             {"min_version": "1.5"},
             {"min_version": ""},
             {"min_version": "9" * 40},
+            {"min_version": str(2**63)},
+            {"min_version": str(2**64)},
             {"archived": "maybe"},
             [("min_version", "1"), ("min_version", "2")],
         ],

@@ -34,7 +34,7 @@ from contracts.events import (
     MemberAdded,
     MemberRemoved,
 )
-from contracts.fields import Role
+from contracts.fields import MAX_INT64, Role
 from contracts.streams import StreamKeys
 from contracts.wire import server_message_adapter
 from projector.keys import hub_key, read_store_key
@@ -430,6 +430,36 @@ class TestCatchUp:
         snapshot = await receive(ws, "presence")
         assert snapshot["type"] == "snapshot"
         assert snapshot["version"] == 9
+
+    async def test_the_largest_since_version_is_beyond_the_head(
+        self, make_client: MakeClient, signer: DevSigner, boards: Boards
+    ) -> None:
+        client = await make_client()
+        board = await boards.create("alice")
+        ws = await connect(client, signer, "alice")
+        await subscribe(ws, board, since=MAX_INT64)
+        snapshot = await receive(ws, "presence")
+        assert (snapshot["type"], snapshot["version"]) == ("snapshot", 1)
+
+    @pytest.mark.parametrize("since", [str(2**63), str(2**64), "9" * 5000, "-1", "1e30"])
+    async def test_a_since_version_out_of_range_is_a_bad_message_and_subscribes_nothing(
+        self, client: Client, signer: DevSigner, boards: Boards, since: str
+    ) -> None:
+        board = await boards.create("alice")
+        await project(client, boards, board, 1)
+        ws = await connect(client, signer, "alice")
+        await ws.send_str(
+            f'{{"type": "subscribe", "board_id": "{board}", "since_version": {since}}}'
+        )
+        error = await receive(ws)
+        assert (error["type"], error["code"], error.get("board_id")) == (
+            "error",
+            "bad_message",
+            None,
+        )
+        await subscribe(ws, board)  # not already_subscribed: the bad one started nothing
+        snapshot = await receive(ws, "presence")
+        assert (snapshot["type"], snapshot["version"]) == ("snapshot", 1)
 
 
 class TestOrdering:

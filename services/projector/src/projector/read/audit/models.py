@@ -9,8 +9,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from contracts.base import Contract
-from contracts.fields import UserId
-from pydantic import AwareDatetime, JsonValue, NonNegativeInt, PositiveInt
+from contracts.fields import EventVersion, UserId, Version
+from pydantic import AwareDatetime, JsonValue
 
 
 class HistoryActor(Contract):
@@ -31,7 +31,7 @@ class Change(Contract):
 
 
 class HistoryEntry(Contract):
-    version: PositiveInt
+    version: EventVersion
     occurred_at: AwareDatetime
     actor: HistoryActor
     type: str
@@ -45,4 +45,4 @@ class HistoryEntry(Contract):
 class HistoryPage(Contract):
     entries: list[HistoryEntry]
     # Pass as `after_version` for the next page; None when no entry is left.
-    next_after_version: NonNegativeInt | None
+    next_after_version: Version | None

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from aiohttp import web
 from cardstream_runtime.errors import ApiError, validation_details
+from contracts.fields import Version
 from contracts.read_models import BoardView
 from pydantic import (
     AwareDatetime,
@@ -24,7 +25,6 @@ from projector.read.audit import DEFAULT_LIMIT, MAX_LIMIT, HistoryFilter
 
 VERSION_HEADER = "X-Projection-Version"
 BEHIND_HEADER = "X-Projection-Behind"
-MAX_VERSION = 2**63 - 1
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 # An unencoded `+` in a query string arrives as a space: `...T09:30:00 02:00`.
@@ -41,7 +41,6 @@ def _rfc3339(value: Any) -> Any:
 
 
 Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
-Version = Annotated[int, Field(ge=0, le=MAX_VERSION)]
 
 
 class ReadQuery(BaseModel):
