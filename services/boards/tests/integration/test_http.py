@@ -23,7 +23,7 @@ from cardstream_runtime.settings import Mode
 from cardstream_testing import RedisServer
 from cardstream_testing.answers import assert_error, read_answer
 from cardstream_testing.fixtures import AUDIENCE, ISSUER
-from contracts.fields import MAX_COLUMNS
+from contracts.fields import MAX_COLUMNS, MAX_INT64
 from cryptography.hazmat.primitives.asymmetric import ec
 from redis.asyncio import Redis
 
@@ -170,6 +170,63 @@ class TestCommands:
         assert status == 409
         assert_error(body, "version_conflict")
         assert body["error"]["details"] == {"current_version": 2}
+
+    async def test_the_largest_expected_version_is_a_409_like_any_stale_one(self, api: Api) -> None:
+        board = await api.create_board()
+        status, body = await api.command(
+            board, "RenameBoard", {"title": "v2"}, expected_version=MAX_INT64
+        )
+        assert status == 409
+        assert body["error"]["details"] == {"current_version": 1}
+
+    @pytest.mark.parametrize(
+        "version",
+        [str(2**63), str(2**64), str(2**64 + 1), "-1", "1e30", "1.5", '"' + "9" * 30 + '"'],
+    )
+    async def test_an_expected_version_out_of_range_is_a_422_and_writes_nothing(
+        self, api: Api, version: str
+    ) -> None:
+        board = await api.create_board()
+        status, body = await self._raw(api, board, version)
+        assert status == 422
+        assert_error(body, "invalid_command")
+        assert [d["loc"][-1] for d in body["error"]["details"]] == ["expected_version"]
+        status, body = await api.command(board, "RenameBoard", {"title": "v2"}, expected_version=1)
+        assert (status, body["version"]) == (200, 2)  # version 1 was still the newest
+
+    async def test_an_integer_too_long_to_parse_is_a_400_and_writes_nothing(self, api: Api) -> None:
+        board = await api.create_board()
+        status, body = await self._raw(api, board, "9" * 5000)
+        assert status == 400
+        assert_error(body, "invalid_json")
+        status, body = await api.command(board, "RenameBoard", {"title": "v2"}, expected_version=1)
+        assert (status, body["version"]) == (200, 2)
+
+    async def test_create_board_holds_expected_version_to_the_range_too(self, api: Api) -> None:
+        board_id = str(uuid.uuid4())
+        body = {
+            "command_id": str(uuid.uuid4()),
+            "type": "CreateBoard",
+            "expected_version": 2**64,
+            "payload": {"title": "B", "board_id": board_id},
+        }
+        response = await api.client.post("/api/boards", json=body, headers=api.auth("alice"))
+        assert response.status == 422
+        assert_error(await read_answer(response), "invalid_command")
+        status, _ = await api.command(board_id, "RenameBoard", {"title": "x"})
+        assert status == 404  # no board was created
+
+    @staticmethod
+    async def _raw(api: Api, board: str, expected_version: str) -> tuple[int, Any]:
+        # Written out by hand: the literal is what is tested, not what a JSON encoder makes of it.
+        body = (
+            f'{{"command_id": "{uuid.uuid4()}", "type": "RenameBoard",'
+            f' "expected_version": {expected_version}, "payload": {{"title": "v2"}}}}'
+        )
+        response = await api.client.post(
+            f"/api/boards/{board}/commands", data=body.encode(), headers=api.auth("alice")
+        )
+        return response.status, await read_answer(response, command=True)
 
     async def test_a_viewer_is_forbidden_to_change_anything(self, api: Api) -> None:
         board = await api.create_board()

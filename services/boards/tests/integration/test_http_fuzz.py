@@ -154,7 +154,12 @@ class TestMalformedBodies:
             "payload": payload,
         }
         if data.draw(st.booleans()):
-            envelope["expected_version"] = data.draw(st.integers(min_value=-2, max_value=10**20))
+            # The edges of the contracts' range and of orjson's (2^64 once answered 500) come up
+            # often, not only as Hypothesis happens to draw them.
+            edges = st.sampled_from([2**63 - 1, 2**63, 2**64 - 1, 2**64])
+            envelope["expected_version"] = data.draw(
+                st.integers(min_value=-2, max_value=10**30) | edges
+            )
         status, body = live.post(
             f"/api/boards/{live.board}/commands",
             json.dumps(envelope).encode(),
