@@ -37,6 +37,7 @@ LEVELS = {
     "services/boards/tests/integration": "integration",
     "services/projector/tests/integration": "integration",
     "libs/devstack/tests/integration": "integration",
+    "libs/runtime/tests/integration": "integration",
     "tests/e2e": "e2e",
     "tests/browser": "browser",
 }

@@ -53,6 +53,37 @@ async def _sign_in(session: aiohttp.ClientSession, url: str, email: str) -> dict
         return answer
 
 
+async def _create_board(session: aiohttp.ClientSession, url: str, bearer: dict[str, str]) -> str:
+    body = {"command_id": str(uuid.uuid4()), "type": "CreateBoard", "payload": {"title": "B"}}
+    async with session.post(f"{url}/api/boards", json=body, headers=bearer) as response:
+        assert response.status == 201, await response.text()
+        board: str = (await response.json())["board_id"]
+        return board
+
+
+async def _read_status(
+    session: aiohttp.ClientSession, url: str, board: str, bearer: dict[str, str]
+) -> int:
+    async with session.get(f"{url}/api/boards/{board}?min_version=1", headers=bearer) as response:
+        return response.status
+
+
+async def _command_status(
+    session: aiohttp.ClientSession,
+    url: str,
+    board: str,
+    bearer: dict[str, str],
+    command: dict[str, Any],
+) -> int:
+    body = {"command_id": str(uuid.uuid4()), **command}
+    async with session.post(
+        f"{url}/api/boards/{board}/commands", json=body, headers=bearer
+    ) as response:
+        if response.status == 401:
+            assert (await response.json())["error"]["code"] == "unauthorized"
+        return response.status
+
+
 class TestSignIn:
     async def test_the_code_flow_ends_with_a_token_every_service_accepts(
         self, signed_in_stack: FullStack, browser: aiohttp.ClientSession
@@ -95,6 +126,46 @@ class TestSignIn:
             f"{url}/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
         ) as response:
             assert response.status == 401
+
+    async def test_a_logged_out_sessions_access_token_is_refused_everywhere_within_a_second(
+        self, signed_in_stack: FullStack, browser: aiohttp.ClientSession
+    ) -> None:
+        url = signed_in_stack.url
+        tokens = await _sign_in(browser, url, "eve@example.com")
+        other = await _sign_in(browser, url, "eve@example.com")  # her second device
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        board = await _create_board(browser, url, bearer)
+        assert await _read_status(browser, url, board, bearer) == 200
+
+        open_socket = await browser.ws_connect(f"{url}/ws", origin=url)
+        await open_socket.send_json({"type": "auth", "token": tokens["access_token"]})
+        await open_socket.send_json({"type": "ping"})
+        assert (await open_socket.receive_json(timeout=10))["type"] == "pong"
+
+        async with browser.post(f"{url}/auth/logout", headers=bearer) as response:
+            assert response.status == 204
+        # Issue 12's acceptance: refused within a second on HTTP (the reads and the command
+        # API) and on a new WebSocket, although the token has not expired. The projector
+        # closing the session's open socket is the moment it knows; its reads refuse from then.
+        started = asyncio.get_running_loop().time()
+        closing = await asyncio.wait_for(open_socket.receive(), 10)
+        assert closing.type is aiohttp.WSMsgType.CLOSE
+        assert closing.data == 4401
+        assert await _read_status(browser, url, board, bearer) == 401
+        # The boards process says nothing when it learns: ask until it refuses, for a second.
+        rename = {"type": "RenameBoard", "payload": {"title": "After logout"}}
+        while (status := await _command_status(browser, url, board, bearer, rename)) != 401:
+            assert status == 200, status
+            assert asyncio.get_running_loop().time() - started < 1.0, "boards accepts it"
+        assert asyncio.get_running_loop().time() - started < 1.0
+        ws = await browser.ws_connect(f"{url}/ws", origin=url)
+        await ws.send_json({"type": "auth", "token": tokens["access_token"]})
+        message = await asyncio.wait_for(ws.receive(), 10)
+        assert message.type is aiohttp.WSMsgType.CLOSE
+        assert message.data == 4401
+        # The same user's other session is not touched.
+        other_bearer = {"Authorization": f"Bearer {other['access_token']}"}
+        assert await _read_status(browser, url, board, other_bearer) == 200
 
     async def test_a_foreign_origin_cannot_open_the_websocket(
         self, signed_in_stack: FullStack, browser: aiohttp.ClientSession

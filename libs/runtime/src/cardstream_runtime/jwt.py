@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -115,20 +115,33 @@ def key_set(document: Any) -> dict[str, Any]:
 
 
 class TokenVerifier:
-    def __init__(self, keys: KeySource, *, issuer: str, audience: str) -> None:
+    def __init__(
+        self,
+        keys: KeySource,
+        *,
+        issuer: str,
+        audience: str,
+        ended: Callable[[str], bool] | None = None,
+    ) -> None:
+        """`ended(sid)` says whether a session has ended (`EndedSessions.ended`): its tokens
+        are refused from then on, remembered or not, although their signature still holds."""
         self._keys = keys
         self._issuer = issuer
         self._audience = audience
+        self._ended = ended
         self._remembered: OrderedDict[str, Claims] = OrderedDict()
 
     async def verify(self, token: str) -> Claims:
         remembered = self._remembered.get(token)
         if remembered is not None and remembered.exp + LEEWAY_SECONDS > time.time():
-            return remembered
-        claims = await self._verify(token)
-        self._remembered[token] = claims
-        if len(self._remembered) > _REMEMBERED_TOKENS:
-            self._remembered.popitem(last=False)
+            claims = remembered
+        else:
+            claims = await self._verify(token)
+            self._remembered[token] = claims
+            if len(self._remembered) > _REMEMBERED_TOKENS:
+                self._remembered.popitem(last=False)
+        if claims.sid is not None and self._ended is not None and self._ended(claims.sid):
+            raise InvalidTokenError("the session has ended")
         return claims
 
     async def _verify(self, token: str) -> Claims:
@@ -186,9 +199,13 @@ def bearer_token(authorization: str | None) -> str:
 
 @contextlib.asynccontextmanager
 async def verifier_from_settings(
-    settings: ServiceSettings, keys: KeySource | None = None
+    settings: ServiceSettings,
+    keys: KeySource | None = None,
+    *,
+    ended: Callable[[str], bool] | None = None,
 ) -> AsyncIterator[TokenVerifier]:
-    """The verifier a service's settings describe; `keys` replaces the key source (tests)."""
+    """The verifier a service's settings describe; `keys` replaces the key source (tests);
+    `ended` is the deny list of ended sessions."""
     session: aiohttp.ClientSession | None = None
     if keys is None and settings.jwks_url is not None:
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
@@ -198,7 +215,9 @@ async def verifier_from_settings(
     if keys is None:
         raise ValueError("no key source for tokens")
     try:
-        yield TokenVerifier(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+        yield TokenVerifier(
+            keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience, ended=ended
+        )
     finally:
         if session is not None:
             await session.close()

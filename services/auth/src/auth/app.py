@@ -147,7 +147,7 @@ def _service_ctx(clock: Callable[[], float]) -> AppContext:
             accounts=accounts,
             sessions=sessions,
             keys=keys,
-            events=RedisSessionEvents(redis, channel=settings.sessions_channel),
+            events=RedisSessionEvents(redis, key_prefix=settings.key_prefix),
             seen_tokens=RedisSeenTokens(redis, key_prefix=settings.key_prefix),
             clock=clock,
         )

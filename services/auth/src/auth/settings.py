@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
 
+from cardstream_runtime.ended_sessions import ended_channel
 from cardstream_runtime.settings import Mode
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -156,4 +157,4 @@ class AuthSettings(BaseSettings):
     @property
     def sessions_channel(self) -> str:
         """Where a session id is published when the session ends (logout, reuse, revocation)."""
-        return f"{self.key_prefix}cs:sessions:ended"
+        return ended_channel(self.key_prefix)

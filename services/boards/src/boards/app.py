@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from cardstream_runtime.ended_sessions import EndedSessions
 from cardstream_runtime.errors import error_middleware
 from cardstream_runtime.jwt import KeySource, SharedSecretVerifier, verifier_from_settings
 from cardstream_runtime.logs import request_context_middleware
@@ -18,6 +19,7 @@ from boards.adapters.redis_store import RedisEventStore
 from boards.entrypoints.http import command_errors, routes
 from boards.keys import (
     commands_key,
+    ended_sessions_key,
     nextauth_verifier_key,
     redis_key,
     redis_safety_key,
@@ -71,8 +73,12 @@ def _redis_ctx(given: Redis | None):  # type: ignore[no-untyped-def]
             app[redis_safety_key] = safety
             app[store_key] = store
             app[commands_key] = commands = BoardCommands(store)
-            yield
-            await commands.drain()
+            # Tokens of sessions the auth service ended are refused from then on.
+            ended = EndedSessions(redis, key_prefix=settings.key_prefix)
+            async with ended.running():
+                app[ended_sessions_key] = ended
+                yield
+                await commands.drain()
         finally:
             if given is None:
                 await redis.aclose()
@@ -96,7 +102,8 @@ def _judge(safety: RedisSafety, settings: BoardsSettings) -> None:
 def _verifier_ctx(given: KeySource | None):  # type: ignore[no-untyped-def]
     async def verifier_ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[settings_key]
-        async with verifier_from_settings(settings, given) as verifier:
+        ended = app[ended_sessions_key].ended
+        async with verifier_from_settings(settings, given, ended=ended) as verifier:
             app[verifier_key] = verifier
             secret = settings.nextauth_secret
             app[nextauth_verifier_key] = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from cardstream_runtime.ended_sessions import EndedSessions
 from cardstream_runtime.jwt import SharedSecretVerifier, TokenVerifier
 from redis.asyncio import Redis
 
@@ -19,3 +20,4 @@ verifier_key = web.AppKey("verifier", TokenVerifier)
 # None unless the NextAuth compatibility option is on.
 nextauth_verifier_key: web.AppKey[SharedSecretVerifier | None] = web.AppKey("nextauth_verifier")
 redis_safety_key = web.AppKey("redis_safety", RedisSafety)
+ended_sessions_key = web.AppKey("ended_sessions", EndedSessions)

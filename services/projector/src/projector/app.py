@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
+from cardstream_runtime.ended_sessions import EndedSessions
 from cardstream_runtime.errors import error_middleware
 from cardstream_runtime.jwt import KeySource, verifier_from_settings
 from cardstream_runtime.logs import request_context_middleware
@@ -27,6 +28,7 @@ from projector.keys import (
     applied_key,
     board_cache_key,
     board_log_key,
+    ended_sessions_key,
     hub_key,
     read_store_key,
     redis_key,
@@ -122,7 +124,14 @@ def _store_ctx(given: ReadStore | None) -> AppContext:
 
 def _verifier_ctx(given: KeySource | None) -> AppContext:
     async def verifier_ctx(app: web.Application) -> AsyncIterator[None]:
-        async with verifier_from_settings(app[settings_key], given) as verifier:
+        # Tokens of sessions the auth service ended are refused from then on, and the
+        # WebSocket hub closes their sockets.
+        ended = EndedSessions(app[redis_key], key_prefix=app[stream_keys_key].prefix)
+        async with (
+            ended.running(),
+            verifier_from_settings(app[settings_key], given, ended=ended.ended) as verifier,
+        ):
+            app[ended_sessions_key] = ended
             app[verifier_key] = verifier
             yield
 
@@ -194,6 +203,7 @@ async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
         app[board_cache_key],
         app[verifier_key],
         app[settings_key],
+        app[ended_sessions_key],
     )
     app[hub_key] = hub
     await hub.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from cardstream_runtime.ended_sessions import EndedSessions
 from cardstream_runtime.jwt import TokenVerifier
 from contracts.streams import StreamKeys
 from redis.asyncio import Redis
@@ -21,6 +22,7 @@ redis_key = web.AppKey("redis", Redis)
 board_log_key = web.AppKey("board_log", BoardLog)
 read_store_key: web.AppKey[ReadStore] = web.AppKey("read_store")
 verifier_key = web.AppKey("verifier", TokenVerifier)
+ended_sessions_key = web.AppKey("ended_sessions", EndedSessions)
 supervisor_key = web.AppKey("supervisor", Supervisor)
 hub_key = web.AppKey("hub", WebSocketHub)
 applied_key = web.AppKey("applied", AppliedVersions)

@@ -1,17 +1,26 @@
-"""`RedisSessionEvents`: tells other services (the projector's WebSocket hub) that a session
-ended, so they close what that session holds open."""
+"""`RedisSessionEvents`: tells the other services that a session ended, so that they refuse its
+access tokens from then on (HTTP and new WebSockets) and close what it holds open.
+
+The session id goes on the deny list every verifier reads (`cardstream_runtime.ended_sessions`)
+and is published, in one transaction: a process that was not listening reads the list when it
+comes back, so an ended session is never forgotten before its access tokens expire."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
+from cardstream_runtime.ended_sessions import end_session
 from redis.asyncio import Redis
 
 
 class RedisSessionEvents:
-    def __init__(self, redis: Redis, *, channel: str) -> None:
+    def __init__(
+        self, redis: Redis, *, key_prefix: str, clock: Callable[[], float] = time.time
+    ) -> None:
         self._redis = redis
-        self.channel = channel
+        self._key_prefix = key_prefix
+        self._clock = clock
 
     async def session_ended(self, sid: str) -> None:
-        # Pub/sub is fire and forget: a hub that is down has no sockets to close, and access
-        # tokens of the ended session expire within access_ttl_s anyway.
-        await self._redis.publish(self.channel, sid)
+        await end_session(self._redis, self._key_prefix, sid, now=self._clock())

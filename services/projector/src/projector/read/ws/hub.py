@@ -14,6 +14,7 @@ import secrets
 from uuid import UUID
 
 from aiohttp import WSMsgType, hdrs, web
+from cardstream_runtime.ended_sessions import EndedSessions
 from cardstream_runtime.errors import error_response
 from cardstream_runtime.jwt import Claims, InvalidTokenError, TokenVerifier
 from contracts.streams import StreamKeys
@@ -28,7 +29,6 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from projector import channels
 from projector.read.cache import BoardCache
 from projector.read.ws.connection import CLOSE_TIMEOUT_S, Connection
 from projector.read.ws.feed import FeedTail
@@ -59,11 +59,12 @@ class WebSocketHub:
         cache: BoardCache,
         verifier: TokenVerifier,
         settings: ProjectorSettings,
+        ended_sessions: EndedSessions,
     ) -> None:
         self._verifier = verifier
         self._settings = settings
         self._redis = redis
-        self._sessions_channel = keys.sessions_ended()
+        self._ended_sessions = ended_sessions
         process_id = f"{settings.instance_id}-{secrets.token_hex(4)}"
         self._presence = Presence(redis, keys, process_id, self._send_presence)
         self._subs = Subscriptions(
@@ -105,11 +106,8 @@ class WebSocketHub:
             asyncio.create_task(self._tail.run(), name="ws-feed-tail"),
             asyncio.create_task(self._presence.run(), name="ws-presence"),
             asyncio.create_task(self._presence.listen(), name="ws-presence-channel"),
-            asyncio.create_task(
-                channels.listen(self._redis, self._sessions_channel, self._session_ended),
-                name="ws-sessions-ended",
-            ),
         ]
+        self._ended_sessions.on_ended(self._session_ended)
 
     async def close(self) -> None:
         """Closes every socket with 1001 and takes this process's viewers out of presence."""
@@ -128,9 +126,11 @@ class WebSocketHub:
         except RedisError:
             log.warning("cannot clear presence; it lapses on its own", exc_info=True)
 
-    def _session_ended(self, data: bytes) -> None:
-        # Published by the auth service on logout: that session's sockets close at once.
-        task = asyncio.create_task(self._end_session(data.decode(errors="replace")))
+    def _session_ended(self, sid: str) -> None:
+        # The auth service ended the session (a logout, reuse): its sockets close at once.
+        if self._closed or sid not in self._by_sid:
+            return
+        task = asyncio.create_task(self._end_session(sid))
         self._subs.tasks.add(task)
         task.add_done_callback(self._subs.tasks.discard)
 

@@ -1,0 +1,90 @@
+"""EndedSessions against a real Redis: the deny list every verifier checks in memory."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from cardstream_runtime.ended_sessions import (
+    DENY_FOR_S,
+    EndedSessions,
+    denied_key,
+    end_session,
+)
+from cardstream_runtime.jwt import Claims, InvalidTokenError, StaticKeys, TokenVerifier
+from contracts.streams import StreamKeys
+from redis.asyncio import Redis
+
+
+def _heard(ended: EndedSessions, sid: str) -> asyncio.Event:
+    """Set when the list hears that `sid` ended."""
+    event = asyncio.Event()
+    ended.on_ended(lambda each: event.set() if each == sid else None)
+    return event
+
+
+async def test_sessions_ended_before_start_are_read_at_start(redis: Redis, key_prefix: str):
+    await end_session(redis, key_prefix, "before", now=time.time())
+
+    async with EndedSessions(redis, key_prefix=key_prefix).running() as ended:
+        assert ended.loaded.is_set()
+        assert ended.ended("before")
+        assert not ended.ended("other")
+
+
+async def test_a_session_ended_while_running_is_denied_and_listeners_hear_it(
+    redis: Redis, key_prefix: str
+):
+    heard: list[str] = []
+    async with EndedSessions(redis, key_prefix=key_prefix).running() as ended:
+        ended.on_ended(heard.append)
+        s1 = _heard(ended, "s1")
+        await end_session(redis, key_prefix, "s1", now=time.time())
+        await asyncio.wait_for(s1.wait(), 5)
+        assert ended.ended("s1")
+
+    assert heard == ["s1"]
+
+
+async def test_expired_entries_are_forgotten_and_trimmed(redis: Redis, key_prefix: str):
+    long_ago = time.time() - DENY_FOR_S - 10
+    await end_session(redis, key_prefix, "old", now=long_ago)
+    await end_session(redis, key_prefix, "new", now=time.time())
+
+    async with EndedSessions(redis, key_prefix=key_prefix).running() as ended:
+        assert not ended.ended("old")
+        assert ended.ended("new")
+    # Ending "new" trimmed what had expired: the set does not grow with every logout ever.
+    assert await redis.zrange(denied_key(key_prefix), 0, -1) == [b"new"]
+
+
+async def test_the_list_is_read_again_after_a_lost_connection(redis: Redis, key_prefix: str):
+    async with EndedSessions(redis, key_prefix=key_prefix).running() as ended:
+        away = _heard(ended, "while-away")
+        # Kill the list's own connections (its pub/sub among them): a session ended meanwhile
+        # is in the set only, not in any message the list could have heard.
+        own = (await redis.client_info())["id"]
+        for client in await redis.client_list():
+            if int(client["id"]) != own:
+                await redis.client_kill_filter(_id=int(client["id"]))
+        await redis.zadd(denied_key(key_prefix), {"while-away": time.time() + 60})
+        await asyncio.wait_for(away.wait(), 10)
+        assert ended.ended("while-away")
+
+
+def test_the_channel_is_the_one_the_projector_names() -> None:
+    keys = StreamKeys(prefix="t1:", partitions=4)
+    assert EndedSessions(Redis(), key_prefix="t1:").channel == keys.sessions_ended()
+
+
+async def test_the_verifier_refuses_a_remembered_token_once_its_session_ends() -> None:
+    ended: set[str] = set()
+    verifier = TokenVerifier(StaticKeys({}), issuer="i", audience="a", ended=ended.__contains__)
+    claims = Claims(sub="u1", exp=int(time.time()) + 600, sid="s1")
+    verifier._remembered["token"] = claims  # as if verified a moment ago
+
+    assert await verifier.verify("token") == claims
+    ended.add("s1")
+    with pytest.raises(InvalidTokenError, match="session has ended"):
+        await verifier.verify("token")
