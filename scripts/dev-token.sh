@@ -5,7 +5,8 @@
 # Prints the access token; `--json` as third argument prints the whole answer (refresh token too).
 set -euo pipefail
 EMAIL="${1:-alice@example.com}"
-BASE="${2:-${API:-http://127.0.0.1:8080}}"
+# The one URL `make run` prints: CARDSTREAM_PORT moves it, as it moves nginx.
+BASE="${2:-${API:-http://127.0.0.1:${CARDSTREAM_PORT:-8080}}}"
 jar=$(mktemp)
 trap 'rm -f "$jar"' EXIT
 answer=$(curl -sS --fail-with-body -L -c "$jar" -b "$jar" -H 'Accept: application/json' \

@@ -4,6 +4,7 @@ provider, over HTTP only, and use the token on the command API, the reads and th
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from cardstream_testing import FerretDBServer, RedisServer
 from cardstream_testing.fullstack import FullStack, full_stack
 
 WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
+DEV_TOKEN = Path(__file__).resolve().parents[2] / "scripts" / "dev-token.sh"
 
 
 @pytest.fixture
@@ -166,6 +168,26 @@ class TestSignIn:
         # The same user's other session is not touched.
         other_bearer = {"Authorization": f"Bearer {other['access_token']}"}
         assert await _read_status(browser, url, board, other_bearer) == 200
+
+    async def test_dev_token_script_signs_in_on_the_port_cardstream_port_names(
+        self, signed_in_stack: FullStack, browser: aiohttp.ClientSession
+    ) -> None:
+        url = signed_in_stack.url
+        port = url.rsplit(":", 1)[1].rstrip("/")
+        process = await asyncio.create_subprocess_exec(
+            "bash",
+            str(DEV_TOKEN),
+            "ivy@example.com",
+            env={**os.environ, "CARDSTREAM_PORT": port, "API": ""},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+        assert process.returncode == 0, err.decode()
+        bearer = {"Authorization": f"Bearer {out.decode().strip()}"}
+        async with browser.get(f"{url}/auth/me", headers=bearer) as response:
+            assert response.status == 200
+            assert (await response.json())["user"]["email"] == "ivy@example.com"
 
     async def test_a_foreign_origin_cannot_open_the_websocket(
         self, signed_in_stack: FullStack, browser: aiohttp.ClientSession
