@@ -5,6 +5,7 @@ messages. Subclasses say how to run and probe one (`servers`, `gateway`).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import random
@@ -16,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, NoReturn, Self
@@ -165,6 +166,19 @@ class ServerProcess:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[None]:
+        """The server stopped (SIGSTOP) for the block, then resumed: a hung server, whose
+        connections stay open and whose answers never come, as a fault test wants it."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            raise ServerStartError(f"{self.name} is not running")
+        process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            process.send_signal(signal.SIGCONT)
 
     def start(self) -> Self:
         if self.running:

@@ -6,7 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
-from pydantic import AnyHttpUrl, model_validator
+from pydantic import AnyHttpUrl, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +23,10 @@ class ServiceSettings(BaseSettings):
     port: int = 8080
     mode: Mode = Mode.DEVELOPMENT
     log_level: str = "INFO"
+    # Every HTTP request is answered within this, a store that stops answering included
+    # (503 deadline_exceeded; cardstream_runtime.deadlines); at least 2 s, so that a readiness
+    # probe (1.5 s a dependency) always says which one did not answer.
+    request_timeout_s: float = Field(default=10.0, ge=2, le=300)
 
     # Our own access tokens: who issued them, for which audience, and where the keys are.
     jwt_issuer: str = "cardstream-dev"

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from cardstream_runtime.deadlines import deadline_middleware
 from cardstream_runtime.errors import error_middleware
 from cardstream_runtime.jwt import TokenVerifier
 from cardstream_runtime.logs import request_context_middleware
@@ -63,7 +64,11 @@ def create_app(
         )
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[request_context_middleware, error_middleware(auth_errors)],
+        middlewares=[
+            request_context_middleware,
+            error_middleware(auth_errors),
+            deadline_middleware(settings.request_timeout_s),
+        ],
         # Room above the verifier's 8 KiB token cap, so an oversized token gets our 401.
         handler_args={"max_field_size": 16 * 1024},
     )

@@ -72,6 +72,9 @@ class AuthSettings(BaseSettings):
     mongo_url: str = "mongodb://127.0.0.1:27017/"
     mongo_db: str = "cardstream_auth"
     mongo_timeout_ms: int = Field(default=5000, ge=100)
+    # Every HTTP request is answered within this (503 deadline_exceeded); at least 2 s, so
+    # that a readiness probe (1.5 s a dependency) always says which one did not answer.
+    request_timeout_s: float = Field(default=10.0, ge=2, le=300)
 
     access_ttl_s: int = Field(default=600, ge=10, le=3600)
     refresh_ttl_s: int = Field(default=30 * 24 * 3600, ge=60)

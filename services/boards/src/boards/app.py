@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from cardstream_runtime.deadlines import deadline_middleware
 from cardstream_runtime.ended_sessions import EndedSessions
 from cardstream_runtime.errors import error_middleware
 from cardstream_runtime.jwt import KeySource, SharedSecretVerifier, verifier_from_settings
@@ -45,7 +46,11 @@ def create_app(
 ) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[request_context_middleware, error_middleware(command_errors)],
+        middlewares=[
+            request_context_middleware,
+            error_middleware(command_errors),
+            deadline_middleware(settings.request_timeout_s),
+        ],
         # Room above the verifier's 8 KiB token cap, so an oversized token gets our 401.
         handler_args={"max_field_size": 16 * 1024},
     )
@@ -59,7 +64,12 @@ def create_app(
 def _redis_ctx(given: Redis | None):  # type: ignore[no-untyped-def]
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[settings_key]
-        redis = given or Redis.from_url(settings.redis_url, decode_responses=False)
+        redis = given or Redis.from_url(
+            settings.redis_url,
+            decode_responses=False,
+            socket_timeout=settings.redis_timeout_s,
+            socket_connect_timeout=settings.redis_timeout_s,
+        )
         try:
             safety = await check_redis_safety(redis)
             _judge(safety, settings)

@@ -22,6 +22,9 @@ class BoardsSettings(ServiceSettings):
     # Our access tokens name every service they are for; this one accepts only its own name.
     jwt_audience: str = "cardstream-boards"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # A Redis call that gets no answer within this fails (503), so a frozen Redis cannot hold a
+    # board's committer, and every command queued behind it, for as long as TCP lets it.
+    redis_timeout_s: float = Field(default=5.0, gt=0, le=60)
     # Changing the partition count moves boards between feeds: only on an empty log.
     partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1, le=1024)
     key_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9:_-]*$")

@@ -506,6 +506,31 @@ class TestUnreachableStore:
             assert status == 503
             assert_error(body, "store_unavailable")
 
+    async def test_a_frozen_redis_is_a_503_and_readiness_names_it(
+        self,
+        aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+        tmp_path: Path,
+        signer: DevSigner,
+    ) -> None:
+        # Issue 12, hole 8: a Redis that keeps the connection but never answers must not hold
+        # the command, nor the board's committer, nor /readyz.
+        with RedisServer(tmp_path / "redis") as server:
+            settings = _settings(tmp_path, signer, server.url, "").model_copy(
+                update={"redis_timeout_s": 0.5, "request_timeout_s": 2.0}
+            )
+            client = await aiohttp_client(create_app(settings))
+            api = Api(client, signer)
+            board = await api.create_board()
+            with server.frozen():
+                status, body = await api.command(board, "RenameBoard", {"title": "held?"})
+                assert status == 503
+                assert_error(body, "store_unavailable")
+                response = await client.get("/readyz")
+                assert response.status == 503
+                assert (await response.json())["redis"].startswith("TimeoutError")
+            status, body = await api.command(board, "RenameBoard", {"title": "resumed"})
+            assert status == 200, body
+
 
 class TestProductionMode:
     async def test_refuses_to_start_on_an_unsafe_redis(

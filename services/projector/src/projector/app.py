@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
+from cardstream_runtime.deadlines import deadline_middleware
 from cardstream_runtime.ended_sessions import EndedSessions
 from cardstream_runtime.errors import error_middleware
 from cardstream_runtime.jwt import KeySource, verifier_from_settings
@@ -59,7 +60,11 @@ def create_app(
     on_applied: OnApplied | None = None,
 ) -> web.Application:
     app = web.Application(
-        middlewares=[request_context_middleware, error_middleware(api_error)],
+        middlewares=[
+            request_context_middleware,
+            error_middleware(api_error),
+            deadline_middleware(settings.request_timeout_s),
+        ],
         handler_args={"max_field_size": 16 * 1024},
     )
     app[settings_key] = settings

@@ -3,6 +3,7 @@ the use cases in `AuthService`; cookies are set and cleared only here."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -10,6 +11,7 @@ import orjson
 from aiohttp import web
 from cardstream_runtime import logs
 from cardstream_runtime.auth import authenticate
+from cardstream_runtime.deadlines import probe
 from cardstream_runtime.errors import ApiError, error_response
 from cardstream_runtime.http_json import ProviderUnavailableError
 from cardstream_runtime.jwt import InvalidTokenError, bearer_token
@@ -250,15 +252,13 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    problems: dict[str, str] = {}
-    try:
-        await request.app[redis_key].ping()
-    except RedisError as exc:
-        problems["redis"] = str(exc)
-    try:
-        await request.app[mongo_key].admin.command("ping")
-    except PyMongoError as exc:
-        problems["mongo"] = str(exc)
+    redis, mongo = await asyncio.gather(
+        probe(request.app[redis_key].ping(), RedisError),
+        probe(request.app[mongo_key].admin.command("ping"), PyMongoError),
+    )
+    problems = {
+        name: answer for name, answer in (("redis", redis), ("mongo", mongo)) if answer != "ok"
+    }
     if problems:
         return web.json_response({"status": "unavailable", **problems}, status=503)
     return web.json_response({"status": "ready"})

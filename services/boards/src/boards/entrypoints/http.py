@@ -10,6 +10,7 @@ from uuid import UUID
 from aiohttp import web
 from cardstream_runtime import logs
 from cardstream_runtime.auth import authenticate
+from cardstream_runtime.deadlines import probe
 from cardstream_runtime.errors import ApiError, validation_details
 from contracts.commands import CreateBoard
 from contracts.envelope import AnyCommand, command_adapter
@@ -23,7 +24,7 @@ from boards.adapters.event_store import (
     IdempotencyMismatchError,
     VersionConflictError,
 )
-from boards.adapters.redis_config import check_redis_safety
+from boards.adapters.redis_config import RedisSafety, check_redis_safety
 from boards.domain import (
     BoardExistsError,
     BoardNotFoundError,
@@ -148,11 +149,17 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    try:
-        await request.app[redis_key].ping()
-        safety = await check_redis_safety(request.app[redis_key])
-    except RedisError as exc:
-        return web.json_response({"status": "unavailable", "redis": str(exc)}, status=503)
+    redis = request.app[redis_key]
+    checked: list[RedisSafety] = []
+
+    async def check() -> None:
+        await redis.ping()
+        checked.append(await check_redis_safety(redis))
+
+    answer = await probe(check(), RedisError)
+    if answer != "ok":
+        return web.json_response({"status": "unavailable", "redis": answer}, status=503)
+    safety = checked[0]
     if not safety.safe:
         return web.json_response({"status": "unsafe", "problems": safety.problems}, status=503)
     return web.json_response({"status": "ready"})

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
-from typing import Any
 
 from aiohttp import web
+from cardstream_runtime.deadlines import PROBE_TIMEOUT_S, probe
 from cardstream_runtime.errors import ApiError
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
@@ -18,30 +17,18 @@ from projector.read.metrics import CONTENT_TYPE, partition_lags, render
 log = logging.getLogger("projector.http")
 routes = web.RouteTableDef()
 
-PROBE_TIMEOUT_S = 2.0
-
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-async def _probe(check: Awaitable[Any]) -> str:
-    try:
-        async with asyncio.timeout(PROBE_TIMEOUT_S):
-            await check
-    except TimeoutError:
-        return f"no answer within {PROBE_TIMEOUT_S:g} s"
-    except (RedisError, PyMongoError, OSError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return "ok"
-
-
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
     redis_check, mongo_check = await asyncio.gather(
-        _probe(app[redis_key].ping()), _probe(app[read_store_key].ping())
+        probe(app[redis_key].ping(), RedisError, OSError),
+        probe(app[read_store_key].ping(), PyMongoError, OSError),
     )
     checks = {"redis": redis_check, "mongo": mongo_check}
     diverged = app[supervisor_key].diverged
