@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 from aiohttp import test_utils, web
 from cardstream_runtime.devtoken import DevSigner, load_signer
@@ -424,3 +425,71 @@ class TestOneTemplate:
         assert "server boards:8081;" in ours
         assert 'root "/srv/cardstream/web";' in ours
         assert not re.search(r"\$\{CARDSTREAM_[A-Z]", ours)
+
+
+async def _raw(gateway: Gateway, request: bytes) -> tuple[int, dict[str, Any]]:
+    """Sends bytes no HTTP client library would send, and reads the status and JSON body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        head, _, body = (await asyncio.wait_for(reader.read(), 10)).partition(b"\r\n\r\n")
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    status = int(head.split(b" ", 2)[1])
+    headers = dict(
+        line.decode().split(": ", 1) for line in head.split(b"\r\n")[1:] if b": " in line
+    )
+    assert headers["Content-Type"] == "application/json", (status, body)
+    parsed: dict[str, Any] = orjson.loads(body)
+    return status, parsed
+
+
+class TestNginxsOwnErrorsHaveTheJsonShape:
+    """Issue 12, finding 14: nginx's own error pages were HTML, against deploy/README.md."""
+
+    @pytest.mark.parametrize(
+        ("request_line", "extra", "status", "code"),
+        [
+            (b"GET /../../etc/passwd HTTP/1.1", b"", 400, "bad_request"),
+            (b"GET /api/boards%00 HTTP/1.1", b"", 400, "bad_request"),
+            (b"GET /x HTTP/1.1", b"X-Big: " + b"a" * (9 * 1024) + b"\r\n", 400, "bad_request"),
+            (b"POST /index.html HTTP/1.1", b"Content-Length: 0\r\n", 405, "method_not_allowed"),
+            (b"GET /" + b"a" * (9 * 1024) + b" HTTP/1.1", b"", 414, "uri_too_long"),
+        ],
+        ids=["dot-dot", "nul", "9-kib-header", "post-static", "long-uri"],
+    )
+    async def test_each_is_json(
+        self,
+        gateway: Gateway,
+        web_root: Path,
+        request_line: bytes,
+        extra: bytes,
+        status: int,
+        code: str,
+    ) -> None:
+        (web_root / "index.html").write_text("<!doctype html><title>cardstream</title>")
+        request = request_line + b"\r\nHost: x\r\nConnection: close\r\n" + extra + b"\r\n"
+
+        answered, body = await _raw(gateway, request)
+
+        assert (answered, body["error"]["code"]) == (status, code)
+        assert set(body["error"]) == {"code", "message", "details"}
+
+
+class TestTheAccessLog:
+    async def test_query_strings_stay_out_of_it(
+        self, gateway: Gateway, http: aiohttp.ClientSession
+    ) -> None:
+        # Sign-in's callback carries its one-time code and state in the query string.
+        async with http.get(f"{gateway.url}/auth/callback?code=SECRETCODE&state=S1") as response:
+            await response.read()
+        async with http.get(f"{gateway.url}/api/boards?secret=SECRETQUERY") as response:
+            await response.read()
+
+        log = gateway.access_log_path.read_text()
+        assert '"GET /auth/callback HTTP/1.1"' in log
+        assert '"GET /api/boards HTTP/1.1"' in log
+        assert "SECRETCODE" not in log
+        assert "SECRETQUERY" not in log

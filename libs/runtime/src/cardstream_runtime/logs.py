@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
 import time
 import uuid
@@ -28,13 +29,34 @@ CORRELATION_HEADER = "X-Correlation-Id"
 _MAX_CORRELATION = 128
 
 
+# Credentials have no place in a log, whoever logs them: aiohttp's own errors quote the start
+# of a header line too long to read (a bearer token), an exception may quote a URL with the
+# sign-in callback's one-time code. Redacted in every line this formatter writes.
+_SECRETS = (
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1[redacted]"),
+    (re.compile(r"eyJ[A-Za-z0-9_-]{6,}(?:\.[A-Za-z0-9_-]*){0,2}"), "[token redacted]"),
+    (
+        re.compile(
+            r"(?i)([?&;\s](?:code|state|refresh_token|id_token|access_token|cs_refresh)=)[^&;\s'\"]+"
+        ),
+        r"\1[redacted]",
+    ),
+)
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         for name, var in (
             ("request_id", request_id),
@@ -46,7 +68,7 @@ class JsonFormatter(logging.Formatter):
                 entry[name] = value
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = redact(self.formatException(record.exc_info))
         return orjson.dumps(entry, default=str).decode()
 
 
