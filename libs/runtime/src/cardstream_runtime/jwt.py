@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
 from cardstream_runtime.http_json import CachedJson, ProviderUnavailableError
 from cardstream_runtime.kid import key_id
+from cardstream_runtime.nextauth import nextauth_user_id
 from cardstream_runtime.settings import ServiceSettings
 
 MAX_TOKEN_BYTES = 8 * 1024
@@ -226,6 +227,8 @@ async def verifier_from_settings(
 # RFC 7518 3.2: an HMAC key at least as long as the hash output (512 bits for HS512).
 MIN_SHARED_SECRET_BYTES = 64
 SHARED_SECRET_ALGORITHM = "HS512"
+# The longest `exp - iat` a shared-secret token may have unless a service says otherwise.
+DEFAULT_SHARED_SECRET_LIFETIME_S = 900
 
 
 class SharedSecretVerifier:
@@ -234,12 +237,33 @@ class SharedSecretVerifier:
     Off unless a service is configured for it, and kept apart from `TokenVerifier`: a token is
     routed to one verifier by its header, so a public key can never be tried as an HMAC secret.
     Never used on the WebSocket.
+
+    The front end is trusted less than our auth service: `iss` must be one of `issuers`, `aud`
+    exactly `audience`, `exp - iat` at most `max_lifetime_s` (so a leaked secret's tokens, or
+    a careless callback's, cannot live for a year), and `sub` is the front end's user id, which
+    becomes ours only through `nextauth_user_id(iss, sub)`: never one of the ids we mint.
     """
 
-    def __init__(self, secret: bytes) -> None:
+    def __init__(
+        self,
+        secret: bytes,
+        *,
+        issuers: Collection[str],
+        audience: str,
+        max_lifetime_s: int = DEFAULT_SHARED_SECRET_LIFETIME_S,
+    ) -> None:
         if len(secret) < MIN_SHARED_SECRET_BYTES:
             raise ValueError(f"the shared secret must be at least {MIN_SHARED_SECRET_BYTES} bytes")
+        if not issuers or not all(issuers):
+            raise ValueError("name the issuer (or issuers) of the shared-secret tokens")
+        if not audience:
+            raise ValueError("name the audience the shared-secret tokens must carry")
+        if max_lifetime_s <= 0:
+            raise ValueError("the longest lifetime of a shared-secret token must be positive")
         self._secret = secret
+        self._issuers = frozenset(issuers)
+        self._audience = audience
+        self._max_lifetime_s = max_lifetime_s
 
     async def verify(self, token: str) -> Claims:
         if not token.isascii() or len(token) > MAX_TOKEN_BYTES:
@@ -249,12 +273,32 @@ class SharedSecretVerifier:
                 token,
                 self._secret,
                 algorithms=[SHARED_SECRET_ALGORITHM],
+                audience=self._audience,
                 leeway=LEEWAY_SECONDS,
-                options={"require": ["exp", "iat", "sub"], "verify_aud": False},
+                # strict_aud: `aud` is our audience as a string, not a list that holds it.
+                options={"require": ["exp", "iat", "iss", "aud", "sub"], "strict_aud": True},
             )
         except jwt.PyJWTError as exc:
             raise InvalidTokenError(str(exc)) from None
-        return _claims(payload)
+        issuer = payload["iss"]
+        if not isinstance(issuer, str) or issuer not in self._issuers:
+            raise InvalidTokenError("Invalid issuer")
+        self._check_lifetime(payload)
+        claims = _claims(payload)
+        try:
+            user_id = nextauth_user_id(issuer, claims.sub)
+        except ValueError as exc:
+            raise InvalidTokenError(f"bad subject: {exc}") from None
+        # `sid` and `jti` name the front end's things, not our sessions: dropped.
+        return Claims(sub=user_id, exp=claims.exp, name=claims.name, email=claims.email)
+
+    def _check_lifetime(self, payload: Mapping[str, Any]) -> None:
+        # jwt.decode has checked that both are integers, `exp` not past and `iat` not ahead.
+        lifetime = int(payload["exp"]) - int(payload["iat"])
+        if lifetime > self._max_lifetime_s:
+            raise InvalidTokenError(
+                f"lives {lifetime} s, longer than the {self._max_lifetime_s} s allowed"
+            )
 
 
 def token_algorithm(token: str) -> str | None:

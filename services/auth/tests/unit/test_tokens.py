@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 from auth.domain.signing import KeyRing, SigningKey
-from auth.domain.tokens import User, access_token_claims, new_refresh_token, refresh_token_hash
+from auth.domain.tokens import (
+    User,
+    access_token_claims,
+    new_refresh_token,
+    new_user_id,
+    refresh_token_hash,
+)
 from cardstream_runtime.jwt import StaticKeys, TokenVerifier
 from cardstream_runtime.kid import key_id
+from cardstream_runtime.nextauth import nextauth_user_id
 
 
 class TestSigningKeys:
@@ -87,3 +95,13 @@ class TestRefreshTokens:
         assert new_refresh_token() != token
         assert len(refresh_token_hash(token)) == 64
         assert token not in refresh_token_hash(token)
+
+
+class TestUserIds:
+    def test_ours_are_random_uuids_a_nextauth_user_id_never_equals(self):
+        # docs/nextauth.md: NextAuth users get version 5 UUIDs, disjoint from these by version.
+        user_id = new_user_id()
+
+        assert str(uuid.UUID(user_id)) == user_id
+        assert uuid.UUID(user_id).version == 4
+        assert uuid.UUID(nextauth_user_id("https://app.example.com", user_id)).version == 5

@@ -115,12 +115,19 @@ def _verifier_ctx(given: KeySource | None):  # type: ignore[no-untyped-def]
         ended = app[ended_sessions_key].ended
         async with verifier_from_settings(settings, given, ended=ended) as verifier:
             app[verifier_key] = verifier
-            secret = settings.nextauth_secret
-            app[nextauth_verifier_key] = (
-                SharedSecretVerifier(secret.get_secret_value().encode())
-                if settings.accept_nextauth_tokens and secret is not None
-                else None
-            )
+            app[nextauth_verifier_key] = _nextauth_verifier(settings)
             yield
 
     return verifier_ctx
+
+
+def _nextauth_verifier(settings: BoardsSettings) -> SharedSecretVerifier | None:
+    secret = settings.nextauth_secret
+    if not settings.accept_nextauth_tokens or secret is None:
+        return None
+    return SharedSecretVerifier(
+        secret.get_secret_value().encode(),
+        issuers=settings.nextauth_issuers,
+        audience=settings.nextauth_audience,
+        max_lifetime_s=settings.nextauth_max_lifetime_s,
+    )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Self
 
+from cardstream_runtime.jwt import DEFAULT_SHARED_SECRET_LIFETIME_S
 from cardstream_runtime.settings import ServiceSettings
 from contracts.streams import DEFAULT_PARTITIONS
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from boards.adapters.event_store import IDEMPOTENCY_TTL_SECONDS
@@ -30,12 +31,36 @@ class BoardsSettings(ServiceSettings):
     key_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9:_-]*$")
     idempotency_ttl_seconds: int = Field(default=IDEMPOTENCY_TTL_SECONDS, ge=60)
     max_body_bytes: int = 64 * 1024
-    # NextAuth compatibility (docs/nextauth.md): off unless a secret is set and this is on.
+    # NextAuth compatibility (docs/nextauth.md): off unless this is on, and then the secret,
+    # the issuers and the audience the front end's tokens must carry are all required.
     accept_nextauth_tokens: bool = False
     nextauth_secret: SecretStr | None = None
+    nextauth_issuers: list[str] = []
+    nextauth_audience: str = ""
+    # The longest `exp - iat` accepted; a NextAuth token is not revocable, so keep it short.
+    nextauth_max_lifetime_s: int = Field(default=DEFAULT_SHARED_SECRET_LIFETIME_S, ge=60, le=3600)
+
+    @field_validator("nextauth_issuers")
+    @classmethod
+    def _usable_issuers(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not value or value != value.strip() or "\0" in value:
+                raise ValueError("an issuer is a non-empty string without spaces around it or NUL")
+        return values
 
     @model_validator(mode="after")
-    def _nextauth_secret_given(self) -> Self:
-        if self.accept_nextauth_tokens and self.nextauth_secret is None:
-            raise ValueError("accept_nextauth_tokens needs nextauth_secret (APP_JWT_SECRET)")
+    def _nextauth_complete(self) -> Self:
+        if not self.accept_nextauth_tokens:
+            return self
+        missing = [
+            name
+            for name, given in (
+                ("nextauth_secret (APP_JWT_SECRET)", self.nextauth_secret is not None),
+                ("nextauth_issuers", bool(self.nextauth_issuers)),
+                ("nextauth_audience", bool(self.nextauth_audience)),
+            )
+            if not given
+        ]
+        if missing:
+            raise ValueError(f"accept_nextauth_tokens needs {', '.join(missing)}")
         return self
