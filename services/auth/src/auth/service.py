@@ -8,7 +8,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
 from cardstream_runtime.jwt import Claims
@@ -23,7 +23,7 @@ from auth.domain.errors import (
 )
 from auth.domain.id_token import Identity, IdTokenPolicy, key_id, verify_id_token
 from auth.domain.login import accept_callback, begin_login, new_browser_binding
-from auth.domain.sessions import RefreshRecord
+from auth.domain.sessions import RefreshRecord, SessionRecord, capped
 from auth.domain.tokens import (
     User,
     access_token_claims,
@@ -65,6 +65,8 @@ class Issued:
     refresh_token: str
     user: User
     sid: str
+    # Seconds the refresh token has left: the cookie lasts as long, not longer.
+    refresh_expires_in: int
     next_path: str | None = None
 
 
@@ -174,7 +176,8 @@ class AuthService:
         user = await self._accounts.sign_in(identity, now=now)
         sid = new_session_id()
         refresh = new_refresh_token()
-        expires_at = datetime.fromtimestamp(now.timestamp() + self._settings.refresh_ttl_s, UTC)
+        ends_at = now + timedelta(seconds=self._settings.session_max_s)
+        expires_at = capped(now, self._settings.refresh_ttl_s, ends_at)
         await self._sessions.start(sid=sid, user_id=user.user_id, now=now, expires_at=expires_at)
         await self._sessions.add_refresh_token(
             refresh_token_hash(refresh),
@@ -185,30 +188,38 @@ class AuthService:
             parent=None,
         )
         log.info("signed in", extra={"fields": {"user_id": user.user_id, "sid": sid}})
-        return await self._issue(user, sid, refresh)
+        return await self._issue(user, sid, refresh, refresh_expires_at=expires_at, ends_at=ends_at)
 
-    async def _issue(self, user: User, sid: str, refresh: str) -> Issued:
+    async def _issue(
+        self, user: User, sid: str, refresh: str, *, refresh_expires_at: datetime, ends_at: datetime
+    ) -> Issued:
+        """Our tokens for a session, the access token cut short so that it never outlives the
+        session's absolute end."""
+        now = int(self._clock())
+        ttl_s = max(0, min(self._settings.access_ttl_s, int(ends_at.timestamp()) - now))
         claims = access_token_claims(
             user,
             sid=sid,
             issuer=self._settings.issuer,
             audiences=self._settings.audiences,
-            now=int(self._clock()),
-            ttl_s=self._settings.access_ttl_s,
+            now=now,
+            ttl_s=ttl_s,
         )
         access = (await self._keys.signing_key()).sign(claims)
         return Issued(
             access_token=access,
-            expires_in=self._settings.access_ttl_s,
+            expires_in=ttl_s,
             refresh_token=refresh,
             user=user,
             sid=sid,
+            refresh_expires_in=max(0, int(refresh_expires_at.timestamp()) - now),
         )
 
     # -- refreshing --------------------------------------------------------------------------
 
     async def refresh(self, refresh_token: str) -> Issued:
-        record = await self._usable_refresh_token(refresh_token)
+        record, session = await self._usable_refresh_token(refresh_token)
+        ends_at = session.ends_at(self._settings.session_max_s)
         now = self._now()
         if not await self._sessions.spend(record, now=now):
             await self._refused_spend(record)
@@ -217,7 +228,8 @@ class AuthService:
             raise RefreshRejectedError("session_ended", "the session's user no longer exists")
         successor = new_refresh_token()
         successor_hash = refresh_token_hash(successor)
-        expires_at = datetime.fromtimestamp(now.timestamp() + self._settings.refresh_ttl_s, UTC)
+        # Each refresh slides the idle limit forward, never past the absolute end.
+        expires_at = capped(now, self._settings.refresh_ttl_s, ends_at)
         await self._sessions.add_refresh_token(
             successor_hash,
             sid=record.sid,
@@ -230,7 +242,9 @@ class AuthService:
         await self._active_session(record.sid)
         # From here on another use of this token is a reuse, no longer a concurrent refresh.
         await self._sessions.replaced(record.token_hash, successor=successor_hash)
-        return await self._issue(user, record.sid, successor)
+        return await self._issue(
+            user, record.sid, successor, refresh_expires_at=expires_at, ends_at=ends_at
+        )
 
     async def _refused_spend(self, record: RefreshRecord) -> NoReturn:
         """Someone spent this token before us. While that refresh is in flight (no successor
@@ -256,21 +270,30 @@ class AuthService:
             "refresh_token_reused", "this refresh token was already used; sign in again"
         )
 
-    async def _usable_refresh_token(self, refresh_token: str) -> RefreshRecord:
+    async def _usable_refresh_token(
+        self, refresh_token: str
+    ) -> tuple[RefreshRecord, SessionRecord]:
         if not refresh_token or len(refresh_token) > _MAX_REFRESH_TOKEN:
             raise RefreshRejectedError("invalid_refresh_token", "unknown refresh token")
         record = await self._sessions.refresh_token(refresh_token_hash(refresh_token))
         if record is None:
             raise RefreshRejectedError("invalid_refresh_token", "unknown refresh token")
+        # The session first: its last refresh token expires at its absolute end too, and the
+        # client should hear why.
+        session = await self._active_session(record.sid)
         if record.expires_at.timestamp() <= self._clock():
             raise RefreshRejectedError("refresh_token_expired", "the refresh token expired")
-        await self._active_session(record.sid)
-        return record
+        return record, session
 
-    async def _active_session(self, sid: str) -> None:
+    async def _active_session(self, sid: str) -> SessionRecord:
         session = await self._sessions.session(sid)
         if session is None or not session.active:
             raise RefreshRejectedError("session_ended", "the session has ended; sign in again")
+        if session.ends_at(self._settings.session_max_s).timestamp() <= self._clock():
+            raise RefreshRejectedError(
+                "session_expired", "the session reached its longest lifetime; sign in again"
+            )
+        return session
 
     # -- logging out and asking who --------------------------------------------------------
 

@@ -77,7 +77,10 @@ class AuthSettings(BaseSettings):
     request_timeout_s: float = Field(default=10.0, ge=2, le=300)
 
     access_ttl_s: int = Field(default=600, ge=10, le=3600)
+    # Idle limit: a refresh token unused this long ends its session.
     refresh_ttl_s: int = Field(default=30 * 24 * 3600, ge=60)
+    # Absolute limit: however often it is refreshed, a session ends this long after sign-in.
+    session_max_s: int = Field(default=30 * 24 * 3600, ge=60, le=366 * 24 * 3600)
     state_ttl_s: int = Field(default=600, ge=1, le=600)
     # How long this process trusts its copy of the signing keys before rereading them (a
     # rotation by another process is picked up within this time).

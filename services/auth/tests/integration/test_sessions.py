@@ -152,6 +152,80 @@ class TestRefresh:
         assert "cs_refresh" not in browser.session.cookie_jar.filter_cookies(URL(url))
 
 
+class TestAbsoluteLifetime:
+    """AUTH_SESSION_MAX_S: refreshing keeps a session going only until start + the maximum."""
+
+    async def test_refreshing_often_does_not_carry_a_session_past_its_end(
+        self, start_auth, new_browser, http
+    ):
+        auth = await start_auth(session_max_s=600, refresh_ttl_s=200)
+        _, answer, _ = await new_browser().login()
+        token = answer["refresh_token"]
+        # Each refresh well within the idle limit, as an active client's would be.
+        for offset in (150, 300, 450, 590):
+            auth.clock.offset = offset
+            status, answer = await _refresh(http, auth, token)
+            assert status == 200, answer
+            token = answer["refresh_token"]
+
+        auth.clock.offset = 601
+        status, body = await _refresh(http, auth, token)
+
+        assert status == 401
+        assert body["error"]["code"] == "session_expired"
+
+    async def test_no_token_outlives_the_sessions_end(self, start_auth, new_browser, http, mongo):
+        auth = await start_auth(session_max_s=600, refresh_ttl_s=400)
+        _, r1, _ = await new_browser().login()
+        end = await _session_end(mongo, auth, _sid(r1["access_token"]), 600)
+        auth.clock.offset = 300
+
+        status, r2 = await _refresh(http, auth, r1["refresh_token"])
+
+        assert status == 200
+        # Unbounded, the refresh token would last until 700 s and the access token until 900 s.
+        assert await _refresh_token_expiry(mongo, auth, r2["refresh_token"]) <= end
+        access_exp = _claims(r2["access_token"])["exp"]
+        assert access_exp <= end.timestamp()
+        assert end.timestamp() - access_exp < 2
+        assert r2["expires_in"] <= 300
+
+    async def test_a_session_shorter_than_an_access_token_cuts_the_first_one_short(
+        self, start_auth, new_browser
+    ):
+        await start_auth(session_max_s=120)
+
+        _, answer, _ = await new_browser().login()
+
+        claims = _claims(answer["access_token"])
+        assert claims["exp"] - claims["iat"] <= 120
+        assert answer["expires_in"] <= 120
+
+    async def test_the_cookie_lasts_no_longer_than_the_session(self, start_auth, new_browser):
+        await start_auth(session_max_s=120)
+        browser = new_browser()
+
+        _, _, response = await browser.login(json=False)
+
+        max_age = int(response.cookies["cs_refresh"]["max-age"])
+        assert 110 <= max_age <= 120
+
+    async def test_every_token_of_the_family_hears_why_after_the_end(
+        self, start_auth, new_browser, http
+    ):
+        # A spent one too: the session's age is the answer, not a reuse that revokes.
+        auth = await start_auth(session_max_s=600)
+        _, r1, _ = await new_browser().login()
+        auth.clock.offset = 100
+        _, r2 = await _refresh(http, auth, r1["refresh_token"])
+        auth.clock.offset = 600
+
+        for token in (r1["refresh_token"], r2["refresh_token"]):
+            status, body = await _refresh(http, auth, token)
+            assert status == 401
+            assert body["error"]["code"] == "session_expired"
+
+
 class TestLogout:
     async def test_logout_publishes_the_session_and_ends_refresh(self, browser, http, redis):
         auth = browser.auth
@@ -350,3 +424,20 @@ def _sid(access_token: str) -> str:
 
     sid: str = jwt.decode(access_token, options={"verify_signature": False})["sid"]
     return sid
+
+
+def _claims(access_token: str) -> dict:
+    import jwt
+
+    claims: dict = jwt.decode(access_token, options={"verify_signature": False})
+    return claims
+
+
+async def _session_end(mongo, auth, sid: str, max_s: int) -> datetime:
+    doc = await mongo[auth.settings.mongo_db]["sessions"].find_one({"_id": sid})
+    return doc["created_at"].replace(tzinfo=UTC) + timedelta(seconds=max_s)
+
+
+async def _refresh_token_expiry(mongo, auth, token: str) -> datetime:
+    doc = await mongo[auth.settings.mongo_db]["refresh_tokens"].find_one({"_id": _hash(token)})
+    return doc["expires_at"].replace(tzinfo=UTC)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,16 @@ class SessionRecord:
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    def ends_at(self, max_s: int) -> datetime:
+        """The absolute end: no refresh after it, and no token of the session outlives it.
+        Taken from the current setting, so a shorter one applies to sessions already open."""
+        return self.created_at + timedelta(seconds=max_s)
+
+
+def capped(now: datetime, ttl_s: int, end: datetime) -> datetime:
+    """When something issued `now` for `ttl_s` expires, never after the session's `end`."""
+    return min(now + timedelta(seconds=ttl_s), end)
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,7 +128,7 @@ async def callback(request: web.Request) -> web.Response:
     settings = request.app[settings_key]
     location = issued.next_path or settings.post_login_redirect
     response = web.Response(status=302, headers={"Location": location, **NO_STORE})
-    _set_refresh_cookie(request, response, issued.refresh_token)
+    _set_refresh_cookie(request, response, issued)
     return response
 
 
@@ -166,7 +166,7 @@ async def refresh(request: web.Request) -> web.Response:
         response.del_cookie(REFRESH_COOKIE, path=COOKIE_PATH)
         return response
     response = _tokens_response(issued, refresh_in_body=False)
-    _set_refresh_cookie(request, response, issued.refresh_token)
+    _set_refresh_cookie(request, response, issued)
     return response
 
 
@@ -290,12 +290,12 @@ def _user_body(user: User) -> dict[str, Any]:
     return {"id": user.user_id, "email": user.email, "name": user.name, "picture": user.picture}
 
 
-def _set_refresh_cookie(request: web.Request, response: web.Response, token: str) -> None:
+def _set_refresh_cookie(request: web.Request, response: web.Response, issued: Issued) -> None:
     settings = request.app[settings_key]
     response.set_cookie(
         REFRESH_COOKIE,
-        token,
-        max_age=settings.refresh_ttl_s,
+        issued.refresh_token,
+        max_age=issued.refresh_expires_in,
         path=COOKIE_PATH,
         secure=settings.cookie_secure,
         httponly=True,
