@@ -25,10 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cardstream_devstack import (
+    CrashLoopError,
     FerretDBServer,
     Gateway,
     RedisServer,
     ServerStartError,
+    Supervisor,
     Upstreams,
     in_background,
     log_tail,
@@ -305,11 +307,11 @@ Child = RedisServer | FerretDBServer | ServiceProcess | Gateway
 
 
 def watch(children: Mapping[str, Child]) -> None:
-    """Block until a child exits; Ctrl-C and SIGTERM arrive as KeyboardInterrupt."""
+    """Keeps every child up until Ctrl-C or SIGTERM (a KeyboardInterrupt): one that exits is
+    started again; one in a crash loop stops the stack (CrashLoopError)."""
+    supervisor = Supervisor(children, say=lambda line: print(f"make run: {line}", flush=True))
     while True:
-        for name, child in children.items():
-            if child.returncode is not None:
-                raise ChildExitedError(name, child.returncode, child.log_path)
+        supervisor.check()
         time.sleep(WATCH_INTERVAL)
 
 
@@ -394,7 +396,7 @@ def main() -> int:
     except KeyboardInterrupt:
         print("\ncardstream stopped.", flush=True)
         return 0
-    except (DevstackError, ServerStartError) as error:
+    except (DevstackError, ServerStartError, CrashLoopError) as error:
         print(f"devstack: {error}", file=sys.stderr, flush=True)
         return 1
     return 0

@@ -17,14 +17,17 @@ from cardstream_devstack.servers import (
     ferretdb_binary,
     ferretdb_build_path,
 )
+from cardstream_devstack.supervise import CrashLoopError, Supervisor
 
 __all__ = [
+    "CrashLoopError",
     "FerretDBServer",
     "Gateway",
     "PortInUseError",
     "RedisServer",
     "ServerProcess",
     "ServerStartError",
+    "Supervisor",
     "Upstreams",
     "ferretdb_binary",
     "ferretdb_build_path",
