@@ -39,7 +39,16 @@ from boards.adapters.event_store import (
     Recorded,
     VersionConflictError,
 )
-from boards.domain import Board, Context, DomainError, advance, decide, fold
+from boards.domain import (
+    Board,
+    BoardNotFoundError,
+    Context,
+    DomainError,
+    advance,
+    check_access,
+    decide,
+    fold,
+)
 from boards.domain.snapshot import from_snapshot, to_snapshot
 from boards.sealing import Stamp, seal
 
@@ -267,6 +276,12 @@ class BoardCommands:
             self._committed(plan)
             await self._answer(board_id, plan)
             return
+        # Out of attempts. A command refused because the board is hidden from its caller keeps
+        # that refusal: the conflict would tell them the board's version.
+        hidden: list[tuple[Pending, Exception]] = [
+            (p, e) for p, e in plan.refused if isinstance(e, BoardNotFoundError)
+        ]
+        await self._answer(board_id, Plan(before=state, after=state, refused=hidden))
         conflict = VersionConflictError(state.board.version)
         for pending in group:
             _reject(pending, conflict)
@@ -325,6 +340,8 @@ class BoardCommands:
 
     @staticmethod
     def _decide(board: Board, command: AnyCommand, ctx: Context) -> list[Event]:
+        # Before the version: a stale expected_version must not tell a stranger the board's.
+        check_access(board, command.payload, ctx.actor)
         if command.expected_version is not None and command.expected_version != board.version:
             raise VersionConflictError(board.version)
         return decide(board, command.payload, ctx)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import orjson
 import pytest
+from boards import service
 from boards.adapters.event_store import (
     Appended,
     Duplicates,
@@ -21,7 +22,7 @@ from boards.adapters.event_store import (
     VersionConflictError,
 )
 from boards.adapters.redis_store import RedisEventStore
-from boards.domain import RuleViolationError
+from boards.domain import BoardNotFoundError, DomainError, RuleViolationError
 from boards.service import BoardCommands, Caller, Outcome
 from contracts.commands import AddCard, AddColumn, CreateBoard, MoveCard, RenameBoard
 from contracts.envelope import AnyCommand, command_envelope
@@ -30,6 +31,7 @@ from contracts.streams import StreamKeys
 from redis.asyncio import Redis
 
 ALICE = Caller(user_id="alice", correlation_id="test")
+MALLORY = Caller(user_id="mallory", correlation_id="test")
 BOUND = 10_000  # event-loop turns to wait for a condition before the test gives up
 
 
@@ -281,3 +283,45 @@ class TestAGroupRacingAnotherProcess:
         assert [g[0].expected_version for g in store.groups[1:]] == [6, 7]
         events = await board.store.read(board.board_id)
         assert [e.version for e in events] == list(range(1, 10))
+
+
+def _told(answer: Outcome | BaseException, board_id: uuid.UUID) -> tuple[object, ...]:
+    """All a refusal tells its caller, with the board's id (which they sent) left out."""
+    assert isinstance(answer, DomainError), answer
+    details = {k: v for k, v in answer.details.items() if v != str(board_id)}
+    return type(answer), answer.code, answer.message, details
+
+
+class OvertakenStore(RedisEventStore):
+    """Every append finds the board moved on by another writer, as if it always lost the race."""
+
+    def __init__(self, redis: Redis, keys: StreamKeys) -> None:
+        super().__init__(redis, keys)
+        self.calls = 0
+
+    async def append_group(self, group: Sequence[NewEvents]) -> Appended | Duplicates:
+        self.calls += 1
+        raise VersionConflictError(group[0].expected_version + 1)
+
+
+class TestAGroupOutOfAttempts:
+    async def test_tells_a_stranger_no_version(
+        self, redis: Redis, stream_keys: StreamKeys, board: Board, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(service, "CONFLICT_BACKOFF_MAX_S", 0.0)
+        overtaken = OvertakenStore(redis, stream_keys)
+        commands = BoardCommands(overtaken)
+        answers = await asyncio.gather(
+            commands.handle(board.board_id, _command(RenameBoard(title="mine")), ALICE),
+            commands.handle(board.board_id, _command(RenameBoard(title="mine")), MALLORY),
+            return_exceptions=True,
+        )
+        assert overtaken.calls == service.MAX_ATTEMPTS
+        assert isinstance(answers[0], VersionConflictError)
+        missing = uuid.uuid4()
+        nowhere = await asyncio.gather(
+            commands.handle(missing, _command(RenameBoard(title="mine")), MALLORY),
+            return_exceptions=True,
+        )
+        assert isinstance(nowhere[0], BoardNotFoundError)
+        assert _told(answers[1], board.board_id) == _told(nowhere[0], missing)

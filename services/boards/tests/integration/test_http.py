@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -21,7 +22,7 @@ from boards.settings import BoardsSettings
 from cardstream_runtime.devtoken import DevSigner
 from cardstream_runtime.settings import Mode
 from cardstream_testing import RedisServer
-from cardstream_testing.answers import assert_error, read_answer
+from cardstream_testing.answers import assert_error, checked, read_answer
 from cardstream_testing.fixtures import AUDIENCE, ISSUER
 from contracts.fields import MAX_COLUMNS, MAX_INT64
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -357,6 +358,88 @@ class TestCommands:
         assert (await read_answer(response, command=True))["events"][0]["correlation_id"] == (
             "trace-42"
         )
+
+
+class TestWhatAStrangerLearns:
+    """Whoever is not a member of a board gets, for every command, the very answer a board that
+    does not exist gets (its id aside), whatever version or body they send (issue 12, hole 9)."""
+
+    @staticmethod
+    async def _post(api: Api, url: str, body: dict[str, Any], user: str) -> tuple[int, bytes]:
+        response = await api.client.post(url, json=body, headers=api.auth(user))
+        raw = await response.read()
+        checked(response.status, raw, command=True)
+        return response.status, raw
+
+    async def _alike_on_a_missing_board(
+        self, api: Api, board: str, body: dict[str, Any], user: str = "mallory"
+    ) -> tuple[int, bytes]:
+        """What `user` gets for `body` on `board`, having checked it is byte for byte what they
+        get on a board that does not exist (whose id the answer echoes, as it echoes this one)."""
+        missing = str(uuid.uuid4())
+        answer = await self._post(api, f"/api/boards/{board}/commands", body, user)
+        elsewhere = await self._post(api, f"/api/boards/{missing}/commands", body, user)
+        assert answer == (elsewhere[0], elsewhere[1].replace(missing.encode(), board.encode()))
+        return answer
+
+    @pytest.mark.parametrize("expected_version", [None, 0, 1, 3, MAX_INT64])
+    @pytest.mark.parametrize(
+        ("type_", "payload"),
+        [
+            ("RenameBoard", {"title": "mine now"}),
+            ("RestoreBoard", {}),
+            ("AddColumn", {"title": "X"}),
+            ("MoveCard", {"card_id": str(uuid.UUID(int=1)), "column_id": str(uuid.UUID(int=2))}),
+            ("AddMember", {"user_id": "mallory", "role": "owner"}),
+            ("RemoveMember", {"user_id": "alice"}),
+        ],
+    )
+    async def test_no_command_or_version_tells_a_stranger_the_board_is_there(
+        self, api: Api, type_: str, payload: dict[str, Any], expected_version: int | None
+    ) -> None:
+        board = await api.create_board()
+        await api.command(board, "AddColumn", {"title": "X"})
+        archived = await api.create_board()
+        await api.command(archived, "ArchiveBoard", {})
+        envelope = {} if expected_version is None else {"expected_version": expected_version}
+        for target in (board, archived):
+            body = {"command_id": str(uuid.uuid4()), "type": type_, "payload": payload, **envelope}
+            status, raw = await self._alike_on_a_missing_board(api, target, body)
+            # On a missing board an expected_version other than 0 used to be a 409 naming 0,
+            # and on this one a 409 naming its version: now both are the one 404.
+            assert status == 404, raw
+
+    async def test_create_board_on_a_taken_id_answers_everyone_alike(self, api: Api) -> None:
+        board_id = str(uuid.uuid4())
+        create = {
+            "command_id": str(uuid.uuid4()),
+            "type": "CreateBoard",
+            "payload": {"title": "Plans", "board_id": board_id},
+        }
+        first = await self._post(api, "/api/boards", create, "alice")
+        assert first[0] == 201
+        await api.command(board_id, "AddMember", {"user_id": "bob", "role": "editor"})
+        fresh = {**create, "command_id": str(uuid.uuid4())}
+        answers = {
+            "a new command id, from a stranger": (fresh, "mallory"),
+            "with the version it is not at": ({**fresh, "expected_version": 0}, "mallory"),
+            "with the version it is at": ({**fresh, "expected_version": 2}, "mallory"),
+            "from a member": (fresh, "bob"),
+            "from the owner": ({**fresh, "command_id": str(uuid.uuid4())}, "alice"),
+        }
+        seen = {
+            case: await self._post(api, "/api/boards", body, user)
+            for case, (body, user) in answers.items()
+        }
+        # One answer for all: the id is taken, and nothing else (no version, no events, nobody's
+        # membership). That much a create cannot hide from whoever holds the id: see ADR 003.
+        assert len(set(seen.values())) == 1, seen
+        status, raw = seen["a new command id, from a stranger"]
+        assert status == 409
+        answer = orjson.loads(raw)
+        assert_error(answer, "board_exists")
+        assert answer["error"]["details"] == {"board_id": board_id}
+        assert await self._post(api, "/api/boards", create, "alice") == first
 
 
 def _b64(data: dict[str, Any]) -> str:

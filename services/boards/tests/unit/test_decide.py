@@ -10,8 +10,10 @@ from boards.domain import (
     Board,
     BoardExistsError,
     BoardNotFoundError,
+    DomainError,
     PermissionDeniedError,
     RuleViolationError,
+    check_access,
     derive_id,
 )
 from boards.domain.ordering import REBALANCE_AT, key_between
@@ -195,6 +197,40 @@ class TestEveryCommand:
         given(*BOARD, MemberRemoved(user_id="bob", previous_role=Role.EDITOR)).when(
             AddCard(column_id=TODO, title="E"), actor="bob"
         ).then_rejects(BoardNotFoundError)
+
+
+def _refusal(board: Board, command: Command, actor: str) -> tuple[object, ...]:
+    with pytest.raises(DomainError) as raised:
+        check_access(board, command, actor)
+    error = raised.value
+    return type(error), error.code, error.message, error.details
+
+
+class TestCheckAccess:
+    """The first refusal, which the service judges before a command's expected version: what a
+    stranger is told of a board is what a missing board tells (issue 12, hole 9)."""
+
+    @by_name(BOARD_COMMANDS)
+    def test_tells_a_stranger_what_a_missing_board_tells(self, given, command):
+        board = given(*board_for(command)).board
+        missing = Board(board_id=board.board_id)
+        assert _refusal(board, command, "mallory") == _refusal(missing, command, "mallory")
+        assert _refusal(board, command, "mallory")[0] is BoardNotFoundError
+
+    @pytest.mark.parametrize("actor", ["alice", "bob", "mallory"])
+    def test_tells_anyone_creating_a_taken_id_the_same(self, given, actor):
+        board = given(*BOARD, BoardArchived()).board
+        told = _refusal(board, CreateBoard(title="Again"), actor)
+        assert told == (
+            BoardExistsError,
+            "board_exists",
+            "a board with this id exists",
+            {"board_id": str(board.board_id)},
+        )
+
+    @by_name(BOARD_COMMANDS)
+    def test_lets_a_member_with_the_role_through(self, given, command):
+        check_access(given(*board_for(command)).board, command, "alice")
 
 
 # -- the board ---------------------------------------------------------------------------------

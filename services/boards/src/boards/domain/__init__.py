@@ -1,6 +1,7 @@
 """The pure core of a board: state, decide and evolve. No I/O happens below this package."""
 
-from boards.domain.decide import Context, decide, derive_id
+from boards.domain.board_rules import board_exists
+from boards.domain.decide import Context, check_access, decide, derive_id
 from boards.domain.errors import (
     BoardExistsError,
     BoardNotFoundError,
@@ -21,6 +22,8 @@ __all__ = [
     "PermissionDeniedError",
     "RuleViolationError",
     "advance",
+    "board_exists",
+    "check_access",
     "decide",
     "derive_id",
     "evolve",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import contracts.commands as c
 import contracts.events as e
 
@@ -10,9 +12,15 @@ from boards.domain.errors import BoardExistsError
 from boards.domain.model import Board
 
 
+def board_exists(board_id: UUID) -> BoardExistsError:
+    """The one refusal of a create, to anyone: it says the id is taken and nothing about the
+    board (its version, its members, whether the caller is one)."""
+    return BoardExistsError("a board with this id exists", board_id=str(board_id))
+
+
 def create_board(board: Board, command: c.CreateBoard, ctx: Context) -> list[e.Event]:
     if board.exists:
-        raise BoardExistsError("a board with this id exists", board_id=str(board.board_id))
+        raise board_exists(board.board_id)
     return [e.BoardCreated(title=command.title, owner_id=ctx.actor)]
 
 

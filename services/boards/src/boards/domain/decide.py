@@ -13,7 +13,13 @@ import contracts.commands as c
 import contracts.events as e
 from contracts.fields import Role
 
-from boards.domain.board_rules import archive_board, create_board, rename_board, restore_board
+from boards.domain.board_rules import (
+    archive_board,
+    board_exists,
+    create_board,
+    rename_board,
+    restore_board,
+)
 from boards.domain.card_rules import add_card, archive_card, edit_card, move_card, restore_card
 from boards.domain.column_rules import (
     add_column,
@@ -27,19 +33,30 @@ from boards.domain.errors import BoardNotFoundError, PermissionDeniedError, Rule
 from boards.domain.member_rules import add_member, change_member_role, remove_member
 from boards.domain.model import Board
 
-__all__ = ["Context", "decide", "derive_id"]
+__all__ = ["Context", "check_access", "decide", "derive_id"]
 
 
 def decide(board: Board, command: c.Command, ctx: Context) -> list[e.Event]:
+    check_access(board, command, ctx.actor)
+    # Archiving again changes nothing and restoring is the way back; all else waits for it.
+    if (
+        _least_role(command) is not None
+        and board.archived
+        and not isinstance(command, c.RestoreBoard | c.ArchiveBoard)
+    ):
+        raise RuleViolationError("the board is archived; restore it first", code="board_archived")
+    return _handle(board, command, ctx)
+
+
+def check_access(board: Board, command: c.Command, actor: str) -> None:
+    """The first refusal, before anything else about the board is judged or told (its version
+    above all): a board the actor is not a member of answers as a missing one does, a role too
+    low is forbidden, and a create of a taken id is refused alike for members and strangers."""
     least_role = _least_role(command)
     if least_role is not None:
-        _authorize(board, command, ctx.actor, least_role)
-        # Archiving again changes nothing and restoring is the way back; all else waits for it.
-        if board.archived and not isinstance(command, c.RestoreBoard | c.ArchiveBoard):
-            raise RuleViolationError(
-                "the board is archived; restore it first", code="board_archived"
-            )
-    return _handle(board, command, ctx)
+        _authorize(board, command, actor, least_role)
+    elif board.exists:
+        raise board_exists(board.board_id)
 
 
 def _least_role(command: c.Command) -> Role | None:
