@@ -25,6 +25,7 @@ from uuid import UUID
 
 import orjson
 from contracts.chain import ZERO_HASH
+from contracts.commands import CreateBoard
 from contracts.envelope import AnyCommand
 from contracts.events import Event
 from contracts.fields import MAX_USER_ID
@@ -41,10 +42,12 @@ from boards.adapters.event_store import (
 )
 from boards.domain import (
     Board,
+    BoardExistsError,
     BoardNotFoundError,
     Context,
     DomainError,
     advance,
+    board_exists,
     check_access,
     decide,
     fold,
@@ -167,18 +170,39 @@ def _reject(pending: Pending, error: BaseException) -> None:
         pending.answer.cancel()
 
 
-def _replay(recorded: Recorded, digest: str) -> Outcome:
-    if recorded.request_hash != digest:
-        raise IdempotencyMismatchError("this command id was used for another command")
-    version = orjson.loads(recorded.result)["version"]
-    return Outcome(recorded.result, int(version))
+def _own_answer(recorded: Recorded, pending: Pending) -> Outcome | None:
+    """The recorded answer, if the record is of this very request by this very caller.
+
+    A record is bound to its caller by what it holds: the events it answered with carry the
+    actor taken from the caller's verified token. One without events (none is written so) is
+    nobody's. Records from before this binding are bound the same way.
+    """
+    if recorded.request_hash != pending.digest:
+        return None
+    body = orjson.loads(recorded.result)
+    events = body.get("events")
+    if not events or any(event.get("actor") != pending.caller.user_id for event in events):
+        return None
+    return Outcome(recorded.result, int(body["version"]))
 
 
-def _answer_from_record(pending: Pending, recorded: Recorded) -> None:
-    try:
-        _resolve(pending, _replay(recorded, pending.digest))
-    except IdempotencyMismatchError as exc:
-        _reject(pending, exc)
+def _answer_from_record(
+    pending: Pending, recorded: Recorded, refusal: Exception | None = None
+) -> None:
+    """Answers a command whose id the board has a record of (ADR 003).
+
+    Only its own caller's retry gets the recorded answer. To a caller the board is hidden from
+    (a missing board and one they are not a member of answer alike), or one creating a taken id,
+    the record is as if it were not there: they get the refusal they would get without it, so a
+    guessed or overheard command id tells them nothing. Anyone else learns that the id is taken.
+    """
+    own = _own_answer(recorded, pending)
+    if own is not None:
+        _resolve(pending, own)
+    elif isinstance(refusal, BoardNotFoundError | BoardExistsError):
+        _reject(pending, refusal)
+    else:
+        _reject(pending, IdempotencyMismatchError("this command id was used for another command"))
 
 
 class BoardCommands:
@@ -354,7 +378,13 @@ class BoardCommands:
         answered = set()
         for index, recorded in duplicates.recorded.items():
             pending = plan.appending[index][0]
-            _answer_from_record(pending, recorded)
+            # A create decided on a board we thought missing: the record says it is there.
+            refusal = (
+                board_exists(plan.before.board.board_id)
+                if isinstance(pending.command.payload, CreateBoard)
+                else None
+            )
+            _answer_from_record(pending, recorded, refusal)
             answered.add(id(pending))
         return [pending for pending in group if id(pending) not in answered]
 
@@ -382,7 +412,7 @@ class BoardCommands:
             if recorded is None:
                 _reject(pending, error)
             else:
-                _answer_from_record(pending, recorded)
+                _answer_from_record(pending, recorded, error)
         for (pending, outcome), recorded in zip(unchanged, records[len(refused) :], strict=True):
             if recorded is None:
                 _resolve(pending, outcome)

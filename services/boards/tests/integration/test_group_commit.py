@@ -22,15 +22,24 @@ from boards.adapters.event_store import (
     VersionConflictError,
 )
 from boards.adapters.redis_store import RedisEventStore
-from boards.domain import BoardNotFoundError, DomainError, RuleViolationError
+from boards.domain import BoardExistsError, BoardNotFoundError, DomainError, RuleViolationError
 from boards.service import BoardCommands, Caller, Outcome
-from contracts.commands import AddCard, AddColumn, CreateBoard, MoveCard, RenameBoard
+from contracts.commands import (
+    AddCard,
+    AddColumn,
+    AddMember,
+    CreateBoard,
+    MoveCard,
+    RenameBoard,
+)
 from contracts.envelope import AnyCommand, command_envelope
 from contracts.events import Event
+from contracts.fields import Role
 from contracts.streams import StreamKeys
 from redis.asyncio import Redis
 
 ALICE = Caller(user_id="alice", correlation_id="test")
+BOB = Caller(user_id="bob", correlation_id="test")
 MALLORY = Caller(user_id="mallory", correlation_id="test")
 BOUND = 10_000  # event-loop turns to wait for a condition before the test gives up
 
@@ -82,16 +91,20 @@ class Board:
         ):
             await self.commands.handle(self.board_id, _command(payload), ALICE)
 
-    async def in_one_group(self, commands: list[AnyCommand]) -> list[Outcome | BaseException]:
-        """Holds a first command's append in flight, queues `commands` behind it, then lets go:
-        they are decided and appended as one group (the gate is gone by then)."""
-        self.store.gate = asyncio.Event()
+    async def in_one_group(
+        self, commands: list[AnyCommand], callers: list[Caller] | None = None
+    ) -> list[Outcome | BaseException]:
+        """Holds a first command's append in flight, queues `commands` behind it (each from its
+        caller, Alice by default), then lets go: they are decided and appended as one group (the
+        gate is gone by then)."""
+        self.store.gate, self.store.at_gate = asyncio.Event(), 0
         held = asyncio.create_task(
             self.commands.handle(self.board_id, _command(RenameBoard(title="held")), ALICE)
         )
         await _until(lambda: self.store.at_gate == 1, "the first append reached the gate")
         tasks = [
-            asyncio.create_task(self.commands.handle(self.board_id, c, ALICE)) for c in commands
+            asyncio.create_task(self.commands.handle(self.board_id, c, caller))
+            for c, caller in zip(commands, callers or [ALICE] * len(commands), strict=True)
         ]
         await _until(
             lambda: self.commands.queued(self.board_id) == len(commands), "all commands queued"
@@ -290,6 +303,72 @@ def _told(answer: Outcome | BaseException, board_id: uuid.UUID) -> tuple[object,
     assert isinstance(answer, DomainError), answer
     details = {k: v for k, v in answer.details.items() if v != str(board_id)}
     return type(answer), answer.code, answer.message, details
+
+
+class TestCallersInAGroup:
+    """Each command of a group is recorded for its own caller: a retry gets its answer only from
+    the one who sent it (issue 12, hole 9)."""
+
+    async def test_each_record_answers_only_its_own_caller(self, board: Board) -> None:
+        await board.commands.handle(
+            board.board_id, _command(AddMember(user_id="bob", role=Role.EDITOR)), ALICE
+        )
+        first, second = board.cards
+        sent = [
+            _command(MoveCard(card_id=first, column_id=board.done)),
+            _command(MoveCard(card_id=second, column_id=board.done)),
+            _command(RenameBoard(title="renamed")),
+        ]
+        answers = await board.in_one_group(sent, [ALICE, BOB, ALICE])
+        assert [a.version for a in answers if isinstance(a, Outcome)] == [8, 9, 10]
+
+        missing = uuid.uuid4()
+        nowhere = await asyncio.gather(
+            board.commands.handle(missing, sent[0], MALLORY), return_exceptions=True
+        )
+        retries = await board.in_one_group(
+            [sent[0], sent[1], sent[0], sent[1], sent[2], _command(AddColumn(title="new"))],
+            [ALICE, BOB, BOB, MALLORY, MALLORY, BOB],
+        )
+        assert retries[:2] == answers[:2], "each caller's own retry gets its own answer"
+        assert isinstance(retries[2], IdempotencyMismatchError), "a member: the id is taken"
+        assert isinstance(nowhere[0], BoardNotFoundError)
+        for told in retries[3:5]:
+            assert _told(told, board.board_id) == _told(nowhere[0], missing)
+        assert isinstance(retries[5], Outcome)
+        assert retries[5].version == 12  # after the held command
+        events = await board.store.read(board.board_id)
+        assert [e.version for e in events] == list(range(1, 13))
+        assert {e.actor for e in events[7:10]} == {"alice", "bob"}
+
+    async def test_a_process_that_thought_the_board_missing_answers_a_replayed_create_as_taken(
+        self, redis: Redis, stream_keys: StreamKeys
+    ) -> None:
+        stale_store = GatedStore(redis, stream_keys)
+        stale = BoardCommands(stale_store)
+        board_id = uuid.uuid4()
+        with pytest.raises(BoardNotFoundError):
+            await stale.handle(board_id, _command(RenameBoard(title="x")), MALLORY)
+        create = _command(CreateBoard(title="Plans", board_id=board_id))
+        created = await BoardCommands(RedisEventStore(redis, stream_keys)).handle(
+            board_id, create, ALICE
+        )
+
+        # Decided on the board it remembers (none), the replay goes to the store, whose record
+        # refuses it: to Mallory that is the answer any create of a taken id gets.
+        replayed = await asyncio.gather(
+            stale.handle(board_id, create, MALLORY), return_exceptions=True
+        )
+        assert [[b.command_id for b in g] for g in stale_store.groups] == [[create.command_id]]
+        fresh = await asyncio.gather(
+            stale.handle(
+                board_id, _command(CreateBoard(title="Plans", board_id=board_id)), MALLORY
+            ),
+            return_exceptions=True,
+        )
+        assert isinstance(replayed[0], BoardExistsError)
+        assert _told(replayed[0], board_id) == _told(fresh[0], board_id)
+        assert await stale.handle(board_id, create, ALICE) == created
 
 
 class OvertakenStore(RedisEventStore):

@@ -362,7 +362,8 @@ class TestCommands:
 
 class TestWhatAStrangerLearns:
     """Whoever is not a member of a board gets, for every command, the very answer a board that
-    does not exist gets (its id aside), whatever version or body they send (issue 12, hole 9)."""
+    does not exist gets (its id aside), whatever command id, version or body they send; only
+    the caller who made a command gets its recorded answer again (issue 12, hole 9)."""
 
     @staticmethod
     async def _post(api: Api, url: str, body: dict[str, Any], user: str) -> tuple[int, bytes]:
@@ -381,6 +382,58 @@ class TestWhatAStrangerLearns:
         elsewhere = await self._post(api, f"/api/boards/{missing}/commands", body, user)
         assert answer == (elsewhere[0], elsewhere[1].replace(missing.encode(), board.encode()))
         return answer
+
+    async def test_a_command_id_replayed_by_a_stranger_gets_what_a_missing_board_gets(
+        self, api: Api
+    ) -> None:
+        board = await api.create_board()
+        sent = {"command_id": str(uuid.uuid4()), "type": "AddColumn", "payload": {"title": "X"}}
+        status, _ = await self._post(api, f"/api/boards/{board}/commands", sent, "alice")
+        assert status == 200
+
+        for body in (sent, {**sent, "payload": {"title": "another"}}):
+            status, raw = await self._alike_on_a_missing_board(api, board, body)
+            assert status == 404
+            answer = orjson.loads(raw)
+            assert_error(answer, "board_not_found")
+            assert answer["error"]["details"] == {"board_id": board}
+
+    async def test_the_callers_own_retry_still_gets_its_recorded_answer(self, api: Api) -> None:
+        board = await api.create_board()
+        url = f"/api/boards/{board}/commands"
+        sent = {"command_id": str(uuid.uuid4()), "type": "AddColumn", "payload": {"title": "X"}}
+        first = await self._post(api, url, sent, "alice")
+        await self._post(api, url, sent, "mallory")
+        assert await self._post(api, url, sent, "alice") == first
+        assert first[0] == 200
+
+    async def test_a_member_replaying_anothers_command_id_learns_only_that_it_is_taken(
+        self, api: Api
+    ) -> None:
+        board = await api.create_board()
+        await api.command(board, "AddMember", {"user_id": "bob", "role": "editor"})
+        url = f"/api/boards/{board}/commands"
+        sent = {"command_id": str(uuid.uuid4()), "type": "AddColumn", "payload": {"title": "X"}}
+        assert (await self._post(api, url, sent, "alice"))[0] == 200
+        status, raw = await self._post(api, url, sent, "bob")
+        assert status == 422
+        assert_error(orjson.loads(raw), "idempotency_mismatch")
+        assert b"events" not in raw
+        assert b'"version"' not in raw
+
+    async def test_a_removed_member_retrying_their_own_command_gets_its_answer(
+        self, api: Api
+    ) -> None:
+        # The answer they were given (or owed) while a member; nothing of the board since.
+        board = await api.create_board()
+        await api.command(board, "AddMember", {"user_id": "bob", "role": "editor"})
+        url = f"/api/boards/{board}/commands"
+        sent = {"command_id": str(uuid.uuid4()), "type": "AddColumn", "payload": {"title": "X"}}
+        first = await self._post(api, url, sent, "bob")
+        await api.command(board, "RemoveMember", {"user_id": "bob"})
+        assert await self._post(api, url, sent, "bob") == first
+        again = {**sent, "command_id": str(uuid.uuid4())}
+        assert (await self._alike_on_a_missing_board(api, board, again, "bob"))[0] == 404
 
     @pytest.mark.parametrize("expected_version", [None, 0, 1, 3, MAX_INT64])
     @pytest.mark.parametrize(
@@ -421,6 +474,11 @@ class TestWhatAStrangerLearns:
         await api.command(board_id, "AddMember", {"user_id": "bob", "role": "editor"})
         fresh = {**create, "command_id": str(uuid.uuid4())}
         answers = {
+            "the creator's command id, replayed by a stranger": (create, "mallory"),
+            "the creator's command id and another title": (
+                {**create, "payload": {"title": "Mine", "board_id": board_id}},
+                "mallory",
+            ),
             "a new command id, from a stranger": (fresh, "mallory"),
             "with the version it is not at": ({**fresh, "expected_version": 0}, "mallory"),
             "with the version it is at": ({**fresh, "expected_version": 2}, "mallory"),
