@@ -39,6 +39,9 @@ class BoardProjection:
     # The stored JSON of applied events, by version, where the caller had it: the archive keeps
     # that document, not a re-dump of the (possibly upcast) model, since the hash chain is over it.
     sources: dict[int, bytes] = field(default_factory=dict)
+    # (version, event id, hash) of the last event applied, once known: what a redelivery of
+    # that version, and the next event's `prev_hash`, must agree with (consumer.py).
+    last: tuple[int, str, str | None] | None = None
 
     @property
     def version(self) -> int:

@@ -304,6 +304,65 @@ class TestDivergence:
         with pytest.raises(LogDivergedError, match="below the checkpoint"):
             await _applier(redis, keys, read_store).start()
 
+    async def test_another_event_at_an_applied_version_stops_the_board(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        # Issue 12, hole 4: Redis restored from an older copy, and the board written again from
+        # version 1. The new history's events must not be taken for redeliveries.
+        board, other = uuid.uuid4(), uuid.uuid4()
+        await append(redis, keys, envelopes(board, _story(board, renames=2)))
+        applier = _applier(redis, keys, read_store)
+        await applier.start()
+        await _drain(applier)
+        before = await _docs(read_store, board)
+        rewritten = [
+            event.model_copy(update={"event_id": uuid.uuid4()})
+            for event in envelopes(board, [BoardCreated(title="again", owner_id="mallory")])
+        ]
+        await append(redis, keys, rewritten, to_log=False)
+        await append(redis, keys, envelopes(other, _story(other)))
+
+        await _drain(applier)
+
+        parked = await redis.xrange(dead_letter_key(keys, 0))
+        assert len(parked) == 1
+        assert parked[0][1][b"reason"].startswith(b"diverged: board " + str(board).encode())
+        assert b"version 1 is applied as event" in parked[0][1][b"reason"]
+        assert await _docs(read_store, board) == before
+        assert await read_store.board_version(other) == 3  # other boards flow on
+
+    async def test_an_event_that_does_not_chain_to_the_applied_one_stops_the_board(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        board = uuid.uuid4()
+        story = envelopes(board, _story(board, renames=1))
+        chained = [
+            event.model_copy(update={"prev_hash": f"{n:064x}", "hash": f"{n + 1:064x}"})
+            for n, event in enumerate(story)
+        ]
+        await append(redis, keys, chained)
+        applier = _applier(redis, keys, read_store)
+        await applier.start()
+        await _drain(applier)
+        # A fresh process, which must take the last hash from the archive, gets a version 5
+        # whose prev_hash is not version 4's hash, then a version 6 after it.
+        fresh = _applier(redis, keys, read_store, name="two")
+        await fresh.start()
+        stray = envelopes(board, [BoardRenamed(title="x", previous_title="t1")] * 2, start=5)
+        stray = [
+            stray[0].model_copy(update={"prev_hash": "f" * 64, "hash": "e" * 64}),
+            stray[1].model_copy(update={"prev_hash": "e" * 64, "hash": "d" * 64}),
+        ]
+        await append(redis, keys, stray)
+
+        await _drain(fresh)
+
+        reasons = [f[b"reason"] for _, f in await redis.xrange(dead_letter_key(keys, 0))]
+        assert len(reasons) == 2
+        assert b"version 5 does not chain to version 4" in reasons[0]
+        assert b"blocked at version 4" in reasons[1]
+        assert await read_store.board_version(board) == 4
+
 
 class TestTwoAppliers:
     async def test_alternating_appliers_apply_each_event_once(

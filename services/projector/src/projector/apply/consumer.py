@@ -242,10 +242,77 @@ class PartitionApplier:
         projection = touched.get(board_id) or await self._projection(board_id)
         touched[board_id] = projection
         if event.version <= projection.version:
-            return  # delivered again; already applied
+            # Delivered again, and already applied: unless it is another event of that version.
+            await self._check_same_history(projection, event, entry)
+            return
         if event.version > projection.version + 1:
             await self._heal(projection, event.version - 1, entry)
+        elif event.prev_hash is not None and projection.version > 0:
+            await self._check_same_history(projection, event, entry)
         self._apply(projection, event, entry, entry.raw)
+
+    async def _check_same_history(
+        self, projection: BoardProjection, event: AnyEvent, entry: FeedEntry
+    ) -> None:
+        """An event must belong to the history the read models were built from: a version
+        already applied must come again as the same event, and the next version must chain to
+        the last one applied. Otherwise the log was rewritten under the read models (an older
+        copy of Redis restored, then commands from the versions it lost): applying on would mix
+        two histories, and taking the event for a redelivery would hide the loss. The board
+        stops here, its events parked with the reason, until an operator recovers it
+        (docs/operations.md#a-board-whose-log-diverged)."""
+        redelivered = event.version <= projection.version
+        known = await self._applied_event(
+            projection, event.version if redelivered else projection.version
+        )
+        if known is None:
+            return  # not archived (compacted away, or written before the archive): cannot tell
+        event_id, event_hash = known
+        if redelivered and event_id == str(event.event_id):
+            return
+        if not redelivered and (event_hash is None or event_hash == event.prev_hash):
+            return
+        what = (
+            f"version {event.version} is applied as event {event_id}, not {event.event_id}"
+            if redelivered
+            else f"version {event.version} does not chain to version {projection.version} "
+            f"(prev_hash {event.prev_hash}, applied hash {event_hash})"
+        )
+        self._blocked[projection.board_id] = min(
+            self._blocked.get(projection.board_id, projection.version), projection.version
+        )
+        log.error(
+            "board %s diverged from its read models: %s",
+            projection.board_id,
+            what,
+            extra={"fields": {"board_id": projection.board_id, "version": event.version}},
+        )
+        raise EventFailedError(
+            entry,
+            f"diverged: board {projection.board_id}: {what}; the log was rewritten under the "
+            "read models (a restore?); this board stops until it is recovered",
+            final=True,
+        )
+
+    async def _applied_event(
+        self, projection: BoardProjection, version: int
+    ) -> tuple[str, str | None] | None:
+        """(event id, hash) of the event the read models applied at `version`: from this batch,
+        from the last one this process applied, or from the archive (one read, then kept)."""
+        for applied in reversed(projection.applied):
+            if applied.version == version:
+                return str(applied.event_id), applied.hash
+        if projection.last is not None and projection.last[0] == version:
+            return projection.last[1], projection.last[2]
+        archived = await self.store.archived_events(
+            uuid.UUID(projection.board_id), version, version, 1
+        )
+        if not archived:
+            return None
+        found = archived[0]
+        if version == projection.version:
+            projection.last = (version, str(found.event_id), found.hash)
+        return str(found.event_id), found.hash
 
     def _parse(self, entry: FeedEntry) -> AnyEvent:
         try:
@@ -265,6 +332,7 @@ class PartitionApplier:
         event's stored JSON, which may come from the board's log when a gap is healed."""
         try:
             apply_event(projection, event, source=source)
+            projection.last = (event.version, str(event.event_id), event.hash)
         except ProjectionError as exc:
             if self._attempts.get(entry.entry_id, 0) + 1 >= self.max_attempts:
                 self._blocked[projection.board_id] = event.version
