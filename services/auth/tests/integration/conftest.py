@@ -7,6 +7,9 @@ session with its own cookie jar, driving the login through HTTP redirects as a b
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -261,6 +264,28 @@ async def accounts(mongo: AsyncMongoClient[dict[str, Any]], mongo_db_name: str) 
 
 class Helpers:
     """Test modules cannot import conftest; they get these through the `helpers` fixture."""
+
+    @staticmethod
+    async def auth_cli(mongo_url: str, mongo_db: str, kek: str, *args: str) -> tuple[int, str, str]:
+        """`python -m auth <args>` against that database: exit status, stdout, stderr."""
+        env = {
+            **os.environ,
+            "AUTH_MONGO_URL": mongo_url,
+            "AUTH_MONGO_DB": mongo_db,
+            "AUTH_KEY_ENCRYPTION_KEYS": kek,
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "auth",
+            *args,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        assert process.returncode is not None
+        return process.returncode, out.decode(), err.decode()
 
     @staticmethod
     def kid_of(token: str) -> str:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import sys
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 from cardstream_runtime.jwt import InvalidTokenError
 from cardstream_testing.answers import read_answer
@@ -309,7 +308,7 @@ class TestKeyRotation:
         await verifier.verify(first["access_token"])  # the verifier has fetched the JWKS
         before = await _jwks_kids(http, auth)
 
-        rotated = await _rotate_keys_cli(mongo_url, mongo_db_name, kek)
+        rotated = await _rotate_keys_cli(helpers, mongo_url, mongo_db_name, kek)
         _, second, _ = await new_browser().login("ben@example.com")
 
         assert helpers.kid_of(first["access_token"]) == rotated["previous"]
@@ -322,10 +321,10 @@ class TestKeyRotation:
         await fresh.verify(second["access_token"])
 
     async def test_the_jwks_publishes_current_next_and_previous(
-        self, auth, http, mongo_url, mongo_db_name, kek
+        self, auth, http, helpers, mongo_url, mongo_db_name, kek
     ):
         first = await _jwks_kids(http, auth)
-        rotated = await _rotate_keys_cli(mongo_url, mongo_db_name, kek)
+        rotated = await _rotate_keys_cli(helpers, mongo_url, mongo_db_name, kek)
         second = await _jwks_kids(http, auth)
 
         assert first["count"] == 2
@@ -337,8 +336,8 @@ class TestKeyRotation:
         self, browser, http, helpers, mongo_url, mongo_db_name, kek
     ):
         _, tokens, _ = await browser.login()
-        await _rotate_keys_cli(mongo_url, mongo_db_name, kek)
-        await _rotate_keys_cli(mongo_url, mongo_db_name, kek)
+        await _rotate_keys_cli(helpers, mongo_url, mongo_db_name, kek)
+        await _rotate_keys_cli(helpers, mongo_url, mongo_db_name, kek)
         verifier = helpers.verifier(browser.auth, http)
 
         with pytest.raises(InvalidTokenError):
@@ -381,26 +380,9 @@ def _signing_keys_key():
     return signing_keys_key
 
 
-async def _rotate_keys_cli(mongo_url: str, mongo_db: str, kek: str) -> dict:
-    import orjson
-
-    env = {
-        **os.environ,
-        "AUTH_MONGO_URL": mongo_url,
-        "AUTH_MONGO_DB": mongo_db,
-        "AUTH_KEY_ENCRYPTION_KEYS": kek,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "auth",
-        "rotate-keys",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0, err.decode()
+async def _rotate_keys_cli(helpers, mongo_url: str, mongo_db: str, kek: str) -> dict:
+    status, out, err = await helpers.auth_cli(mongo_url, mongo_db, kek, "rotate-keys")
+    assert status == 0, err
     rotated: dict = orjson.loads(out)
     return rotated
 

@@ -4,9 +4,6 @@ there is never used, and the key-encryption key can be rotated."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -26,27 +23,6 @@ def _store(db, kek: str, *, discard_unsealed: bool = False) -> MongoSigningKeys:
     return MongoSigningKeys(
         db, AesGcmKeyEncryption(parse_keys(kek)), discard_unsealed=discard_unsealed
     )
-
-
-async def _cli(mongo_url: str, mongo_db: str, kek: str, *args: str) -> tuple[int, str, str]:
-    env = {
-        **os.environ,
-        "AUTH_MONGO_URL": mongo_url,
-        "AUTH_MONGO_DB": mongo_db,
-        "AUTH_KEY_ENCRYPTION_KEYS": kek,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "auth",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 def _kids(ring) -> tuple:
@@ -132,17 +108,19 @@ class TestAtRest:
 
 class TestRotatingTheKeyEncryptionKey:
     async def test_rewrap_seals_every_ring_under_the_new_key_and_keeps_the_signing_keys(
-        self, mongo, mongo_url, mongo_db_name, kek
+        self, helpers, mongo, mongo_url, mongo_db_name, kek
     ):
         db = mongo[mongo_db_name]
         before = await _store(db, kek).ensure(now=datetime.now(UTC))
-        status, new_entry, _ = await _cli(mongo_url, mongo_db_name, kek, "new-kek", "second")
+        status, new_entry, _ = await helpers.auth_cli(
+            mongo_url, mongo_db_name, kek, "new-kek", "second"
+        )
         assert status == 0
         both = f"{new_entry.strip()},{kek}"
 
         # With both keys given, the ring still opens before it is rewrapped.
         assert _kids(await _store(db, both).load()) == _kids(before)
-        status, out, err = await _cli(mongo_url, mongo_db_name, both, "rewrap-keys")
+        status, out, err = await helpers.auth_cli(mongo_url, mongo_db_name, both, "rewrap-keys")
 
         assert status == 0, err
         assert '"rewrapped":1' in out
@@ -154,7 +132,7 @@ class TestRotatingTheKeyEncryptionKey:
             await _store(db, kek).load()
 
     async def test_plain_rings_are_sealed_only_when_asked(
-        self, mongo, mongo_url, mongo_db_name, kek
+        self, helpers, mongo, mongo_url, mongo_db_name, kek
     ):
         key, following = SigningKey.generate(), SigningKey.generate()
         db = mongo[mongo_db_name]
@@ -168,10 +146,12 @@ class TestRotatingTheKeyEncryptionKey:
             }
         )
 
-        status, _, err = await _cli(mongo_url, mongo_db_name, kek, "rewrap-keys")
+        status, _, err = await helpers.auth_cli(mongo_url, mongo_db_name, kek, "rewrap-keys")
         assert status != 0
         assert "--seal-plain" in err
-        status, out, err = await _cli(mongo_url, mongo_db_name, kek, "rewrap-keys", "--seal-plain")
+        status, out, err = await helpers.auth_cli(
+            mongo_url, mongo_db_name, kek, "rewrap-keys", "--seal-plain"
+        )
 
         assert status == 0, err
         assert '"sealed_plain":1' in out
@@ -179,8 +159,10 @@ class TestRotatingTheKeyEncryptionKey:
         assert ring is not None
         assert (ring.version, ring.current.kid, ring.next.kid) == (3, key.kid, following.kid)
 
-    async def test_new_kek_prints_an_entry_settings_accept(self, mongo_url, mongo_db_name, kek):
-        status, out, _ = await _cli(mongo_url, mongo_db_name, kek, "new-kek", "2027-01")
+    async def test_new_kek_prints_an_entry_settings_accept(
+        self, helpers, mongo_url, mongo_db_name, kek
+    ):
+        status, out, _ = await helpers.auth_cli(mongo_url, mongo_db_name, kek, "new-kek", "2027-01")
 
         assert status == 0
         assert list(parse_keys(out)) == ["2027-01"]

@@ -8,7 +8,7 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -632,45 +632,49 @@ class TestHealth:
 
 
 class TestUnreachableStore:
-    async def test_commands_answer_503_when_redis_is_gone(
+    @pytest.fixture
+    def own_redis(self, tmp_path: Path) -> Iterator[RedisServer]:
+        """A Redis of this test's own, since it is stopped or frozen."""
+        with RedisServer(tmp_path / "redis") as server:
+            yield server
+
+    @pytest.fixture
+    async def api(
         self,
         aiohttp_client: Callable[[web.Application], Awaitable[Client]],
         tmp_path: Path,
         signer: DevSigner,
+        own_redis: RedisServer,
+    ) -> Api:
+        settings = _settings(tmp_path, signer, own_redis.url, "").model_copy(
+            update={"redis_timeout_s": 0.5, "request_timeout_s": 2.0}
+        )
+        return Api(await aiohttp_client(create_app(settings)), signer)
+
+    async def test_commands_answer_503_when_redis_is_gone(
+        self, api: Api, own_redis: RedisServer
     ) -> None:
-        with RedisServer(tmp_path / "redis") as server:
-            client = await aiohttp_client(create_app(_settings(tmp_path, signer, server.url, "")))
-            api = Api(client, signer)
-            board = await api.create_board()
-            server.stop()
-            status, body = await api.command(board, "RenameBoard", {"title": "lost?"})
-            assert status == 503
-            assert_error(body, "store_unavailable")
+        board = await api.create_board()
+        own_redis.stop()
+        status, body = await api.command(board, "RenameBoard", {"title": "lost?"})
+        assert status == 503
+        assert_error(body, "store_unavailable")
 
     async def test_a_frozen_redis_is_a_503_and_readiness_names_it(
-        self,
-        aiohttp_client: Callable[[web.Application], Awaitable[Client]],
-        tmp_path: Path,
-        signer: DevSigner,
+        self, api: Api, own_redis: RedisServer
     ) -> None:
         # Issue 12, hole 8: a Redis that keeps the connection but never answers must not hold
         # the command, nor the board's committer, nor /readyz.
-        with RedisServer(tmp_path / "redis") as server:
-            settings = _settings(tmp_path, signer, server.url, "").model_copy(
-                update={"redis_timeout_s": 0.5, "request_timeout_s": 2.0}
-            )
-            client = await aiohttp_client(create_app(settings))
-            api = Api(client, signer)
-            board = await api.create_board()
-            with server.frozen():
-                status, body = await api.command(board, "RenameBoard", {"title": "held?"})
-                assert status == 503
-                assert_error(body, "store_unavailable")
-                response = await client.get("/readyz")
-                assert response.status == 503
-                assert (await response.json())["redis"].startswith("TimeoutError")
-            status, body = await api.command(board, "RenameBoard", {"title": "resumed"})
-            assert status == 200, body
+        board = await api.create_board()
+        with own_redis.frozen():
+            status, body = await api.command(board, "RenameBoard", {"title": "held?"})
+            assert status == 503
+            assert_error(body, "store_unavailable")
+            response = await api.client.get("/readyz")
+            assert response.status == 503
+            assert (await response.json())["redis"].startswith("TimeoutError")
+        status, body = await api.command(board, "RenameBoard", {"title": "resumed"})
+        assert status == 200, body
 
 
 class TestProductionMode:
