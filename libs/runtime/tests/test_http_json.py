@@ -233,6 +233,9 @@ class TestFreshness:
             ({"Cache-Control": "max-age=banana"}, 60),
             ({}, 60),
             ({"Cache-Control": "max-age=99999999"}, 24 * 3600),
+            # Hundreds of digits: an int Python takes, a float it cannot (OverflowError before).
+            ({"Cache-Control": "max-age=" + "9" * 400}, 24 * 3600),
+            ({"Cache-Control": "max-age=300", "Age": "9" * 400}, 0),
         ],
     )
     def test_cache_control_decides(self, headers, expected):

@@ -40,17 +40,20 @@ def freshness(headers: Any, *, default_s: float) -> float:
         if name in ("no-store", "no-cache"):
             return 0.0
         if name == "max-age":
-            try:
-                max_age = float(int(value.strip().strip('"')))
-            except ValueError:
-                max_age = None
+            max_age = _seconds(value.strip().strip('"'))
     if max_age is None:
         return default_s
-    try:
-        age = float(int(headers.get("Age", "0")))
-    except ValueError:
-        age = 0.0
+    age = _seconds(headers.get("Age", "0")) or 0.0
     return min(max(max_age - age, 0.0), MAX_FRESHNESS_S)
+
+
+def _seconds(text: str) -> float | None:
+    """A delta-seconds header value; None when it is not one. Clamped before conversion: a
+    number of hundreds of digits (which Python's int takes) overflows a float."""
+    try:
+        return float(min(int(text), 10 * MAX_FRESHNESS_S))
+    except ValueError:
+        return None
 
 
 async def fetch_json(session: aiohttp.ClientSession, url: str) -> tuple[Any, Any]:
