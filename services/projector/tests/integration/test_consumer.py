@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import uuid
 from pathlib import Path
@@ -32,6 +33,8 @@ from projector.apply.consumer import (
     LogDivergedError,
     PartitionApplier,
 )
+from projector.ops.progress import Progress
+from projector.ops.rebuild import verify_live
 from projector.store.mongo import MongoReadStore
 from projector.store.port import Checkpoint
 from projector.streams import dead_letter_key
@@ -362,6 +365,27 @@ class TestDivergence:
         assert b"version 5 does not chain to version 4" in reasons[0]
         assert b"blocked at version 4" in reasons[1]
         assert await read_store.board_version(board) == 4
+
+    async def test_verify_reports_a_board_whose_log_lost_versions_the_read_models_have(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        board = uuid.uuid4()
+        story = envelopes(board, _story(board, renames=2))
+        await append(redis, keys, story)
+        applier = _applier(redis, keys, read_store)
+        await applier.start()
+        await _drain(applier)
+        assert (await verify_live(redis, read_store, keys, Progress(io.StringIO(), "v"))).ok
+        # An older copy of Redis restored: the board's log ends at version 2 again.
+        await redis.delete(keys.board_log(board), keys.board_head(board))
+        await append(redis, keys, story[:2], to_feed=False)
+
+        result = await verify_live(redis, read_store, keys, Progress(io.StringIO(), "v"))
+
+        assert result.problems == [
+            f"board {board}: at version 5, but its log ends at 2: the log lost versions the "
+            "archive holds (docs/operations.md#a-board-whose-log-diverged)"
+        ]
 
 
 class TestTwoAppliers:
