@@ -167,6 +167,8 @@ def services(ports: Ports) -> list[Service]:
             "MONGO_DB": "cardstream_auth",
             # Plain http on localhost: a Secure cookie would never come back.
             "COOKIE_SECURE": "false",
+            # nginx, on this machine, says who the client is (its per-IP limits count by it).
+            "TRUSTED_PROXIES": '["127.0.0.1"]',
             **({} if own_kek_given() else {"KEY_ENCRYPTION_KEYS_FILE": str(KEK_FILE)}),
             **sign_in,
         },

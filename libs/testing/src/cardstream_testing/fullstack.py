@@ -63,6 +63,7 @@ def _services(
             "AUTH_OIDC_CLIENT_ID": CLIENT_ID,
             "AUTH_OIDC_CLIENT_SECRET": CLIENT_SECRET,
             "AUTH_COOKIE_SECURE": "false",
+            "AUTH_TRUSTED_PROXIES": '["127.0.0.1"]',
             "AUTH_REDIS_URL": redis_url,
             "AUTH_MONGO_URL": mongo_url,
             "AUTH_MONGO_DB": f"{db}_auth",

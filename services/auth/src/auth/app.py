@@ -30,6 +30,7 @@ from auth.domain.id_token import GOOGLE_ISSUERS
 from auth.entrypoints.http import auth_errors, routes
 from auth.keys import (
     http_client_key,
+    limits_key,
     mongo_key,
     redis_key,
     service_key,
@@ -37,6 +38,7 @@ from auth.keys import (
     signing_keys_key,
     verifier_key,
 )
+from auth.limits import AuthLimits
 from auth.service import AuthService
 from auth.settings import AuthSettings
 from auth.signing import SigningKeyCache
@@ -73,6 +75,7 @@ def create_app(
         handler_args={"max_field_size": 16 * 1024},
     )
     app[settings_key] = settings
+    app[limits_key] = AuthLimits.from_settings(settings, clock)
     app.add_routes(routes)
     app.cleanup_ctx.append(_redis_ctx(redis))
     app.cleanup_ctx.append(_mongo_ctx(mongo))

@@ -10,6 +10,7 @@ from cardstream_runtime.jwt import TokenVerifier
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
+from auth.limits import AuthLimits
 from auth.service import AuthService
 from auth.settings import AuthSettings
 from auth.signing import SigningKeyCache
@@ -21,3 +22,4 @@ http_client_key = web.AppKey("http_client", aiohttp.ClientSession)
 signing_keys_key = web.AppKey("signing_keys", SigningKeyCache)
 verifier_key = web.AppKey("verifier", TokenVerifier)
 service_key = web.AppKey("service", AuthService)
+limits_key = web.AppKey("limits", AuthLimits)

@@ -11,6 +11,7 @@ from typing import Self
 from urllib.parse import urlsplit
 
 from cardstream_runtime.ended_sessions import ended_channel
+from cardstream_runtime.limits import parse_networks
 from cardstream_runtime.settings import Mode
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -91,6 +92,15 @@ class AuthSettings(BaseSettings):
     # refuses to start without its own.
     key_encryption_keys: SecretStr = SecretStr("")
     key_encryption_keys_file: Path | None = None
+    # Per client address, per process (auth/limits.py): N at once, then N a minute. Generous
+    # for people (a whole office behind one NAT included), short of a flood.
+    login_per_min: int = Field(default=60, ge=1, le=100_000)
+    refresh_per_min: int = Field(default=120, ge=1, le=100_000)
+    token_exchange_per_min: int = Field(default=60, ge=1, le=100_000)
+    user_lookup_per_min: int = Field(default=120, ge=1, le=100_000)
+    # Peers whose X-Forwarded-For is believed (nginx in front): addresses or CIDR blocks. Empty:
+    # the socket peer is the client, whatever the header says.
+    trusted_proxies: list[str] = []
     post_login_redirect: str = "/"
     # Off only for plain-http localhost in development.
     cookie_secure: bool = True
@@ -107,6 +117,12 @@ class AuthSettings(BaseSettings):
         if not value.startswith("/") or value.startswith("//"):
             raise ValueError("post_login_redirect must be a path on this site, like /")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        parse_networks(values)
+        return values
 
     @field_validator("allowed_domains", "allowed_emails")
     @classmethod

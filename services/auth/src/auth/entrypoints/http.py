@@ -32,6 +32,7 @@ from auth.domain.errors import (
 from auth.domain.login import login_hint, safe_next_path
 from auth.domain.tokens import User
 from auth.keys import (
+    limits_key,
     mongo_key,
     redis_key,
     service_key,
@@ -94,6 +95,8 @@ def _status(exc: AuthError) -> int:
 
 @routes.get("/auth/login")
 async def login(request: web.Request) -> web.Response:
+    limits = request.app[limits_key]
+    limits.check(limits.login, request)
     next_path = safe_next_path(request.query.get("next"))
     hint = login_hint(request.query.get("login_hint"))
     started = await request.app[service_key].start_login(
@@ -134,6 +137,8 @@ async def callback(request: web.Request) -> web.Response:
 
 @routes.post("/auth/token/google")
 async def token_from_id_token(request: web.Request) -> web.Response:
+    limits = request.app[limits_key]
+    limits.check(limits.token_exchange, request)
     body = await _json_object(request)
     if body is None:
         raise ApiError(400, "invalid_request", 'send {"id_token": ...} as JSON')
@@ -149,6 +154,8 @@ async def token_from_id_token(request: web.Request) -> web.Response:
 
 @routes.post("/auth/refresh")
 async def refresh(request: web.Request) -> web.Response:
+    limits = request.app[limits_key]
+    limits.check(limits.refresh, request)
     body = await _json_object(request)
     if body is not None:
         token = _string_field(body, "refresh_token", required=True)
@@ -213,6 +220,9 @@ _MAX_EMAIL = 320
 @routes.get("/auth/users")
 async def find_user(request: web.Request) -> web.Response:
     """Who an email address belongs to, so that a board owner can invite them by it."""
+    # Before the token is checked: a flood of bad tokens is refused as cheaply as good ones.
+    limits = request.app[limits_key]
+    limits.check(limits.user_lookup, request)
     claims = await authenticate(request, request.app[verifier_key])
     email = request.query.get("email", "").strip()
     if not email or len(email) > _MAX_EMAIL or "@" not in email:
