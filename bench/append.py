@@ -48,7 +48,7 @@ from redis.exceptions import RedisError
 
 from bench.runtime import BenchSettings, CpuMeter, Tally, closed_loop, log, open_loop, run_async
 from bench.services import boards_process, service_process
-from bench.stack import redis_facts
+from bench.stack import UNLIMITED_COMMANDS, redis_facts
 
 ISSUER, AUDIENCE, USER = "cardstream-bench", "cardstream", "bench"
 TOKEN_TTL = 24 * 60 * 60
@@ -563,6 +563,7 @@ def run(settings: BenchSettings) -> dict[str, Any]:
                 # Production mode refuses to start on a Redis that could lose events.
                 "BOARDS_MODE": "production",
                 "BOARDS_LOG_LEVEL": "WARNING",
+                **UNLIMITED_COMMANDS,
             }
             token = signer.token(USER, ttl=TOKEN_TTL)
             profile = None

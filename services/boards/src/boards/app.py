@@ -4,13 +4,15 @@ real adapters from settings."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from cardstream_runtime.deadlines import deadline_middleware
 from cardstream_runtime.ended_sessions import EndedSessions
 from cardstream_runtime.errors import error_middleware
 from cardstream_runtime.jwt import KeySource, SharedSecretVerifier, verifier_from_settings
+from cardstream_runtime.limits import RateLimiter
 from cardstream_runtime.logs import request_context_middleware
 from contracts.streams import StreamKeys
 from redis.asyncio import Redis
@@ -19,6 +21,7 @@ from boards.adapters.redis_config import RedisSafety, check_redis_safety
 from boards.adapters.redis_store import RedisEventStore
 from boards.entrypoints.http import command_errors, routes
 from boards.keys import (
+    command_limit_key,
     commands_key,
     ended_sessions_key,
     nextauth_verifier_key,
@@ -43,6 +46,7 @@ def create_app(
     *,
     redis: Redis | None = None,
     keys: KeySource | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
@@ -55,6 +59,9 @@ def create_app(
         handler_args={"max_field_size": 16 * 1024},
     )
     app[settings_key] = settings
+    app[command_limit_key] = RateLimiter(
+        rate_per_s=settings.commands_per_user_per_s, burst=settings.commands_burst, clock=clock
+    )
     app.add_routes(routes)
     app.cleanup_ctx.append(_redis_ctx(redis))
     app.cleanup_ctx.append(_verifier_ctx(keys))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from cardstream_runtime.ended_sessions import EndedSessions
 from cardstream_runtime.jwt import SharedSecretVerifier, TokenVerifier
+from cardstream_runtime.limits import RateLimiter
 from redis.asyncio import Redis
 
 from boards.adapters.event_store import EventStore
@@ -21,3 +22,5 @@ verifier_key = web.AppKey("verifier", TokenVerifier)
 nextauth_verifier_key: web.AppKey[SharedSecretVerifier | None] = web.AppKey("nextauth_verifier")
 redis_safety_key = web.AppKey("redis_safety", RedisSafety)
 ended_sessions_key = web.AppKey("ended_sessions", EndedSessions)
+# Commands per user (BOARDS_COMMANDS_PER_USER_PER_S, BOARDS_COMMANDS_BURST).
+command_limit_key = web.AppKey("command_limit", RateLimiter)

@@ -31,6 +31,11 @@ class BoardsSettings(ServiceSettings):
     key_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9:_-]*$")
     idempotency_ttl_seconds: int = Field(default=IDEMPOTENCY_TTL_SECONDS, ge=60)
     max_body_bytes: int = 64 * 1024
+    # Per user and per process, before a command reaches its board's queue: `commands_burst`
+    # at once, then this many a second (cardstream_runtime.limits). A person dragging cards
+    # sends a few a second; a script importing a board may use the burst.
+    commands_per_user_per_s: float = Field(default=50.0, gt=0, le=100_000)
+    commands_burst: int = Field(default=200, ge=1, le=1_000_000)
     # NextAuth compatibility (docs/nextauth.md): off unless this is on, and then the secret,
     # the issuers and the audience the front end's tokens must carry are all required.
     accept_nextauth_tokens: bool = False

@@ -32,7 +32,13 @@ from boards.domain import (
     PermissionDeniedError,
     derive_id,
 )
-from boards.keys import commands_key, nextauth_verifier_key, redis_key, verifier_key
+from boards.keys import (
+    command_limit_key,
+    commands_key,
+    nextauth_verifier_key,
+    redis_key,
+    verifier_key,
+)
 from boards.service import Caller, Outcome
 
 log = logging.getLogger("boards.http")
@@ -56,6 +62,9 @@ async def run_command(request: web.Request, board_id: UUID, command: AnyCommand)
     claims = await authenticate(
         request, request.app[verifier_key], request.app[nextauth_verifier_key]
     )
+    # After authentication, so a stranger cannot spend someone's allowance; before the board's
+    # queue, so a refused command costs no decision and no append.
+    request.app[command_limit_key].check(claims.sub)
     caller = Caller(
         user_id=claims.sub, correlation_id=logs.correlation_id.get() or uuid.uuid4().hex
     )
