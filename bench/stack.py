@@ -21,12 +21,13 @@ from bench.runtime import log as bench_log
 ISSUER, AUDIENCE, USER = "cardstream-bench", "cardstream", "bench"
 TOKEN_TTL = 24 * 60 * 60
 PARTITIONS = 16
-# The benchmarks drive thousands of commands a second as one user: they measure throughput, not
-# the per-user limit, which would otherwise refuse most of them.
+# The benchmarks drive thousands of commands a second and open thousands of sockets as one
+# user: they measure throughput, not the per-user limits, which would refuse most of them.
 UNLIMITED_COMMANDS = {
     "BOARDS_COMMANDS_PER_USER_PER_S": "100000",
     "BOARDS_COMMANDS_BURST": "1000000",
 }
+UNLIMITED = {"BOARDS": UNLIMITED_COMMANDS, "PROJECTOR": {"PROJECTOR_WS_PER_USER": "10000"}}
 
 Doc = dict[str, Any]
 
@@ -57,7 +58,7 @@ class Servers:
             # The boards service refuses to start in production on a Redis that could lose events.
             f"{prefix}_MODE": "production",
             f"{prefix}_LOG_LEVEL": "WARNING",
-            **(UNLIMITED_COMMANDS if prefix == "BOARDS" else {}),
+            **UNLIMITED.get(prefix, {}),
             **{f"{prefix}_{name.upper()}": value for name, value in settings.items()},
         }
 

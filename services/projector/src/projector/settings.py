@@ -67,6 +67,9 @@ class ProjectorSettings(ServiceSettings):
     ws_max_message_bytes: int = 64 * 1024
     # Messages waiting for one slow connection before it is sent a fresh snapshot or dropped.
     ws_send_queue: int = Field(default=256, ge=8)
+    # Open sockets per user and process; the next is closed with 4429 once authenticated. A
+    # person has a socket per tab; a runaway script opening sockets stops here.
+    ws_per_user: int = Field(default=20, ge=1, le=10_000)
 
     @property
     def applies(self) -> bool:

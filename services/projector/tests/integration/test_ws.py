@@ -41,6 +41,7 @@ from projector.keys import hub_key, read_store_key
 from projector.projection import apply_event
 from projector.read.ws.hub import WebSocketHub
 from projector.read.ws.snapshots import fold_detail
+from projector.settings import ProjectorSettings
 from redis.asyncio import Redis
 
 WAIT_S = 5.0
@@ -800,3 +801,56 @@ async def _viewers(ws: Socket, until: list[dict[str, Any]] | None = None) -> lis
         if until is None or message["viewers"] == until:
             viewers: list[dict[str, Any]] = message["viewers"]
             return viewers
+
+
+class TestSocketsPerUser:
+    """PROJECTOR_WS_PER_USER sockets per user and process; the next is closed with 4429."""
+
+    async def _open(self, client: Client, signer: DevSigner, user: str) -> Socket:
+        ws = await connect(client, signer, user)
+        await ws.send_json({"type": "ping"})
+        assert await receive(ws) == {"type": "pong"}  # authenticated and counted
+        return ws
+
+    async def test_the_nth_socket_is_served_and_the_next_closed_with_4429(
+        self, make_client: MakeClient, signer: DevSigner
+    ) -> None:
+        client = await make_client(ws_per_user=3)
+        open_ = [await self._open(client, signer, "alice") for _ in range(3)]
+
+        extra = await connect(client, signer, "alice")
+
+        assert await closed_with(extra) == 4429
+        assert extra.close_code == 4429
+        for ws in open_:  # the others are untouched
+            await ws.send_json({"type": "ping"})
+            assert await receive(ws) == {"type": "pong"}
+
+    async def test_the_reason_says_why(self, make_client: MakeClient, signer: DevSigner) -> None:
+        client = await make_client(ws_per_user=1)
+        await self._open(client, signer, "alice")
+        extra = await connect(client, signer, "alice")
+        msg = await extra.receive(timeout=WAIT_S)
+        assert (msg.type, msg.data, msg.extra) == (
+            WSMsgType.CLOSE,
+            4429,
+            "too many WebSockets for this user (at most 1)",
+        )
+
+    async def test_other_users_are_counted_apart_and_a_closed_socket_frees_its_place(
+        self, make_client: MakeClient, signer: DevSigner
+    ) -> None:
+        client = await make_client(ws_per_user=1)
+        first = await self._open(client, signer, "alice")
+        await self._open(client, signer, "bob")
+        await first.close()
+        # The server forgets a socket once its handler sees the close: let the loop get there.
+        hub = client.app[hub_key]
+        for _ in range(10_000):
+            if len(hub.connections) == 1:
+                break
+            await asyncio.sleep(0)  # a turn of the loop, not a wait
+        await self._open(client, signer, "alice")
+
+    def test_the_default_is_twenty(self) -> None:
+        assert ProjectorSettings.model_fields["ws_per_user"].default == 20

@@ -35,6 +35,7 @@ from projector.read.ws.feed import FeedTail
 from projector.read.ws.messages import (
     CLOSE_GOING_AWAY,
     CLOSE_NORMAL,
+    CLOSE_TOO_MANY_SOCKETS,
     CLOSE_UNAUTHORIZED,
     PONG,
     encode_error,
@@ -81,6 +82,7 @@ class WebSocketHub:
         )
         self.connections: set[Connection] = set()
         self._by_sid: dict[str, set[Connection]] = {}
+        self._by_user: dict[str, set[Connection]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
 
@@ -167,10 +169,16 @@ class WebSocketHub:
         if self._closed:
             await ws.close(code=CLOSE_GOING_AWAY, message=b"server shutting down")
             return ws
+        limit = self._settings.ws_per_user
+        if len(self._by_user.get(claims.sub, ())) >= limit:
+            reason = f"too many WebSockets for this user (at most {limit})".encode()
+            await _refuse(ws, reason, code=CLOSE_TOO_MANY_SOCKETS)
+            return ws
         conn = Connection(
             ws, request, claims, queue_size=self._settings.ws_send_queue, on_close=self._forget
         )
         self.connections.add(conn)
+        self._by_user.setdefault(conn.user_id, set()).add(conn)
         self._index(conn)
         conn.start()
         try:
@@ -273,11 +281,18 @@ class WebSocketHub:
             self._subs.end(sub)
         self.connections.discard(conn)
         self._unindex(conn)
+        mine = self._by_user.get(conn.user_id)
+        if mine is not None:
+            mine.discard(conn)
+            if not mine:
+                del self._by_user[conn.user_id]
 
 
-async def _refuse(ws: web.WebSocketResponse, reason: bytes) -> None:
+async def _refuse(
+    ws: web.WebSocketResponse, reason: bytes, *, code: int = CLOSE_UNAUTHORIZED
+) -> None:
     try:
-        await asyncio.wait_for(ws.close(code=CLOSE_UNAUTHORIZED, message=reason), CLOSE_TIMEOUT_S)
+        await asyncio.wait_for(ws.close(code=code, message=reason), CLOSE_TIMEOUT_S)
     except Exception:
         log.debug("closing an unauthenticated socket failed", exc_info=True)
 

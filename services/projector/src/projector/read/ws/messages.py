@@ -13,6 +13,8 @@ from pydantic import TypeAdapter
 
 # No token in time, a bad or expired token, or the session was ended.
 CLOSE_UNAUTHORIZED = 4401
+# The user has PROJECTOR_WS_PER_USER sockets open on this process already (HTTP's 429).
+CLOSE_TOO_MANY_SOCKETS = 4429
 CLOSE_NORMAL = WSCloseCode.OK
 CLOSE_GOING_AWAY = WSCloseCode.GOING_AWAY
 CLOSE_TOO_SLOW = WSCloseCode.TRY_AGAIN_LATER
