@@ -307,6 +307,53 @@ class TestAuth:
             assert (status, seen["service"], seen["path"]) == (200, "auth", path)
 
 
+class TestPerIpLimits:
+    """nginx's `limit_req` on the endpoints anyone can call (issue 12, hole 3): N a minute with
+    N+1 answered at once, then the JSON 429 with Retry-After, before auth sees the request."""
+
+    @pytest.mark.parametrize(
+        ("method", "path", "allowed"),
+        [
+            ("GET", "/auth/login", 61),
+            ("POST", "/auth/refresh", 121),
+            ("POST", "/auth/token/google", 61),
+            ("GET", "/auth/users?email=a@example.com", 121),
+        ],
+    )
+    async def test_the_burst_reaches_auth_and_the_next_is_a_json_429(
+        self,
+        gateways: Gateways,
+        projector: test_utils.TestServer,
+        auth: test_utils.TestServer,
+        http: aiohttp.ClientSession,
+        method: str,
+        path: str,
+        allowed: int,
+    ) -> None:
+        nobody = f"127.0.0.1:{free_port()}"
+        gateway = await gateways.start(
+            Upstreams(boards=nobody, projector=nobody, auth=f"127.0.0.1:{auth.port}")
+        )
+        for _ in range(allowed):
+            status, seen, _ = await _json(http, method, f"{gateway.url}{path}")
+            assert (status, seen["service"]) == (200, "auth")
+
+        # The next is refused, unless the zone refilled meanwhile (one every 0.5 or 1 s): a
+        # slow machine may see one or two more answered first, never a minute's worth.
+        for _ in range(5):
+            status, body, headers = await _json(http, method, f"{gateway.url}{path}")
+            if status == 429:
+                break
+
+        assert _error(status, body) == (429, "rate_limited", {"retry_after_s": 1})
+        assert headers["Retry-After"] == "1"
+        assert headers["Content-Type"] == "application/json"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        # Other paths of auth are not limited by it.
+        status, seen, _ = await _json(http, "GET", f"{gateway.url}/.well-known/jwks.json")
+        assert (status, seen["service"]) == (200, "auth")
+
+
 class TestAServiceThatIsDown:
     async def test_its_paths_answer_json_503_not_an_nginx_page(
         self, gateways: Gateways, http: aiohttp.ClientSession
