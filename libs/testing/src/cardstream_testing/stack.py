@@ -70,7 +70,13 @@ class Stack:
     def start_boards(self) -> ServiceProcess:
         self.boards = ServiceProcess(
             "boards",
-            self.common_env("BOARDS"),
+            {
+                **self.common_env("BOARDS"),
+                # These tests drive one user at hundreds of commands a second on purpose; the
+                # per-user limit has its own tests (services/boards/tests/integration).
+                "BOARDS_COMMANDS_PER_USER_PER_S": "100000",
+                "BOARDS_COMMANDS_BURST": "100000",
+            },
             port_setting="BOARDS_PORT",
             log_path=self.tmp / "boards.log",
         ).start()
