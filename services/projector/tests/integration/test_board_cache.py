@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import orjson
 import pytest
@@ -227,7 +228,9 @@ class TestBounds:
 
 
 class TestTornReads:
-    async def test_a_board_caught_between_two_writes_is_read_the_stores_way(self) -> None:
+    async def test_a_board_caught_between_two_writes_is_folded_at_its_documents_version(
+        self,
+    ) -> None:
         class Torn(InMemoryReadStore):
             """Every load finds the cards stored ahead of the board document."""
 
@@ -241,4 +244,36 @@ class TestTornReads:
         await board.create()
         cache = _cache(store)
         await _assert_as_stored(cache, board)
-        assert (cache.loads, cache.uncached) == (0, 2)
+        # Folded once from the log, then held like a loaded board: the store is never asked.
+        assert (cache.loads, cache.folds, cache.uncached) == (0, 1, 0)
+
+    async def test_a_card_written_ahead_of_its_board_is_not_served_with_it(
+        self, mongo_url: str, mongo_db_name: str
+    ) -> None:
+        # Seen by the chaos run: the applier writes cards first, so between its two writes the
+        # store holds the board at V and a card of V + 1; a snapshot at V must not show it.
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, tz_aware=True)
+        store = MongoReadStore(client[mongo_db_name])
+        await store.ensure_indexes()
+        board = Board(store)
+        await board.create()
+        ahead = await store.cards.find_one({"_id": f"{board.id}:{board.cards[0]}"})
+        assert ahead is not None
+        early = uuid.uuid4()
+        await store.cards.insert_one(
+            {
+                **ahead,
+                "_id": f"{board.id}:{early}",
+                "card_id": str(early),
+                "version": board.version + 1,
+            }
+        )
+        cache = _cache(store)
+
+        held = await cache.board(board.id)
+
+        assert held is not None
+        assert held.version == board.version
+        assert str(early) not in held.detail.decode()
+        assert cache.folds == 1
+        await client.close()

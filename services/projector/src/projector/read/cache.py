@@ -59,6 +59,10 @@ class Held:
     detail: bytes
 
 
+class StoreBusyError(Exception):
+    """A board was being written at every reading, and its log could not stand in."""
+
+
 class BoardCache:
     def __init__(
         self,
@@ -77,6 +81,7 @@ class BoardCache:
         self.loads = 0
         self.caught_up = 0
         self.uncached = 0
+        self.folds = 0
 
     async def board(self, board_id: UUID, *, archived: bool = False) -> Held | None:
         """The board at the version the store holds now; None when the store has no board."""
@@ -99,13 +104,18 @@ class BoardCache:
         return Held(held.version, members, detail)
 
     async def _uncached(self, board_id: UUID, *, archived: bool) -> Held | None:
-        # The store's own reading, whatever a writer is doing: what was served before the cache.
+        # The store's own reading, when neither the cache nor a fold could give the board: never
+        # one a writer is half-way through (cards go first, so a card newer than the board
+        # document means the board at `version` is not what the cards say).
         self.uncached += 1
-        stored = await self._store.board_detail(board_id, archived=archived)
-        if stored is None:
-            return None
-        members = frozenset(m.user_id for m in stored.board.members)
-        return Held(stored.board.version, members, stored.model_dump_json().encode())
+        for _ in range(LOAD_ATTEMPTS):
+            stored = await self._store.board_detail(board_id, archived=archived)
+            if stored is None:
+                return None
+            if all(card.version <= stored.board.version for card in stored.cards):
+                members = frozenset(m.user_id for m in stored.board.members)
+                return Held(stored.board.version, members, stored.model_dump_json().encode())
+        raise StoreBusyError(f"board {board_id} is being written; try again")
 
     async def _at(self, board_id: str, version: int) -> _Held | None:
         held = self._held.get(board_id)
@@ -142,6 +152,7 @@ class BoardCache:
         return held
 
     async def _load(self, board_id: str, generation: int) -> _Held | None:
+        projection = BoardProjection(board_id)
         for _ in range(LOAD_ATTEMPTS):
             projection = await self._store.load(board_id)
             if projection.board is None:
@@ -149,7 +160,22 @@ class BoardCache:
             if not projection.torn:
                 self.loads += 1
                 return _Held(generation, projection)
-        return None
+        # A writer keeps being between its card and board writes (a busy board): the board as
+        # of its stored document's version, folded from the log, as the applier repairs it.
+        return await self._fold(board_id, generation, projection.version)
+
+    async def _fold(self, board_id: str, generation: int, version: int) -> _Held | None:
+        folded = BoardProjection(board_id)
+        try:
+            async for event in self._events().read(UUID(board_id), to_version=version):
+                apply_event(folded, event)
+        except (EventLogError, ProjectionError):
+            return None
+        if folded.version != version:
+            return None
+        folded.written()
+        self.folds += 1
+        return _Held(generation, folded)
 
     def _keep(self, board_id: str, held: _Held) -> None:
         if self._max_cards == 0:

@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from projector.projection import ProjectionError
 from projector.read.audit import VersionAheadError
+from projector.read.cache import StoreBusyError
 from projector.streams import EventLogError
 
 log = logging.getLogger("projector.http")
@@ -26,6 +27,8 @@ def api_error(exc: Exception) -> ApiError | None:
         case EventLogError() | ProjectionError():
             log.error("a board's log cannot be read", exc_info=exc)
             return ApiError(500, "event_log_unreadable", str(exc))
+        case StoreBusyError():
+            return ApiError(503, "read_store_busy", str(exc))
         case VersionAheadError():
             details = {"version": exc.version, "head": exc.head}
             return ApiError(404, "version_not_found", str(exc), details)

@@ -26,7 +26,7 @@ from contracts.wire import SubscribeMessage
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
-from projector.read.cache import BoardCache
+from projector.read.cache import BoardCache, StoreBusyError
 from projector.read.ws.batches import (
     BoardBatch,
     contiguous,
@@ -166,7 +166,7 @@ class Subscriptions:
             self._refuse(sub, "forbidden", "you are no longer a member of this board")
         except FellBehindError:
             pass  # resynced or closed already
-        except (LogGapError, LogTooLongError, RedisError, PyMongoError):
+        except (LogGapError, LogTooLongError, RedisError, PyMongoError, StoreBusyError):
             log.warning("cannot send a board", exc_info=True, extra=_fields(sub))
             self._refuse(sub, "unavailable", "the board cannot be sent now; subscribe again")
         except Exception:
