@@ -8,7 +8,7 @@ import contextlib
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +38,7 @@ class FullStack:
 
 
 def _services(
-    tmp: Path, public_url: str, redis_url: str, mongo_url: str, db: str
+    tmp: Path, public_url: str, redis_url: str, mongo_url: str, db: str, env: Mapping[str, str]
 ) -> list[ServiceProcess]:
     idp_port = free_port()
     idp_url = f"http://127.0.0.1:{idp_port}"
@@ -72,6 +72,7 @@ def _services(
                 f"stack:{base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}"
             ),
             "AUTH_LOG_LEVEL": quiet,
+            **env,
         },
         port_setting="AUTH_PORT",
         log_path=tmp / "auth.log",
@@ -85,6 +86,7 @@ def _services(
             "BOARDS_JWT_ISSUER": public_url,
             "BOARDS_JWT_AUDIENCE": "cardstream-boards",
             "BOARDS_LOG_LEVEL": quiet,
+            **env,
         },
         port_setting="BOARDS_PORT",
         log_path=tmp / "boards.log",
@@ -100,6 +102,7 @@ def _services(
             "PROJECTOR_JWT_AUDIENCE": "cardstream-projector",
             "PROJECTOR_ALLOWED_ORIGINS": json.dumps([public_url]),
             "PROJECTOR_LOG_LEVEL": quiet,
+            **env,
         },
         port_setting="PROJECTOR_PORT",
         log_path=tmp / "projector.log",
@@ -109,12 +112,19 @@ def _services(
 
 @contextlib.contextmanager
 def full_stack(
-    tmp: Path, *, redis_url: str, mongo_url: str, mongo_db: str, web_root: Path
+    tmp: Path,
+    *,
+    redis_url: str,
+    mongo_url: str,
+    mongo_db: str,
+    web_root: Path,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[FullStack]:
-    """Starts everything in order (auth discovers the provider, services fetch auth's keys)."""
+    """Starts everything in order (auth discovers the provider, services fetch auth's keys).
+    `env`: settings added to every service's (each reads its own prefix)."""
     public_port = free_port()
     public_url = f"http://127.0.0.1:{public_port}"
-    processes = _services(tmp, public_url, redis_url, mongo_url, mongo_db)
+    processes = _services(tmp, public_url, redis_url, mongo_url, mongo_db, env or {})
     try:
         for process in processes:
             process.start()

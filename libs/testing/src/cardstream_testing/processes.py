@@ -49,6 +49,9 @@ class ServiceProcess:
         # A free port can be taken by someone else before the service binds it: pick another.
         for _attempt in range(3):
             if self._start_once():
+                # Pinned from now on, as the servers are: a service started again after a kill
+                # comes back where its clients and the gateway expect it.
+                self._fixed_port = True
                 return self
             if self._fixed_port or "address already in use" not in log_tail(self.log_path).lower():
                 break
