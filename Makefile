@@ -3,7 +3,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install lock run test test-unit test-integration test-e2e test-browser lint typecheck bench schemas
+.PHONY: install lock run test test-unit test-integration test-e2e test-browser chaos lint typecheck bench schemas
 
 install:
 	bash scripts/install.sh
@@ -31,6 +31,14 @@ test-e2e: install
 
 test-browser: install
 	$(VENV)/bin/pytest -q -m browser $(PYTEST_ARGS)
+
+# Kills boards, projector, auth, FerretDB and Redis at random under load for CHAOS_SECONDS,
+# then checks the invariants (docs/chaos.md); the JSON report on stdout, exit 1 if one failed.
+CHAOS_SECONDS ?= 600
+CHAOS_SEED ?= 12
+chaos:
+	@bash scripts/install.sh >&2
+	@$(PYTHON) -m cardstream_testing.chaos --seconds $(CHAOS_SECONDS) --seed $(CHAOS_SEED)
 
 # lint, typecheck and schemas need the venv too, so a fresh clone can run any target first.
 lint: install

@@ -39,6 +39,7 @@ LEVELS = {
     "libs/devstack/tests/integration": "integration",
     "libs/runtime/tests/integration": "integration",
     "tests/e2e": "e2e",
+    "tests/chaos": "e2e",
     "tests/browser": "browser",
 }
 
