@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 
 from cardstream_testing.chaos.run import ChaosOptions, run_chaos
@@ -25,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"chaos: seed {args.seed}, {args.seconds:g} s of faults", file=sys.stderr, flush=True)
     report = run_chaos(ChaosOptions(seconds=args.seconds, seed=args.seed, min_kills=min_kills))
     print(json.dumps(report, indent=2))
+    if report["ok"]:
+        shutil.rmtree(report["data_dir"], ignore_errors=True)  # kept, with its logs, on failure
     return 0 if report["ok"] else 1
 
 
