@@ -56,3 +56,4 @@ bench:
 
 schemas: install
 	$(PYTHON) -m contracts.schema_gen
+	$(PYTHON) -m contracts.openapi

@@ -15,6 +15,7 @@ from cardstream_runtime.deadlines import probe
 from cardstream_runtime.errors import ApiError, error_response
 from cardstream_runtime.http_json import ProviderUnavailableError
 from cardstream_runtime.jwt import InvalidTokenError, bearer_token
+from contracts.openapi import served
 from pymongo.errors import ConnectionFailure, PyMongoError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -253,6 +254,11 @@ async def jwks(request: web.Request) -> web.Response:
     # (cardstream_runtime.jwt.JwksKeys) refetches on an unknown kid anyway.
     headers = {"Cache-Control": "public, max-age=300"}
     return web.json_response(document, headers=headers)
+
+
+@routes.get("/openapi.json")
+async def openapi_document(request: web.Request) -> web.Response:
+    return web.Response(body=served("auth"), content_type="application/json")
 
 
 @routes.get("/healthz")

@@ -14,6 +14,7 @@ from cardstream_runtime.deadlines import probe
 from cardstream_runtime.errors import ApiError, validation_details
 from contracts.commands import CreateBoard
 from contracts.envelope import AnyCommand, command_adapter
+from contracts.openapi import served
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, RedisError
@@ -145,10 +146,16 @@ async def index(request: web.Request) -> web.Response:
                 "POST /api/boards/{board_id}/commands",
                 "GET /healthz",
                 "GET /readyz",
+                "GET /openapi.json",
             ],
             "docs": "services/boards/README.md",
         }
     )
+
+
+@routes.get("/openapi.json")
+async def openapi_document(request: web.Request) -> web.Response:
+    return web.Response(body=served("boards"), content_type="application/json")
 
 
 @routes.get("/healthz")

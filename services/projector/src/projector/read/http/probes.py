@@ -8,6 +8,7 @@ import logging
 from aiohttp import web
 from cardstream_runtime.deadlines import PROBE_TIMEOUT_S, probe
 from cardstream_runtime.errors import ApiError
+from contracts.openapi import served
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
@@ -16,6 +17,11 @@ from projector.read.metrics import CONTENT_TYPE, partition_lags, render
 
 log = logging.getLogger("projector.http")
 routes = web.RouteTableDef()
+
+
+@routes.get("/openapi.json")
+async def openapi_document(request: web.Request) -> web.Response:
+    return web.Response(body=served("projector"), content_type="application/json")
 
 
 @routes.get("/healthz")

@@ -1,0 +1,530 @@
+"""Every HTTP endpoint of every service, declared once: its parameters with their ranges, its
+body, its answers per status (the models they carry) and whether it needs a bearer token.
+
+`contracts.openapi` renders this table as one OpenAPI 3.1 document per service
+(`docs/openapi/<service>.json`); each service serves its own at `GET /openapi.json`, and a test
+compares each service's aiohttp routes with it, so an endpoint cannot be added without a line
+here. The shapes of answers that only one service builds (auth's tokens, the probes) are here
+too: they are what that service promises, and nothing else builds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from contracts.audit import HistoryPage
+from contracts.base import Contract
+from contracts.envelope import TaggedCommand
+from contracts.fields import MAX_USER_ID, Version
+from contracts.read_models import BoardDetail, BoardSummary, CardView
+from contracts.wire import CommandResult, ErrorBody
+
+Service = Literal["auth", "boards", "projector"]
+SERVICES: tuple[Service, ...] = ("auth", "boards", "projector")
+
+# -- shapes only one service answers with ------------------------------------------------------
+
+
+class User(Contract):
+    id: str
+    email: str | None = None
+    name: str | None = None
+    # An https or data:image URL, for an <img> and nothing else (docs/auth.md#profile-pictures).
+    picture: str | None = None
+
+
+class Tokens(Contract):
+    """A refresh through the cookie carries neither `refresh_token` nor `user`."""
+
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    refresh_token: str | None = None
+    user: User | None = None
+
+
+class Me(Contract):
+    user: User
+    sid: str | None = None
+
+
+class FoundUser(Contract):
+    user_id: str
+    name: str | None = None
+    email: str | None = None
+    picture: str | None = None
+
+
+class IdTokenExchange(Contract):
+    id_token: Annotated[str, StringConstraints(min_length=1)]
+    nonce: str | None = None
+
+
+class RefreshRequest(Contract):
+    refresh_token: Annotated[str, StringConstraints(min_length=1)]
+
+
+class LogoutRequest(Contract):
+    refresh_token: str | None = None
+
+
+class Jwks(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    keys: list[dict[str, Any]]
+
+
+class Probe(BaseModel):
+    """`/healthz` and `/readyz`: a status, and what was checked or failed."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    status: str
+
+
+class ServiceIndex(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    service: str
+    endpoints: list[str]
+
+
+class BoardList(Contract):
+    boards: list[BoardSummary]
+
+
+# -- the table -------------------------------------------------------------------------------
+
+Location = Literal["path", "query", "header"]
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    where: Location
+    # A type pydantic can render as a schema: its ranges are the contract's.
+    schema: Any
+    description: str
+    required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    description: str
+    # A model or annotation (JSON), `str` (a text body), or None (no body).
+    body: Any = None
+    media: str = "application/json"
+    headers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    service: Service
+    method: Literal["GET", "POST"]
+    path: str
+    summary: str
+    answers: Mapping[int, Answer]
+    params: tuple[Param, ...] = ()
+    body: Any = None
+    body_required: bool = True
+    secured: bool = True
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def operation_id(self) -> str:
+        words = [w.strip("{}") for w in self.path.replace(".", "/").split("/") if w]
+        return "_".join([self.method.lower(), *words]) or self.method.lower()
+
+
+def error(*codes: str) -> Answer:
+    """An error answer: the one shape every service errs with, and the codes it may carry."""
+    return Answer(description="; ".join(f"`{c}`" for c in codes), body=ErrorBody)
+
+
+# Answers every endpoint may give, whatever it is.
+COMMON: dict[int, Answer] = {
+    405: error("method_not_allowed"),
+    503: error("deadline_exceeded"),
+}
+SECURED: dict[int, Answer] = {401: error("unauthorized")}
+
+VERSION_HEADER = "X-Projection-Version"
+BEHIND_HEADER = "X-Projection-Behind"
+NDJSON = "application/x-ndjson"
+
+_PATH_BOARD = Param(
+    "board_id",
+    "path",
+    UUID,
+    "the board; one the caller is not a member of answers as one that does not exist",
+    required=True,
+)
+_MIN_VERSION = Param(
+    "min_version",
+    "query",
+    Version,
+    "read your writes: wait (bounded) until the read model reaches this version",
+)
+_CORRELATION = Param("X-Correlation-Id", "header", str, "echoed, logged and stamped on the events")
+_RFC3339 = AwareDatetime
+
+
+def _probes(service: Service, *, ready_checks: str) -> list[Endpoint]:
+    return [
+        Endpoint(
+            service,
+            "GET",
+            "/healthz",
+            "200 while the process runs",
+            {200: Answer("running", Probe)},
+            secured=False,
+        ),
+        Endpoint(
+            service,
+            "GET",
+            "/readyz",
+            f"200 when {ready_checks} answer, within 2 s whatever they do",
+            {200: Answer("ready", Probe), 503: Answer("what failed or did not answer", Probe)},
+            secured=False,
+        ),
+        Endpoint(
+            service,
+            "GET",
+            "/openapi.json",
+            "this document",
+            {200: Answer("the OpenAPI 3.1 document of this service", dict[str, Any])},
+            secured=False,
+        ),
+    ]
+
+
+_BOARDS: list[Endpoint] = [
+    Endpoint(
+        "boards",
+        "POST",
+        "/api/boards",
+        "create a board (a CreateBoard command)",
+        {
+            201: Answer("created (or the recorded answer to this command id)", CommandResult),
+            400: error("invalid_json"),
+            409: error("board_exists", "version_conflict"),
+            413: error("payload_too_large"),
+            422: error("invalid_command", "wrong_endpoint", "idempotency_mismatch"),
+            503: error("store_unavailable", "store_full", "deadline_exceeded"),
+        },
+        params=(_CORRELATION,),
+        body=TaggedCommand,
+    ),
+    Endpoint(
+        "boards",
+        "POST",
+        "/api/boards/{board_id}/commands",
+        "send any command but CreateBoard to a board",
+        {
+            200: Answer("decided and appended (or the recorded answer)", CommandResult),
+            400: error("invalid_json"),
+            403: error("forbidden"),
+            404: error("board_not_found"),
+            409: error("version_conflict"),
+            413: error("payload_too_large"),
+            422: error(
+                "invalid_command",
+                "wrong_endpoint",
+                "idempotency_mismatch",
+                "board_archived",
+                "column_not_found",
+                "column_archived",
+                "column_exists",
+                "card_not_found",
+                "card_archived",
+                "card_exists",
+                "assignee_not_member",
+                "member_exists",
+                "member_not_found",
+                "last_owner",
+                "limit_exceeded",
+            ),
+            503: error("store_unavailable", "store_full", "deadline_exceeded"),
+        },
+        params=(_PATH_BOARD, _CORRELATION),
+        body=TaggedCommand,
+    ),
+    Endpoint(
+        "boards",
+        "GET",
+        "/",
+        "a JSON index of this service's endpoints",
+        {200: Answer("the index", ServiceIndex)},
+        secured=False,
+    ),
+    *_probes("boards", ready_checks="Redis (configured safely)"),
+]
+
+_BOARD_READ = {
+    404: error("board_not_found"),
+    422: error("invalid_query"),
+    503: error("read_store_unavailable", "deadline_exceeded"),
+}
+
+_PROJECTOR: list[Endpoint] = [
+    Endpoint(
+        "projector",
+        "GET",
+        "/api/boards",
+        "the caller's boards, by title",
+        {
+            200: Answer("the caller's boards", BoardList),
+            503: error("read_store_unavailable", "deadline_exceeded"),
+        },
+    ),
+    Endpoint(
+        "projector",
+        "GET",
+        "/api/boards/{board_id}",
+        "a board and its cards: live, or at a version or time (audit)",
+        {
+            200: Answer("the board", BoardDetail, headers=(VERSION_HEADER, BEHIND_HEADER)),
+            404: error("board_not_found", "version_not_found"),
+            422: error("invalid_query"),
+            500: error("event_log_unreadable"),
+            503: error("read_store_unavailable", "event_log_unavailable", "deadline_exceeded"),
+        },
+        params=(
+            _PATH_BOARD,
+            _MIN_VERSION,
+            Param("archived", "query", bool, "include archived columns and cards"),
+            Param("at_version", "query", Version, "the board as it was after this version"),
+            Param("at", "query", _RFC3339, "the board after its last event at or before this"),
+        ),
+    ),
+    Endpoint(
+        "projector",
+        "GET",
+        "/api/boards/{board_id}/cards/{card_id}",
+        "one card, archived or not",
+        {
+            200: Answer("the card", CardView, headers=(VERSION_HEADER, BEHIND_HEADER)),
+            **_BOARD_READ,
+            404: error("board_not_found", "card_not_found"),
+        },
+        params=(
+            _PATH_BOARD,
+            Param("card_id", "path", UUID, "the card", required=True),
+            _MIN_VERSION,
+        ),
+    ),
+    Endpoint(
+        "projector",
+        "GET",
+        "/api/boards/{board_id}/history",
+        "the board's history in words, a page at a time",
+        {
+            200: Answer("a page of history", HistoryPage),
+            **_BOARD_READ,
+            500: error("event_log_unreadable"),
+            503: error("read_store_unavailable", "event_log_unavailable", "deadline_exceeded"),
+        },
+        params=(
+            _PATH_BOARD,
+            Param("card_id", "query", UUID, "only entries about this card"),
+            Param("column_id", "query", UUID, "only entries about this column"),
+            Param(
+                "actor",
+                "query",
+                Annotated[str, Field(min_length=1, max_length=MAX_USER_ID)],
+                "only entries by this user",
+            ),
+            Param("from_version", "query", Version, "from this version on"),
+            Param("to_version", "query", Version, "up to this version"),
+            Param("since", "query", _RFC3339, "from this time on"),
+            Param("until", "query", _RFC3339, "up to this time"),
+            Param("after_version", "query", Version, "the cursor: entries after this version"),
+            Param("limit", "query", Annotated[int, Field(ge=1, le=500)], "entries per page"),
+        ),
+    ),
+    Endpoint(
+        "projector",
+        "GET",
+        "/api/boards/{board_id}/events",
+        "the board's events, one envelope per line, streamed",
+        {
+            200: Answer("event envelopes as NDJSON", str, media=NDJSON),
+            **_BOARD_READ,
+            500: error("event_log_unreadable"),
+            503: error("read_store_unavailable", "event_log_unavailable", "deadline_exceeded"),
+        },
+        params=(_PATH_BOARD, Param("after_version", "query", Version, "events after this")),
+    ),
+    Endpoint(
+        "projector",
+        "GET",
+        "/metrics",
+        "Prometheus text format",
+        {
+            200: Answer("the gauges", str, media="text/plain"),
+            503: error("metrics_unavailable", "deadline_exceeded"),
+        },
+        secured=False,
+    ),
+    Endpoint(
+        "projector",
+        "GET",
+        "/ws",
+        "the live board's WebSocket (docs/asyncapi/websocket.json); auth is its first message",
+        {
+            101: Answer("switching protocols"),
+            400: error("bad_request"),
+            403: error("forbidden"),
+        },
+        secured=False,
+    ),
+    *_probes("projector", ready_checks="Redis and MongoDB"),
+]
+
+_FOUND = Answer("redirect", headers=("Location",))
+_NO_BODY_JSON = error("invalid_json", "invalid_request")
+
+_AUTH: list[Endpoint] = [
+    Endpoint(
+        "auth",
+        "GET",
+        "/auth/login",
+        "start a sign-in: a redirect to the provider, setting the cs_login cookie",
+        {
+            302: _FOUND,
+            400: error("invalid_next", "invalid_login_hint"),
+            503: error("store_unavailable", "deadline_exceeded"),
+        },
+        params=(
+            Param("login_hint", "query", str, "the account to suggest to the provider"),
+            Param("next", "query", str, "a path on this site to land on afterwards"),
+        ),
+        secured=False,
+    ),
+    Endpoint(
+        "auth",
+        "GET",
+        "/auth/callback",
+        "the provider's redirect back: a redirect setting cs_refresh, or tokens as JSON",
+        {
+            200: Answer("tokens (with Accept: application/json)", Tokens),
+            302: _FOUND,
+            400: error(
+                "invalid_state",
+                "state_expired",
+                "state_mismatch",
+                "provider_error",
+                "missing_code",
+                "code_rejected",
+            ),
+            401: error("id_token_rejected"),
+            403: error("email_not_verified", "not_allowed"),
+            502: error("provider_unavailable"),
+            503: error("store_unavailable", "deadline_exceeded"),
+        },
+        params=(
+            Param("code", "query", str, "the provider's authorization code"),
+            Param("state", "query", str, "the login state"),
+            Param("error", "query", str, "the provider's refusal"),
+        ),
+        secured=False,
+    ),
+    Endpoint(
+        "auth",
+        "POST",
+        "/auth/token/google",
+        "exchange an ID token from Google Identity Services for ours",
+        {
+            200: Answer("tokens", Tokens),
+            400: _NO_BODY_JSON,
+            401: error("id_token_rejected"),
+            403: error("email_not_verified", "not_allowed"),
+            413: error("payload_too_large"),
+            502: error("provider_unavailable"),
+            503: error("store_unavailable", "deadline_exceeded"),
+        },
+        body=IdTokenExchange,
+        secured=False,
+    ),
+    Endpoint(
+        "auth",
+        "POST",
+        "/auth/refresh",
+        "new tokens for a refresh token (in the body, or the cookie with X-Requested-With)",
+        {
+            200: Answer("tokens", Tokens),
+            400: _NO_BODY_JSON,
+            401: error(
+                "invalid_refresh_token",
+                "refresh_token_expired",
+                "refresh_token_reused",
+                "session_ended",
+                "session_expired",
+                "no_refresh_token",
+            ),
+            403: error("csrf_header_missing"),
+            409: error("refresh_in_progress"),
+            413: error("payload_too_large"),
+            503: error("store_unavailable", "deadline_exceeded"),
+        },
+        body=RefreshRequest,
+        body_required=False,
+        secured=False,
+    ),
+    Endpoint(
+        "auth",
+        "POST",
+        "/auth/logout",
+        "end the session of a refresh token, the cookie or the bearer token",
+        {
+            204: Answer("the session has ended"),
+            400: _NO_BODY_JSON,
+            401: error("unauthorized", "invalid_refresh_token"),
+            403: error("csrf_header_missing"),
+            413: error("payload_too_large"),
+            503: error("store_unavailable", "deadline_exceeded"),
+        },
+        body=LogoutRequest,
+        body_required=False,
+    ),
+    Endpoint(
+        "auth",
+        "GET",
+        "/auth/me",
+        "who the token belongs to, while its session lasts",
+        {200: Answer("the user", Me), 503: error("store_unavailable", "deadline_exceeded")},
+    ),
+    Endpoint(
+        "auth",
+        "GET",
+        "/auth/users",
+        "who last signed in with an email address (for invitations)",
+        {
+            200: Answer("the user", FoundUser),
+            400: error("invalid_request"),
+            404: error("user_not_found"),
+            503: error("store_unavailable", "deadline_exceeded"),
+        },
+        params=(Param("email", "query", str, "the address, exact, any case", required=True),),
+    ),
+    Endpoint(
+        "auth",
+        "GET",
+        "/.well-known/jwks.json",
+        "the current, next and previous public keys",
+        {200: Answer("a JWK set", Jwks), 503: error("store_unavailable", "deadline_exceeded")},
+        secured=False,
+    ),
+    *_probes("auth", ready_checks="Redis and MongoDB"),
+]
+
+ENDPOINTS: tuple[Endpoint, ...] = (*_AUTH, *_BOARDS, *_PROJECTOR)
+
+
+def endpoints_of(service: Service) -> list[Endpoint]:
+    return [e for e in ENDPOINTS if e.service == service]
