@@ -4,6 +4,7 @@ delivery with catch-up and gap filling, membership, tokens, backpressure, presen
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socket
 import time
@@ -368,6 +369,22 @@ class TestSubscribe:
         await boards.renames(board, 3)
         last = await boards.renames(other, 1)
         assert await versions_until(ws, other, last) == [last]
+
+    async def test_an_unsubscribe_right_after_its_subscribe_leaves_no_work_behind(
+        self, client: Client, signer: DevSigner, boards: Boards
+    ) -> None:
+        # Found by the WebSocket fuzz (test_api_fuzz.py): a subscription's catch-up cancelled
+        # before its task first ran was a coroutine never awaited (a RuntimeWarning, an error
+        # under filterwarnings=error).
+        board = await boards.create("alice")
+        ws = await connect(client, signer, "alice")
+        for _ in range(20):
+            await subscribe(ws, board)
+            await ws.send_json({"type": "unsubscribe", "board_id": str(board)})
+        await ws.send_json({"type": "ping"})
+        assert await receive(ws, "presence", "snapshot", "events") == {"type": "pong"}
+        await ws.close()
+        gc.collect()
 
 
 class TestWhichFeedsAreRead:

@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -123,7 +124,7 @@ class Subscriptions:
         # From here on, live events of the board are held for it: nothing can fall between the
         # reads below and the live stream.
         self._boards.setdefault(board_id, set()).add(sub)
-        self._start(sub, self._sync(sub, message.since_version), refused="not_found")
+        self._start(sub, partial(self._sync, sub, message.since_version), refused="not_found")
 
     def end(self, sub: Subscription) -> None:
         if sub.ended:
@@ -147,18 +148,24 @@ class Subscriptions:
             conn.offer(None, data)
 
     def _start(
-        self, sub: Subscription, work: Coroutine[Any, Any, None], *, refused: str = "forbidden"
+        self,
+        sub: Subscription,
+        work: Callable[[], Coroutine[Any, Any, None]],
+        *,
+        refused: str = "forbidden",
     ) -> None:
+        # The work is made inside the task: a task cancelled before its first step (an
+        # unsubscribe right after the subscribe) then leaves no coroutine never awaited.
         task = asyncio.create_task(self._guarded(sub, work, refused))
         sub.task = task
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
     async def _guarded(
-        self, sub: Subscription, work: Coroutine[Any, Any, None], refused: str
+        self, sub: Subscription, work: Callable[[], Coroutine[Any, Any, None]], refused: str
     ) -> None:
         try:
-            await work
+            await work()
         except NotMemberError:
             # The same answer for a board that does not exist: membership reveals nothing.
             self._refuse(sub, refused, "no such board, or not yours")
@@ -283,7 +290,7 @@ class Subscriptions:
                 # A gap (the feed lost an entry, or it was trimmed): fill it from the log.
                 sub.syncing = True
                 sub.hold(batch.items_from(index))
-                self._start(sub, self._drain(sub))
+                self._start(sub, partial(self._drain, sub))
                 return
             piece = run if run.first == sub.last + 1 else run.after(sub.last)
             if not sub.conn.offer(sub, piece.message):
@@ -306,7 +313,7 @@ class Subscriptions:
             sub.stop_task()
             sub.restart()
             refused = "forbidden" if sub.ready else "not_found"
-            self._start(sub, self._sync(sub, None), refused=refused)
+            self._start(sub, partial(self._sync, sub, None), refused=refused)
 
     # -- presence ------------------------------------------------------------------------------
 
