@@ -4,6 +4,8 @@ nothing of a board to someone who is not its member."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -155,3 +157,10 @@ def test_a_stranger_learns_nothing_of_a_board(live: Live, operation: APIOperatio
 
 def _secured(operation: APIOperation) -> bool:
     return bool(operation.definition.raw.get("security"))
+
+
+def test_the_service_serves_its_checked_in_document(live: Live) -> None:
+    document = Path(__file__).resolve().parents[4] / "docs/openapi/boards.json"
+    with urllib.request.urlopen(f"{live.base_url}/openapi.json", timeout=10) as response:
+        assert response.headers["Content-Type"].startswith("application/json")
+        assert json.loads(response.read()) == json.loads(document.read_text())

@@ -6,6 +6,7 @@ and malformed (every reply a server message of `contracts.wire`, or a documented
 from __future__ import annotations
 
 import json
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -323,3 +324,10 @@ def test_every_websocket_reply_is_a_server_message_or_a_documented_close(
         assert exchange.close_code == 4401, exchange
     if user != "alice":
         _reveals_nothing(live, "\n".join(exchange.replies))
+
+
+def test_the_service_serves_its_checked_in_document(live: Live) -> None:
+    document = Path(__file__).resolve().parents[4] / "docs/openapi/projector.json"
+    with urllib.request.urlopen(f"{live.base_url}/openapi.json", timeout=10) as response:
+        assert response.headers["Content-Type"].startswith("application/json")
+        assert json.loads(response.read()) == json.loads(document.read_text())
