@@ -60,16 +60,21 @@ class FoundUser(Contract):
     picture: str | None = None
 
 
-class IdTokenExchange(Contract):
+class _AuthBody(BaseModel):
+    # Auth reads the fields it knows from a JSON object and ignores any other.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class IdTokenExchange(_AuthBody):
     id_token: Annotated[str, StringConstraints(min_length=1)]
     nonce: str | None = None
 
 
-class RefreshRequest(Contract):
+class RefreshRequest(_AuthBody):
     refresh_token: Annotated[str, StringConstraints(min_length=1)]
 
 
-class LogoutRequest(Contract):
+class LogoutRequest(_AuthBody):
     refresh_token: str | None = None
 
 
