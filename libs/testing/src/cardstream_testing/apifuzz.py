@@ -99,8 +99,9 @@ def validate(case: Case[Any], response: Response, mode: GenerationMode) -> None:
 class ThreadedApp:
     """An aiohttp app served on a loopback port from a thread with its own event loop."""
 
-    def __init__(self, app: web.Application) -> None:
+    def __init__(self, app: web.Application, *, port: int = 0) -> None:
         self._app = app
+        self._port = port
         self._loop = asyncio.new_event_loop()
         self._runner = web.AppRunner(app)
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -108,7 +109,7 @@ class ThreadedApp:
 
     def __enter__(self) -> Self:
         self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self._port)
         self._loop.run_until_complete(site.start())
         self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
         self._thread.start()
