@@ -108,7 +108,8 @@ def asyncapi() -> Schema:
             "version": API_VERSION,
             "description": "JSON text frames, one message per frame. The first client message "
             "is `auth`; close codes: 4401 (not authenticated, token expired or session "
-            "ended), 1009 (a message over 64 KiB), 1013 (fell behind twice within 10 s), "
+            "ended), 4429 (too many WebSockets for this user), 1009 (a message over 64 KiB), "
+            "1013 (fell behind twice within 10 s), "
             "1001 (server shutting down), 1000 (normal). Prose: docs/websocket.md.",
         },
         "channels": {
