@@ -30,7 +30,14 @@ def live_stack(
     with (
         RedisServer(tmp / "redis") as redis,
         full_stack(
-            tmp, redis_url=redis.url, mongo_url=mongo_server.url, mongo_db=db, web_root=WEB_ROOT
+            tmp,
+            redis_url=redis.url,
+            mongo_url=mongo_server.url,
+            mongo_db=db,
+            web_root=WEB_ROOT,
+            # Set-up writes hundreds of cards as one user through the API (a 250-card column):
+            # the per-user command limit has its own tests, not these.
+            env={"BOARDS_COMMANDS_PER_USER_PER_S": "100000", "BOARDS_COMMANDS_BURST": "100000"},
         ) as stack,
     ):
         try:
