@@ -5,6 +5,7 @@ messages. Subclasses say how to run and probe one (`servers`, `gateway`).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import os
@@ -52,23 +53,33 @@ def _below_ephemeral() -> tuple[int, int] | None:
     return (first, min(last, low - 1)) if low - 1 > first else None
 
 
+# Ports this process handed out lately: a caller often chooses several before binding any (a
+# stack's gateway last of all), so a random choice must not repeat one still waiting.
+_HANDED_OUT: collections.deque[int] = collections.deque(maxlen=4096)
+
+
 def free_port() -> int:
-    """A loopback port nothing listens on now, preferably outside the ephemeral range."""
+    """A loopback port nothing listens on now, preferably outside the ephemeral range, and not
+    one this process handed out lately."""
     span = _below_ephemeral()
     if span is not None:
         chooser = random.SystemRandom()
         for _ in range(64):
             port = chooser.randint(*span)
+            if port in _HANDED_OUT:
+                continue
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
                 try:
                     sock.bind(("127.0.0.1", port))
                 except OSError:
                     continue
-                return port
+            _HANDED_OUT.append(port)
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         chosen: int = sock.getsockname()[1]
-        return chosen
+    _HANDED_OUT.append(chosen)
+    return chosen
 
 
 def log_tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
