@@ -129,3 +129,17 @@ class ThreadedApp:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
+
+
+def on_board(case: Case[Any], board: str | None) -> Case[Any]:
+    """The case aimed at `board` (a stranger's probe of a member's board), where its path has
+    a board id; unchanged otherwise."""
+    if board is not None and case.path_parameters and "board_id" in case.path_parameters:
+        case.path_parameters = {**case.path_parameters, "board_id": board}
+    return case
+
+
+def reveals_nothing(secrets: tuple[str, ...], text: str) -> None:
+    """Fails when an answer holds any of the member's board's secrets (title, ids)."""
+    leaked = [secret for secret in secrets if secret in text]
+    assert not leaked, f"an answer to a stranger holds {leaked}: {text[:500]}"

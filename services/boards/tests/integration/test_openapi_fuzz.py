@@ -18,7 +18,16 @@ from boards.app import create_app
 from boards.settings import BoardsSettings
 from cardstream_runtime.devtoken import DevSigner
 from cardstream_testing import RedisServer
-from cardstream_testing.apifuzz import FUZZ, ThreadedApp, call, operations, validate, with_modes
+from cardstream_testing.apifuzz import (
+    FUZZ,
+    ThreadedApp,
+    call,
+    on_board,
+    operations,
+    reveals_nothing,
+    validate,
+    with_modes,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode
@@ -80,17 +89,6 @@ def live(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) ->
         yield Live(served.base_url, signer, board, tuple(secrets))
 
 
-def _on_board(case: Case, board: str | None) -> Case:
-    if board is not None and case.path_parameters and "board_id" in case.path_parameters:
-        case.path_parameters = {**case.path_parameters, "board_id": board}
-    return case
-
-
-def _reveals_nothing(live: Live, text: str) -> None:
-    leaked = [secret for secret in live.secrets if secret in text]
-    assert not leaked, f"an answer to a stranger holds {leaked}: {text[:500]}"
-
-
 @pytest.mark.parametrize(
     ("operation", "mode"), with_modes(OPERATIONS), ids=lambda v: getattr(v, "label", str(v))
 )
@@ -102,7 +100,7 @@ def test_a_member_gets_only_answers_the_document_declares(
         case=operation.as_strategy(generation_mode=mode), board=st.sampled_from([live.board, None])
     )
     def fuzz(case: Case, board: str | None) -> None:
-        case = _on_board(case, board if mode is GenerationMode.POSITIVE else None)
+        case = on_board(case, board if mode is GenerationMode.POSITIVE else None)
         validate(case, call(live.base_url, case, live.signer.token("alice")), mode)
 
     fuzz()
@@ -130,12 +128,12 @@ def test_an_invalid_token_is_refused_and_learns_nothing(
     @FUZZ
     @given(case=operation.as_strategy(), token=_invalid_tokens(live))
     def fuzz(case: Case, token: str | None) -> None:
-        case = _on_board(case, live.board)
+        case = on_board(case, live.board)
         response = call(live.base_url, case, token)
         validate(case, response, GenerationMode.POSITIVE)
         if _secured(operation):
             assert response.status_code >= 400, response.text
-        _reveals_nothing(live, response.text)
+        reveals_nothing(live.secrets, response.text)
 
     fuzz()
 
@@ -145,12 +143,12 @@ def test_a_stranger_learns_nothing_of_a_board(live: Live, operation: APIOperatio
     @FUZZ
     @given(case=operation.as_strategy())
     def fuzz(case: Case) -> None:
-        case = _on_board(case, live.board)
+        case = on_board(case, live.board)
         response = call(live.base_url, case, live.signer.token("mallory"))
         validate(case, response, GenerationMode.POSITIVE)
         if "{board_id}" in operation.path:
             assert response.status_code >= 400, response.text
-        _reveals_nothing(live, response.text)
+        reveals_nothing(live.secrets, response.text)
 
     fuzz()
 

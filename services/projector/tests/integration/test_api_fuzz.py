@@ -19,7 +19,16 @@ from aiohttp import WSMsgType
 from cardstream_runtime.devtoken import DevSigner
 from cardstream_runtime.jwt import StaticKeys
 from cardstream_testing import FerretDBServer, RedisServer
-from cardstream_testing.apifuzz import FUZZ, ThreadedApp, call, operations, validate, with_modes
+from cardstream_testing.apifuzz import (
+    FUZZ,
+    ThreadedApp,
+    call,
+    on_board,
+    operations,
+    reveals_nothing,
+    validate,
+    with_modes,
+)
 from cardstream_testing.feeds import append, envelopes
 from cardstream_testing.fixtures import PARTITIONS
 from contracts.events import BoardCreated, CardAdded, ColumnAdded, MemberAdded
@@ -142,17 +151,6 @@ def live(
             client.drop_database(database)
 
 
-def _on_board(case: Case, board: str | None) -> Case:
-    if board is not None and case.path_parameters and "board_id" in case.path_parameters:
-        case.path_parameters = {**case.path_parameters, "board_id": board}
-    return case
-
-
-def _reveals_nothing(live: Live, text: str) -> None:
-    leaked = [secret for secret in live.secrets if secret in text]
-    assert not leaked, f"an answer to a stranger holds {leaked}: {text[:500]}"
-
-
 def _label(value: Any) -> str:
     return str(getattr(value, "label", value))
 
@@ -170,7 +168,7 @@ def test_a_member_gets_only_answers_the_document_declares(
         board=st.sampled_from([live.board, None]),
     )
     def fuzz(case: Case, board: str | None) -> None:
-        case = _on_board(case, board if mode is GenerationMode.POSITIVE else None)
+        case = on_board(case, board if mode is GenerationMode.POSITIVE else None)
         validate(case, call(live.base_url, case, live.signer.token("alice")), mode)
 
     fuzz()
@@ -191,11 +189,11 @@ def test_an_invalid_token_is_refused_and_learns_nothing(
     @FUZZ
     @given(case=operation.as_strategy(), token=st.sampled_from(tokens))
     def fuzz(case: Case, token: str | None) -> None:
-        response = call(live.base_url, _on_board(case, live.board), token)
+        response = call(live.base_url, on_board(case, live.board), token)
         validate(case, response, GenerationMode.POSITIVE)
         if operation.definition.raw.get("security"):
             assert response.status_code == 401, response.text
-        _reveals_nothing(live, response.text)
+        reveals_nothing(live.secrets, response.text)
 
     fuzz()
 
@@ -205,11 +203,11 @@ def test_a_stranger_learns_nothing_of_a_board(live: Live, operation: APIOperatio
     @FUZZ
     @given(case=operation.as_strategy())
     def fuzz(case: Case) -> None:
-        response = call(live.base_url, _on_board(case, live.board), live.signer.token("mallory"))
+        response = call(live.base_url, on_board(case, live.board), live.signer.token("mallory"))
         validate(case, response, GenerationMode.POSITIVE)
         if "{board_id}" in operation.path:
             assert response.status_code >= 400, response.text
-        _reveals_nothing(live, response.text)
+        reveals_nothing(live.secrets, response.text)
 
     fuzz()
 
@@ -323,7 +321,7 @@ def test_every_websocket_reply_is_a_server_message_or_a_documented_close(
     if user is None:
         assert exchange.close_code == 4401, exchange
     if user != "alice":
-        _reveals_nothing(live, "\n".join(exchange.replies))
+        reveals_nothing(live.secrets, "\n".join(exchange.replies))
 
 
 def test_the_service_serves_its_checked_in_document(live: Live) -> None:
