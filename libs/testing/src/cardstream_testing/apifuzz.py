@@ -143,3 +143,8 @@ def reveals_nothing(secrets: tuple[str, ...], text: str) -> None:
     """Fails when an answer holds any of the member's board's secrets (title, ids)."""
     leaked = [secret for secret in secrets if secret in text]
     assert not leaked, f"an answer to a stranger holds {leaked}: {text[:500]}"
+
+
+def label(value: Any) -> str:
+    """A parametrized test's id: an operation's label (`GET /api/boards`), else the value."""
+    return str(getattr(value, "label", value))

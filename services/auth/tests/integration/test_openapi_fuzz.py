@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -21,7 +20,15 @@ from auth.domain.kek import new_key
 from auth.settings import AuthSettings
 from cardstream_runtime.devtoken import DevSigner
 from cardstream_testing import FerretDBServer, RedisServer, free_port
-from cardstream_testing.apifuzz import FUZZ, ThreadedApp, call, operations, validate, with_modes
+from cardstream_testing.apifuzz import (
+    FUZZ,
+    ThreadedApp,
+    call,
+    label,
+    operations,
+    validate,
+    with_modes,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 from pymongo import MongoClient
@@ -103,11 +110,7 @@ def live(redis_server: RedisServer, mongo_server: FerretDBServer) -> Iterator[Li
             client.drop_database(database)
 
 
-def _label(value: Any) -> str:
-    return str(getattr(value, "label", value))
-
-
-@pytest.mark.parametrize(("operation", "mode"), with_modes(OPERATIONS), ids=_label)
+@pytest.mark.parametrize(("operation", "mode"), with_modes(OPERATIONS), ids=label)
 def test_a_signed_in_user_gets_only_answers_the_document_declares(
     live: Live, operation: APIOperation, mode: GenerationMode
 ) -> None:
@@ -121,7 +124,7 @@ def test_a_signed_in_user_gets_only_answers_the_document_declares(
     fuzz()
 
 
-@pytest.mark.parametrize("operation", OPERATIONS, ids=_label)
+@pytest.mark.parametrize("operation", OPERATIONS, ids=label)
 def test_a_bad_token_is_refused(live: Live, operation: APIOperation) -> None:
     foreign = DevSigner.generate(issuer=live.settings.issuer, audience="cardstream")
     tokens = [None, "not-a-jwt", foreign.token(str(uuid.uuid4()))]

@@ -23,6 +23,7 @@ from cardstream_testing.apifuzz import (
     FUZZ,
     ThreadedApp,
     call,
+    label,
     on_board,
     operations,
     reveals_nothing,
@@ -151,14 +152,10 @@ def live(
             client.drop_database(database)
 
 
-def _label(value: Any) -> str:
-    return str(getattr(value, "label", value))
-
-
 # -- HTTP ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("operation", "mode"), with_modes(OPERATIONS), ids=_label)
+@pytest.mark.parametrize(("operation", "mode"), with_modes(OPERATIONS), ids=label)
 def test_a_member_gets_only_answers_the_document_declares(
     live: Live, operation: APIOperation, mode: GenerationMode
 ) -> None:
@@ -174,7 +171,7 @@ def test_a_member_gets_only_answers_the_document_declares(
     fuzz()
 
 
-@pytest.mark.parametrize("operation", OPERATIONS, ids=_label)
+@pytest.mark.parametrize("operation", OPERATIONS, ids=label)
 def test_an_invalid_token_is_refused_and_learns_nothing(
     live: Live, operation: APIOperation
 ) -> None:
@@ -198,7 +195,7 @@ def test_an_invalid_token_is_refused_and_learns_nothing(
     fuzz()
 
 
-@pytest.mark.parametrize("operation", OPERATIONS, ids=_label)
+@pytest.mark.parametrize("operation", OPERATIONS, ids=label)
 def test_a_stranger_learns_nothing_of_a_board(live: Live, operation: APIOperation) -> None:
     @FUZZ
     @given(case=operation.as_strategy())
