@@ -12,7 +12,7 @@ from auth.app import create_app as create_auth
 from auth.settings import AuthSettings
 from boards.app import create_app as create_boards
 from boards.settings import BoardsSettings
-from contracts.http_api import SERVICES, Service
+from contracts.http_spec import SERVICES, Service
 from projector.app import create_app as create_projector
 from projector.settings import ProjectorSettings
 

@@ -10,157 +10,38 @@ too: they are what that service promises, and nothing else builds them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, Field
 
 from contracts.audit import HistoryPage
-from contracts.base import Contract
 from contracts.envelope import TaggedCommand
 from contracts.fields import MAX_USER_ID, Version
-from contracts.read_models import BoardDetail, BoardSummary, CardView
-from contracts.wire import CommandResult, ErrorBody
-
-Service = Literal["auth", "boards", "projector"]
-SERVICES: tuple[Service, ...] = ("auth", "boards", "projector")
-
-# -- shapes only one service answers with ------------------------------------------------------
-
-
-class User(Contract):
-    id: str
-    email: str | None = None
-    name: str | None = None
-    # An https or data:image URL, for an <img> and nothing else (docs/auth.md#profile-pictures).
-    picture: str | None = None
-
-
-class Tokens(Contract):
-    """A refresh through the cookie carries neither `refresh_token` nor `user`."""
-
-    access_token: str
-    token_type: Literal["Bearer"]
-    expires_in: int
-    refresh_token: str | None = None
-    user: User | None = None
-
-
-class Me(Contract):
-    user: User
-    sid: str | None = None
-
-
-class FoundUser(Contract):
-    user_id: str
-    name: str | None = None
-    email: str | None = None
-    picture: str | None = None
-
-
-class _AuthBody(BaseModel):
-    # Auth reads the fields it knows from a JSON object and ignores any other.
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class IdTokenExchange(_AuthBody):
-    id_token: Annotated[str, StringConstraints(min_length=1)]
-    nonce: str | None = None
-
-
-class RefreshRequest(_AuthBody):
-    refresh_token: Annotated[str, StringConstraints(min_length=1)]
-
-
-class LogoutRequest(_AuthBody):
-    refresh_token: str | None = None
-
-
-class Jwks(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="allow")
-
-    keys: list[dict[str, Any]]
-
-
-class Probe(BaseModel):
-    """`/healthz` and `/readyz`: a status, and what was checked or failed."""
-
-    model_config = ConfigDict(frozen=True, extra="allow")
-
-    status: str
-
-
-class ServiceIndex(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="allow")
-
-    service: str
-    endpoints: list[str]
-
-
-class BoardList(Contract):
-    boards: list[BoardSummary]
-
-
-# -- the table -------------------------------------------------------------------------------
-
-Location = Literal["path", "query", "header"]
-
-
-@dataclass(frozen=True, slots=True)
-class Param:
-    name: str
-    where: Location
-    # A type pydantic can render as a schema: its ranges are the contract's.
-    schema: Any
-    description: str
-    required: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    description: str
-    # A model or annotation (JSON), `str` (a text body), or None (no body).
-    body: Any = None
-    media: str = "application/json"
-    headers: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    service: Service
-    method: Literal["GET", "POST"]
-    path: str
-    summary: str
-    answers: Mapping[int, Answer]
-    params: tuple[Param, ...] = ()
-    body: Any = None
-    body_required: bool = True
-    secured: bool = True
-    tags: tuple[str, ...] = field(default=())
-
-    @property
-    def operation_id(self) -> str:
-        words = [w.strip("{}") for w in self.path.replace(".", "/").split("/") if w]
-        return "_".join([self.method.lower(), *words]) or self.method.lower()
-
-
-def error(*codes: str) -> Answer:
-    """An error answer: the one shape every service errs with, and the codes it may carry."""
-    return Answer(description="; ".join(f"`{c}`" for c in codes), body=ErrorBody)
-
-
-# Answers every endpoint may give, whatever it is.
-COMMON: dict[int, Answer] = {
-    405: error("method_not_allowed"),
-    503: error("deadline_exceeded"),
-}
-SECURED: dict[int, Answer] = {401: error("unauthorized")}
-
-VERSION_HEADER = "X-Projection-Version"
-BEHIND_HEADER = "X-Projection-Behind"
-NDJSON = "application/x-ndjson"
+from contracts.http_shapes import (
+    BoardList,
+    FoundUser,
+    IdTokenExchange,
+    Jwks,
+    LogoutRequest,
+    Me,
+    Probe,
+    RefreshRequest,
+    ServiceIndex,
+    Tokens,
+)
+from contracts.http_spec import (
+    BEHIND_HEADER,
+    NDJSON,
+    VERSION_HEADER,
+    Answer,
+    Endpoint,
+    Param,
+    Service,
+    error,
+)
+from contracts.read_models import BoardDetail, CardView
+from contracts.wire import CommandResult
 
 _PATH_BOARD = Param(
     "board_id",

@@ -21,7 +21,8 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from contracts.envelope import TaggedCommand
-from contracts.http_api import SERVICES, Answer, Endpoint, Param, Service, endpoints_of
+from contracts.http_api import endpoints_of
+from contracts.http_spec import COMMON, SERVICES, Answer, Endpoint, Param, Service
 from contracts.schema_gen import _defs_by_title
 from contracts.wire import (
     AuthMessage,
@@ -241,8 +242,8 @@ def _operation(endpoint: Endpoint, components: _Components) -> Schema:
     answers = dict(endpoint.answers)
     if endpoint.secured:
         answers = {401: _unauthorized(answers.get(401)), **answers}
-    answers.setdefault(405, Answer("`method_not_allowed`", body=ErrorBody))
-    answers.setdefault(503, Answer("`deadline_exceeded`", body=ErrorBody))
+    for status, common in COMMON.items():
+        answers.setdefault(status, common)
     operation["responses"] = {
         str(status): _response(answers[status], components) for status in sorted(answers)
     }

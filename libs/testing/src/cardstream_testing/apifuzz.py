@@ -15,7 +15,7 @@ from typing import Any, Self, TypeVar
 
 import schemathesis
 from aiohttp import web
-from contracts.http_api import Service
+from contracts.http_spec import Service
 from contracts.openapi import openapi
 from hypothesis import HealthCheck, settings
 from schemathesis import Case, GenerationMode

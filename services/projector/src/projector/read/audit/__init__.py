@@ -3,7 +3,7 @@ NDJSON, all read through `projector.events.BoardEvents` (archive and Redis log a
 sequence)."""
 
 from projector.read.audit import point_in_time
-from projector.read.audit.export import NDJSON, ndjson_pages
+from projector.read.audit.export import ndjson_pages
 from projector.read.audit.history import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -17,7 +17,6 @@ from projector.read.audit.point_in_time import VersionAheadError, board_at
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
-    "NDJSON",
     "Change",
     "HistoryActor",
     "HistoryEntry",

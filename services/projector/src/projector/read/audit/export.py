@@ -9,8 +9,6 @@ from contracts.envelope import event_adapter
 
 from projector.events import BoardEvents
 
-NDJSON = "application/x-ndjson"
-
 
 async def ndjson_pages(
     events: BoardEvents, board_id: UUID, *, after_version: int = 0

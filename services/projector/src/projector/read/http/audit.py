@@ -11,14 +11,14 @@ from uuid import UUID
 from aiohttp import web
 from cardstream_runtime.auth import authenticate
 from cardstream_runtime.errors import ApiError
+from contracts.http_spec import NDJSON, VERSION_HEADER
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from projector.events import BoardEvents
 from projector.keys import board_log_key, read_store_key, verifier_key
-from projector.read.audit import NDJSON, history_page, ndjson_pages, point_in_time
+from projector.read.audit import history_page, ndjson_pages, point_in_time
 from projector.read.http.queries import (
-    VERSION_HEADER,
     BoardQuery,
     ExportQuery,
     HistoryQuery,

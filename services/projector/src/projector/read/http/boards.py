@@ -19,6 +19,7 @@ from uuid import UUID
 from aiohttp import web
 from cardstream_runtime.auth import authenticate
 from cardstream_runtime.errors import ApiError, error_response
+from contracts.http_spec import BEHIND_HEADER, VERSION_HEADER
 from contracts.read_models import BoardSummary
 from pydantic import TypeAdapter
 
@@ -26,8 +27,6 @@ from projector.applied import RECHECK_S
 from projector.keys import applied_key, board_cache_key, read_store_key, settings_key, verifier_key
 from projector.read.http.audit import board_at
 from projector.read.http.queries import (
-    BEHIND_HEADER,
-    VERSION_HEADER,
     BoardQuery,
     ReadQuery,
     board_not_found,

@@ -23,9 +23,6 @@ from pydantic import (
 
 from projector.read.audit import DEFAULT_LIMIT, MAX_LIMIT, HistoryFilter
 
-VERSION_HEADER = "X-Projection-Version"
-BEHIND_HEADER = "X-Projection-Behind"
-
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 # An unencoded `+` in a query string arrives as a space: `...T09:30:00 02:00`.
 _PLUS_AS_SPACE = re.compile(r" (\d{2}:\d{2})$")
