@@ -36,7 +36,7 @@ import aiohttp
 import orjson
 from boards.adapters.event_store import Appended, EventStoreError, NewEvents
 from boards.adapters.redis_store import RedisEventStore
-from boards.service import encode_result
+from boards.groups import encode_result
 from cardstream_runtime.devtoken import DevSigner
 from cardstream_testing import RedisServer
 from contracts.chain import ZERO_HASH, link

@@ -10,7 +10,8 @@ from typing import Any
 
 import aiohttp
 from boards.adapters.redis_store import RedisEventStore
-from boards.service import BoardCommands, Caller
+from boards.groups import Caller
+from boards.service import BoardCommands
 from cardstream_testing.stack import Api, Stack
 from contracts.commands import AddCard, AddColumn, CreateBoard, MoveCard, RenameBoard
 from contracts.envelope import command_envelope

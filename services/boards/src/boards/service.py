@@ -13,13 +13,11 @@ Beside each cached board sits the hash of its newest event, which the next event
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import random
 from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -28,21 +26,17 @@ from contracts.chain import ZERO_HASH
 from contracts.commands import CreateBoard
 from contracts.envelope import AnyCommand
 from contracts.events import Event
-from contracts.fields import MAX_USER_ID
 
 from boards.adapters.event_store import (
     ChainBrokenError,
     Duplicates,
     EpochChangedError,
     EventStore,
-    IdempotencyMismatchError,
     NewEvents,
-    Recorded,
     VersionConflictError,
 )
 from boards.domain import (
     Board,
-    BoardExistsError,
     BoardNotFoundError,
     Context,
     DomainError,
@@ -53,6 +47,20 @@ from boards.domain import (
     fold,
 )
 from boards.domain.snapshot import from_snapshot, to_snapshot
+from boards.groups import (
+    Caller,
+    Decided,
+    Outcome,
+    Pending,
+    Plan,
+    answer_from_record,
+    encode_result,
+    reject,
+    request_hash,
+    resolve,
+    take_group,
+    utc_now,
+)
 from boards.sealing import Stamp, seal
 
 log = logging.getLogger("boards.commands")
@@ -64,145 +72,9 @@ MAX_ATTEMPTS = 50
 # conflict they did not cause (seen with four processes and twenty writers on a loaded machine).
 CONFLICT_BACKOFF_S = 0.001
 CONFLICT_BACKOFF_MAX_S = 0.05
-# Commands appended by one call at most: bounds how long Redis spends in one function call.
-MAX_GROUP = 128
-MAX_TRACE_ID = 128
 DEFAULT_CACHED_BOARDS = 10_000
 # A snapshot every this many events bounds a cold load to one snapshot plus at most this many.
 DEFAULT_SNAPSHOT_EVERY = 1_000
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    user_id: str
-    correlation_id: str
-
-    def __post_init__(self) -> None:
-        # Checked once here, so the events stamped with them need no validation of their own.
-        if not 0 < len(self.user_id) <= MAX_USER_ID:
-            raise ValueError("the caller's user id is empty or too long")
-        if not 0 < len(self.correlation_id) <= MAX_TRACE_ID:
-            raise ValueError("the correlation id is empty or too long")
-
-
-@dataclass(frozen=True, slots=True)
-class Decided:
-    """A board as of its newest event, and that event's hash."""
-
-    board: Board
-    last_hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The response body, encoded once: it is also what a retried command gets back."""
-
-    body: bytes
-    version: int
-
-
-@dataclass(slots=True)
-class Pending:
-    """A command waiting in its board's queue, and where its caller waits for the answer."""
-
-    command: AnyCommand
-    caller: Caller
-    digest: str
-    answer: asyncio.Future[Outcome]
-
-
-@dataclass(slots=True)
-class Plan:
-    """A group decided against one state: the batches to append (one per command that changed
-    the board, in order), and what each command is answered once the append has returned."""
-
-    before: Decided
-    after: Decided
-    batches: list[NewEvents] = field(default_factory=list)
-    appending: list[tuple[Pending, Outcome]] = field(default_factory=list)
-    refused: list[tuple[Pending, Exception]] = field(default_factory=list)
-    unchanged: list[tuple[Pending, Outcome]] = field(default_factory=list)
-
-
-def request_hash(command: AnyCommand) -> str:
-    canonical = orjson.dumps(
-        command.model_dump(mode="json", exclude={"command_id"}), option=orjson.OPT_SORT_KEYS
-    )
-    return hashlib.sha256(canonical).hexdigest()
-
-
-def encode_result(board_id: UUID, version: int, events: list[bytes]) -> bytes:
-    # Events are already encoded; joining them avoids a second encode per event.
-    head = orjson.dumps({"board_id": str(board_id), "version": version})[:-1]
-    return head + b',"events":[' + b",".join(events) + b"]}"
-
-
-def take_group(queue: deque[Pending]) -> list[Pending]:
-    """The commands at the head of a board's queue that go into one append, in their order."""
-    group: list[Pending] = []
-    ids: set[UUID] = set()
-    while queue and len(group) < MAX_GROUP:
-        if queue[0].command.command_id in ids:
-            break  # the same command twice: the second is answered from the first's record
-        pending = queue.popleft()
-        if pending.answer.done():
-            continue  # its caller gave up before it was decided: it is not written
-        ids.add(pending.command.command_id)
-        group.append(pending)
-    return group
-
-
-def _resolve(pending: Pending, outcome: Outcome) -> None:
-    if not pending.answer.done():
-        pending.answer.set_result(outcome)
-
-
-def _reject(pending: Pending, error: BaseException) -> None:
-    if pending.answer.done():
-        return
-    if isinstance(error, Exception):
-        pending.answer.set_exception(error)
-    else:
-        pending.answer.cancel()
-
-
-def _own_answer(recorded: Recorded, pending: Pending) -> Outcome | None:
-    """The recorded answer, if the record is of this very request by this very caller.
-
-    A record is bound to its caller by what it holds: the events it answered with carry the
-    actor taken from the caller's verified token. One without events (none is written so) is
-    nobody's. Records from before this binding are bound the same way.
-    """
-    if recorded.request_hash != pending.digest:
-        return None
-    body = orjson.loads(recorded.result)
-    events = body.get("events")
-    if not events or any(event.get("actor") != pending.caller.user_id for event in events):
-        return None
-    return Outcome(recorded.result, int(body["version"]))
-
-
-def _answer_from_record(
-    pending: Pending, recorded: Recorded, refusal: Exception | None = None
-) -> None:
-    """Answers a command whose id the board has a record of (ADR 003).
-
-    Only its own caller's retry gets the recorded answer. To a caller the board is hidden from
-    (a missing board and one they are not a member of answer alike), or one creating a taken id,
-    the record is as if it were not there: they get the refusal they would get without it, so a
-    guessed or overheard command id tells them nothing. Anyone else learns that the id is taken.
-    """
-    own = _own_answer(recorded, pending)
-    if own is not None:
-        _resolve(pending, own)
-    elif isinstance(refusal, BoardNotFoundError | BoardExistsError):
-        _reject(pending, refusal)
-    else:
-        _reject(pending, IdempotencyMismatchError("this command id was used for another command"))
 
 
 class BoardCommands:
@@ -256,7 +128,7 @@ class BoardCommands:
                     await self._commit_group(board_id, group)
         except BaseException as exc:
             for pending in queue:
-                _reject(pending, exc)
+                reject(pending, exc)
             raise
         finally:
             # No await between the last look at the queue and this: nothing can join it unseen.
@@ -269,7 +141,7 @@ class BoardCommands:
         except BaseException as exc:
             # Redis unreachable, a bug, shutdown: each caller of the group hears it.
             for pending in group:
-                _reject(pending, exc)
+                reject(pending, exc)
             if not isinstance(exc, Exception):
                 raise
 
@@ -308,7 +180,7 @@ class BoardCommands:
         await self._answer(board_id, Plan(before=state, after=state, refused=hidden))
         conflict = VersionConflictError(state.board.version)
         for pending in group:
-            _reject(pending, conflict)
+            reject(pending, conflict)
 
     def _plan(self, state: Decided, group: list[Pending], epoch: str) -> Plan:
         """Decides the group's commands one after another, each on the board as the ones before
@@ -384,7 +256,7 @@ class BoardCommands:
                 if isinstance(pending.command.payload, CreateBoard)
                 else None
             )
-            _answer_from_record(pending, recorded, refusal)
+            answer_from_record(pending, recorded, refusal)
             answered.add(id(pending))
         return [pending for pending in group if id(pending) not in answered]
 
@@ -396,7 +268,7 @@ class BoardCommands:
 
     async def _answer(self, board_id: UUID, plan: Plan) -> None:
         for pending, outcome in plan.appending:
-            _resolve(pending, outcome)
+            resolve(pending, outcome)
         # A retry of a command that did change the board may now be refused or change nothing:
         # before either answer, its record is looked for (ADR 003).
         refused, unchanged = plan.refused, plan.unchanged
@@ -410,14 +282,14 @@ class BoardCommands:
         )
         for (pending, error), recorded in zip(refused, records[: len(refused)], strict=True):
             if recorded is None:
-                _reject(pending, error)
+                reject(pending, error)
             else:
-                _answer_from_record(pending, recorded, error)
+                answer_from_record(pending, recorded, error)
         for (pending, outcome), recorded in zip(unchanged, records[len(refused) :], strict=True):
             if recorded is None:
-                _resolve(pending, outcome)
+                resolve(pending, outcome)
             else:
-                _answer_from_record(pending, recorded)
+                answer_from_record(pending, recorded)
 
     async def _refresh(self, board_id: UUID) -> Decided:
         cached = self._cache.get(board_id)

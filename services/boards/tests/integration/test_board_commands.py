@@ -12,7 +12,8 @@ import pytest
 from boards.adapters.event_store import IdempotencyMismatchError, VersionConflictError
 from boards.adapters.redis_store import RedisEventStore
 from boards.domain import Board, fold
-from boards.service import BoardCommands, Caller
+from boards.groups import Caller
+from boards.service import BoardCommands
 from cardstream_testing import RedisServer
 from cardstream_testing.proxy import FaultyProxy
 from contracts.commands import AddCard, AddColumn, CreateBoard, MoveCard, RenameBoard

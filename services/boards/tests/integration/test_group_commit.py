@@ -23,7 +23,8 @@ from boards.adapters.event_store import (
 )
 from boards.adapters.redis_store import RedisEventStore
 from boards.domain import BoardExistsError, BoardNotFoundError, DomainError, RuleViolationError
-from boards.service import BoardCommands, Caller, Outcome
+from boards.groups import Caller, Outcome
+from boards.service import BoardCommands
 from contracts.commands import (
     AddCard,
     AddColumn,

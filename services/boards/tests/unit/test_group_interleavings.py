@@ -21,7 +21,8 @@ import orjson
 from boards.adapters.event_store import Appended, Duplicates, NewEvents, VersionConflictError
 from boards.adapters.memory_store import InMemoryEventStore
 from boards.domain import Board, RuleViolationError, fold
-from boards.service import BoardCommands, Caller, Outcome
+from boards.groups import Caller, Outcome
+from boards.service import BoardCommands
 from contracts.chain import Checked, first_break
 from contracts.commands import AddCard, AddColumn, CreateBoard, MoveCard, RenameBoard
 from contracts.envelope import AnyCommand, AnyEvent, command_envelope

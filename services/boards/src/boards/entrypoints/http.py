@@ -33,6 +33,7 @@ from boards.domain import (
     PermissionDeniedError,
     derive_id,
 )
+from boards.groups import Caller, Outcome
 from boards.keys import (
     command_limit_key,
     commands_key,
@@ -40,7 +41,6 @@ from boards.keys import (
     redis_key,
     verifier_key,
 )
-from boards.service import Caller, Outcome
 
 log = logging.getLogger("boards.http")
 routes = web.RouteTableDef()
