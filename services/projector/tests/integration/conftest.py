@@ -12,12 +12,27 @@ from cardstream_runtime.jwt import StaticKeys
 from cardstream_testing.fixtures import PARTITIONS
 from projector.app import OnApplied, OnDiverged, create_app
 from projector.settings import ProjectorSettings
+from projector.store.memory import InMemoryReadStore
 from projector.store.mongo import MongoReadStore
 from projector.store.port import ReadStore
 from pymongo import AsyncMongoClient
 
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[Client]]
+
+
+@pytest.fixture(params=["memory", "mongo"])
+async def store(
+    request: pytest.FixtureRequest,
+    mongo: AsyncMongoClient[dict[str, object]],
+    mongo_db_name: str,
+) -> ReadStore:
+    """Each store the read side has, the fake and the real one, for the suites both must pass."""
+    if request.param == "memory":
+        return InMemoryReadStore()
+    mongo_store = MongoReadStore(mongo[mongo_db_name])  # type: ignore[arg-type]
+    await mongo_store.ensure_indexes()
+    return mongo_store
 
 
 @pytest.fixture

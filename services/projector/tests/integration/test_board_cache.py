@@ -7,10 +7,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
-from typing import Any
 
 import orjson
-import pytest
 from cardstream_testing.feeds import envelopes
 from contracts.envelope import AnyEvent
 from contracts.events import (
@@ -32,20 +30,6 @@ from projector.read.cache import BoardCache
 from projector.store.memory import InMemoryReadStore
 from projector.store.mongo import MongoReadStore
 from projector.store.port import ReadStore
-from pymongo import AsyncMongoClient
-
-
-@pytest.fixture(params=["memory", "mongo"])
-async def store(
-    request: pytest.FixtureRequest,
-    mongo: AsyncMongoClient[dict[str, object]],
-    mongo_db_name: str,
-) -> ReadStore:
-    if request.param == "memory":
-        return InMemoryReadStore()
-    mongo_store = MongoReadStore(mongo[mongo_db_name])  # type: ignore[arg-type]
-    await mongo_store.ensure_indexes()
-    return mongo_store
 
 
 async def _nothing(board_id: uuid.UUID, first: int, last: int | None, count: int) -> list[AnyEvent]:
@@ -248,13 +232,11 @@ class TestTornReads:
         assert (cache.loads, cache.folds, cache.uncached) == (0, 1, 0)
 
     async def test_a_card_written_ahead_of_its_board_is_not_served_with_it(
-        self, mongo_url: str, mongo_db_name: str
+        self, read_store: MongoReadStore
     ) -> None:
         # Seen by the chaos run: the applier writes cards first, so between its two writes the
         # store holds the board at V and a card of V + 1; a snapshot at V must not show it.
-        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, tz_aware=True)
-        store = MongoReadStore(client[mongo_db_name])
-        await store.ensure_indexes()
+        store = read_store
         board = Board(store)
         await board.create()
         ahead = await store.cards.find_one({"_id": f"{board.id}:{board.cards[0]}"})
@@ -276,4 +258,3 @@ class TestTornReads:
         assert held.version == board.version
         assert str(early) not in held.detail.decode()
         assert cache.folds == 1
-        await client.close()

@@ -23,25 +23,9 @@ from contracts.events import (
 )
 from contracts.fields import Role
 from projector.projection import BoardProjection, apply_event
-from projector.store.memory import InMemoryReadStore
-from projector.store.mongo import MongoReadStore
 from projector.store.port import Checkpoint, GenerationChangedError, GenerationPointer, ReadStore
-from pymongo import AsyncMongoClient
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["memory", "mongo"])
-async def store(
-    request: pytest.FixtureRequest,
-    mongo: AsyncMongoClient[dict[str, object]],
-    mongo_db_name: str,
-) -> ReadStore:
-    if request.param == "memory":
-        return InMemoryReadStore()
-    mongo_store = MongoReadStore(mongo[mongo_db_name])  # type: ignore[arg-type]
-    await mongo_store.ensure_indexes()
-    return mongo_store
 
 
 def _events(board_id: uuid.UUID, payloads: list[Event], start: int = 1) -> list[AnyEvent]:
