@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import orjson
@@ -176,7 +176,7 @@ async def _post(
         return result
 
 
-async def seed(url: str, token: str) -> Seeded:
+async def seed(url: str, tokens: Tokens) -> Seeded:
     """CreateBoard, the columns, then the cards with CONCURRENCY commands in flight. Cards are
     dealt round the columns; the order within a column is whatever the service made of them."""
     start = time.perf_counter()
@@ -188,7 +188,7 @@ async def seed(url: str, token: str) -> Seeded:
             session,
             "/api/boards",
             _command("CreateBoard", title="Big board", board_id=board_id),
-            token,
+            tokens.access,
         )
         path = f"/api/boards/{board_id}/commands"
         column_ids = [str(uuid.uuid4()) for _ in range(COLUMNS)]
@@ -198,7 +198,7 @@ async def seed(url: str, token: str) -> Seeded:
                 session,
                 path,
                 _command("AddColumn", title=f"Column {i + 1}", column_id=column_id),
-                token,
+                tokens.access,
             )
             version = max(version, int(added["version"]))
         queue: asyncio.Queue[int] = asyncio.Queue()
@@ -214,7 +214,7 @@ async def seed(url: str, token: str) -> Seeded:
                 body = _command(
                     "AddCard", column_id=column_id, title=f"Card {i + 1}", card_id=card_ids[i]
                 )
-                versions.append(int((await _post(session, path, body, token))["version"]))
+                versions.append(int((await _post(session, path, body, tokens.access))["version"]))
 
         async with asyncio.TaskGroup() as group:
             for _ in range(CONCURRENCY):
@@ -222,7 +222,7 @@ async def seed(url: str, token: str) -> Seeded:
         version = max(version, *versions)
         written = time.perf_counter()
         log.info("bigboard: %d commands in %.1f s", len(versions), written - start)
-        detail = await _read(session, board_id, token, version)
+        detail = await _read(session, board_id, tokens.read, version)
     by_column: dict[str, list[str]] = {c: [] for c in column_ids}
     for card in orjson.loads(detail)["cards"]:
         by_column[card["column_id"]].append(card["card_id"])
@@ -350,8 +350,15 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def _token(url: str) -> str:
-    async def login() -> str:
+class Tokens(NamedTuple):
+    """The command API's token and the read API's (one audience each)."""
+
+    access: str
+    read: str
+
+
+def _tokens(url: str) -> Tokens:
+    async def login() -> Tokens:
         jar = aiohttp.CookieJar(unsafe=True)
         async with aiohttp.ClientSession(cookie_jar=jar) as session:
             headers = {"Accept": "application/json"}
@@ -360,8 +367,7 @@ def _token(url: str) -> str:
                 body = await r.json()
                 if r.status != 200:
                     raise BigBoardError(f"signing in got {r.status}: {body}")
-                token: str = body["access_token"]
-                return token
+                return Tokens(str(body["access_token"]), str(body["read_token"]))
 
     return run_async(login())
 
@@ -387,10 +393,10 @@ def run(settings: BenchSettings) -> dict[str, Any]:
     if not Path(CHROMIUM).exists():
         return {"ok": False, "failed": f"no Chromium at {CHROMIUM} (set CHROMIUM_BIN)"}
     with stack() as url:
-        token = _token(url)
+        tokens = _tokens(url)
         log.info("bigboard: adding %d cards over %d columns", CARDS, COLUMNS)
-        seeded = run_async(seed(url, token))
-        api_body = run_async(board_body(url, token, seeded))
+        seeded = run_async(seed(url, tokens))
+        api_body = run_async(board_body(url, tokens.read, seeded))
         log.info("bigboard: seeded in %.1f s; measuring %d page loads", seeded.seconds, RUNS)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(

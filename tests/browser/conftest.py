@@ -101,10 +101,16 @@ class User:
             f"/auth/login?login_hint={email}", headers={"Accept": "application/json"}
         )
         assert answer.ok, answer.text()
-        self.token: str = answer.json()["access_token"]
+        tokens = answer.json()
+        self.access_token: str = tokens["access_token"]
+        self.read_token: str = tokens["read_token"]
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
-        headers = {"Authorization": f"Bearer {self.token}"}
+        # As web/js/api.js: commands (POSTs to /api) and auth take the access token, reads the
+        # read token.
+        reads = path.startswith("/api/") and method != "POST"
+        token = self.read_token if reads else self.access_token
+        headers = {"Authorization": f"Bearer {token}"}
         return self.http.fetch(path, method=method, headers=headers, data=body)
 
     def close(self) -> None:

@@ -87,12 +87,13 @@ async def _command_status(
 
 
 class TestSignIn:
-    async def test_the_code_flow_ends_with_a_token_every_service_accepts(
+    async def test_the_code_flow_ends_with_a_token_for_each_service(
         self, signed_in_stack: FullStack, browser: aiohttp.ClientSession
     ) -> None:
         url = signed_in_stack.url
         tokens = await _sign_in(browser, url, "ada@example.com")
         bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        reader = {"Authorization": f"Bearer {tokens['read_token']}"}
         body = {
             "command_id": str(uuid.uuid4()),
             "type": "CreateBoard",
@@ -102,12 +103,36 @@ class TestSignIn:
             assert response.status == 201, await response.text()
             board = (await response.json())["board_id"]
         async with browser.get(
-            f"{url}/api/boards/{board}?min_version=1", headers=bearer
+            f"{url}/api/boards/{board}?min_version=1", headers=reader
         ) as response:
             assert response.status == 200
             assert (await response.json())["board"]["owner_id"] == tokens["user"]["id"]
         async with browser.get(f"{url}/auth/me", headers=bearer) as response:
             assert (await response.json())["user"]["email"] == "ada@example.com"
+
+    async def test_each_token_is_refused_by_the_other_service(
+        self, signed_in_stack: FullStack, browser: aiohttp.ClientSession
+    ) -> None:
+        """Issue 12, hole 6: one audience per token, so a token one service was given (and
+        may have logged or lost) is refused by the other, on HTTP and on the WebSocket."""
+        url = signed_in_stack.url
+        tokens = await _sign_in(browser, url, "ida@example.com")
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        reader = {"Authorization": f"Bearer {tokens['read_token']}"}
+        board = await _create_board(browser, url, bearer)
+        assert await _read_status(browser, url, board, reader) == 200
+
+        assert await _read_status(browser, url, board, bearer) == 401
+        rename = {"type": "RenameBoard", "payload": {"title": "With the read token"}}
+        assert await _command_status(browser, url, board, reader, rename) == 401
+        async with browser.get(f"{url}/auth/me", headers=reader) as response:
+            assert response.status == 401
+        ws = await browser.ws_connect(f"{url}/ws", origin=url)
+        await ws.send_json({"type": "auth", "token": tokens["access_token"]})
+        message = await asyncio.wait_for(ws.receive(), 10)
+        assert message.type is aiohttp.WSMsgType.CLOSE
+        assert message.data == 4401
+        assert await _command_status(browser, url, board, bearer, rename) == 200
 
     async def test_logout_closes_the_sessions_websocket(
         self, signed_in_stack: FullStack, browser: aiohttp.ClientSession
@@ -115,7 +140,7 @@ class TestSignIn:
         url = signed_in_stack.url
         tokens = await _sign_in(browser, url, "bob@example.com")
         ws = await browser.ws_connect(f"{url}/ws", origin=url)
-        await ws.send_json({"type": "auth", "token": tokens["access_token"]})
+        await ws.send_json({"type": "auth", "token": tokens["read_token"]})
         await ws.send_json({"type": "ping"})
         assert (await ws.receive_json(timeout=10))["type"] == "pong"
         bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
@@ -136,11 +161,12 @@ class TestSignIn:
         tokens = await _sign_in(browser, url, "eve@example.com")
         other = await _sign_in(browser, url, "eve@example.com")  # her second device
         bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        reader = {"Authorization": f"Bearer {tokens['read_token']}"}
         board = await _create_board(browser, url, bearer)
-        assert await _read_status(browser, url, board, bearer) == 200
+        assert await _read_status(browser, url, board, reader) == 200
 
         open_socket = await browser.ws_connect(f"{url}/ws", origin=url)
-        await open_socket.send_json({"type": "auth", "token": tokens["access_token"]})
+        await open_socket.send_json({"type": "auth", "token": tokens["read_token"]})
         await open_socket.send_json({"type": "ping"})
         assert (await open_socket.receive_json(timeout=10))["type"] == "pong"
 
@@ -153,7 +179,7 @@ class TestSignIn:
         closing = await asyncio.wait_for(open_socket.receive(), 10)
         assert closing.type is aiohttp.WSMsgType.CLOSE
         assert closing.data == 4401
-        assert await _read_status(browser, url, board, bearer) == 401
+        assert await _read_status(browser, url, board, reader) == 401
         # The boards process says nothing when it learns: ask until it refuses, for a second.
         rename = {"type": "RenameBoard", "payload": {"title": "After logout"}}
         while (status := await _command_status(browser, url, board, bearer, rename)) != 401:
@@ -161,12 +187,12 @@ class TestSignIn:
             assert asyncio.get_running_loop().time() - started < 1.0, "boards accepts it"
         assert asyncio.get_running_loop().time() - started < 1.0
         ws = await browser.ws_connect(f"{url}/ws", origin=url)
-        await ws.send_json({"type": "auth", "token": tokens["access_token"]})
+        await ws.send_json({"type": "auth", "token": tokens["read_token"]})
         message = await asyncio.wait_for(ws.receive(), 10)
         assert message.type is aiohttp.WSMsgType.CLOSE
         assert message.data == 4401
         # The same user's other session is not touched.
-        other_bearer = {"Authorization": f"Bearer {other['access_token']}"}
+        other_bearer = {"Authorization": f"Bearer {other['read_token']}"}
         assert await _read_status(browser, url, board, other_bearer) == 200
 
     async def test_dev_token_script_signs_in_on_the_port_cardstream_port_names(

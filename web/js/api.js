@@ -1,4 +1,7 @@
-// HTTP to the one URL: tokens, commands, reads. The access token lives only in memory.
+// HTTP to the one URL: tokens, commands, reads. The tokens live only in memory.
+//
+// Each token names one service: the access token the command API and auth, the read token the
+// read API and the WebSocket. Commands are POSTs to /api; every other /api request is a read.
 
 export class ApiError extends Error {
   constructor(status, code, message, details) {
@@ -11,7 +14,7 @@ export class ApiError extends Error {
 
 export class NetworkError extends Error {}
 
-let accessToken = null;
+let tokens = null; // { access, read }
 let refreshTimer = null;
 const tokenListeners = new Set();
 
@@ -52,11 +55,11 @@ async function refreshOnce() {
     }
     if (!response.ok) return null;
     const body = await response.json();
-    accessToken = body.access_token;
+    tokens = { access: body.access_token, read: body.read_token };
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => refresh().catch(() => {}), Math.max(30, body.expires_in - 60) * 1000);
-    tokenListeners.forEach((listener) => listener(accessToken));
-    return accessToken;
+    tokenListeners.forEach((listener) => listener(tokens.read));
+    return tokens;
   }
   return null;
 }
@@ -66,13 +69,20 @@ export async function refresh() {
   return refreshOnce();
 }
 
+// The read token (the WebSocket's), or null when signed out.
 export async function token() {
-  return accessToken ?? refresh();
+  return (tokens ?? (await refresh()))?.read ?? null;
+}
+
+async function tokenFor(method, path) {
+  const current = tokens ?? (await refresh());
+  if (!current) return null;
+  return path.startsWith("/api/") && method !== "POST" ? current.read : current.access;
 }
 
 async function send(method, path, body, retried = false) {
   const headers = { Accept: "application/json" };
-  const current = await token();
+  const current = await tokenFor(method, path);
   if (current) headers.Authorization = `Bearer ${current}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
@@ -87,7 +97,7 @@ async function send(method, path, body, retried = false) {
     throw new NetworkError("the network is unreachable");
   }
   if (response.status === 401 && !retried) {
-    accessToken = null;
+    tokens = null;
     if (await refresh()) return send(method, path, body, true);
   }
   if (response.status === 204) return null;
@@ -124,10 +134,10 @@ export const api = {
       await fetch("/auth/logout", {
         method: "POST",
         credentials: "same-origin",
-        headers: { "X-Requested-With": "cardstream", ...(accessToken ? { Authorization: `Bearer ${accessToken}` } : {}) },
+        headers: { "X-Requested-With": "cardstream", ...(tokens ? { Authorization: `Bearer ${tokens.access}` } : {}) },
       });
     } finally {
-      accessToken = null;
+      tokens = null;
       clearTimeout(refreshTimer);
     }
   },

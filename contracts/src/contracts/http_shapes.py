@@ -21,9 +21,14 @@ class User(Contract):
 
 
 class Tokens(Contract):
-    """A refresh through the cookie carries neither `refresh_token` nor `user`."""
+    """A refresh through the cookie carries neither `refresh_token` nor `user`.
+
+    Two bearer tokens of one session, one audience each: `access_token` for the command API and
+    auth's own endpoints, `read_token` for the read API and the WebSocket; the other services
+    refuse each."""
 
     access_token: str
+    read_token: str
     token_type: Literal["Bearer"]
     expires_in: int
     refresh_token: str | None = None

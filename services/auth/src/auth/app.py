@@ -145,7 +145,7 @@ def _service_ctx(clock: Callable[[], float]) -> AppContext:
         await keys.ring()  # creates the ring on first start; fails start-up without MongoDB
         app[signing_keys_key] = keys
         app[verifier_key] = TokenVerifier(
-            keys, issuer=settings.issuer, audience=settings.audiences[0]
+            keys, issuer=settings.issuer, audience=settings.boards_audience
         )
         redis = app[redis_key]
         app[service_key] = AuthService(

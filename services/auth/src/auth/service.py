@@ -60,7 +60,10 @@ class LoginStarted:
 
 @dataclass(frozen=True, slots=True)
 class Issued:
+    # For the command API and auth's own endpoints; `read_token` for the read API and the
+    # WebSocket. The same session and lifetime, one audience each.
     access_token: str
+    read_token: str
     expires_in: int
     refresh_token: str
     user: User
@@ -197,17 +200,23 @@ class AuthService:
         session's absolute end."""
         now = int(self._clock())
         ttl_s = max(0, min(self._settings.access_ttl_s, int(ends_at.timestamp()) - now))
-        claims = access_token_claims(
-            user,
-            sid=sid,
-            issuer=self._settings.issuer,
-            audiences=self._settings.audiences,
-            now=now,
-            ttl_s=ttl_s,
+        key = await self._keys.signing_key()
+        access, read = (
+            key.sign(
+                access_token_claims(
+                    user,
+                    sid=sid,
+                    issuer=self._settings.issuer,
+                    audience=audience,
+                    now=now,
+                    ttl_s=ttl_s,
+                )
+            )
+            for audience in (self._settings.boards_audience, self._settings.projector_audience)
         )
-        access = (await self._keys.signing_key()).sign(claims)
         return Issued(
             access_token=access,
+            read_token=read,
             expires_in=ttl_s,
             refresh_token=refresh,
             user=user,

@@ -1,6 +1,6 @@
 """The auth service's settings, read from `AUTH_*` environment variables.
 
-Lists (`AUTH_AUDIENCES`, `AUTH_ALLOWED_DOMAINS`, `AUTH_ALLOWED_EMAILS`) take JSON:
+Lists (`AUTH_ALLOWED_DOMAINS`, `AUTH_ALLOWED_EMAILS`) take JSON:
 `AUTH_ALLOWED_DOMAINS='["example.com"]'`.
 """
 
@@ -19,7 +19,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from auth.domain.kek import DEVELOPMENT_KEYS, parse_keys
 
 GOOGLE_ISSUER = "https://accounts.google.com"
-DEFAULT_AUDIENCES = ["cardstream-boards", "cardstream-projector"]
 
 
 def _http_url(value: str, name: str) -> str:
@@ -48,8 +47,11 @@ class AuthSettings(BaseSettings):
     public_url: str = "http://127.0.0.1:8080"
     # `iss` of the access tokens we sign; empty means public_url.
     issuer: str = ""
-    # Every access token names all of them; each service checks that its own is there.
-    audiences: list[str] = Field(default_factory=lambda: list(DEFAULT_AUDIENCES), min_length=1)
+    # One token per service, each naming only its own audience, so that a token a service was
+    # given (and may log, or lose) is refused by the other: the access token goes to the
+    # command API (and to auth's own endpoints), the read token to the read API and WebSocket.
+    boards_audience: str = Field(default="cardstream-boards", min_length=1)
+    projector_audience: str = Field(default="cardstream-projector", min_length=1)
 
     # The OpenID provider we send users to (Google unless told otherwise).
     oidc_issuer: str = GOOGLE_ISSUER
@@ -139,6 +141,8 @@ class AuthSettings(BaseSettings):
         object.__setattr__(self, "redirect_uri", _http_url(self.redirect_uri, "redirect_uri"))
         if not self.cookie_secure and (self.production or not _is_loopback(self.public_url)):
             raise ValueError("cookie_secure may be off only in development on a loopback URL")
+        if self.boards_audience == self.projector_audience:
+            raise ValueError("boards_audience and projector_audience must differ")
         if self.key_encryption_keys.get_secret_value() and self.key_encryption_keys_file:
             raise ValueError("set key_encryption_keys or key_encryption_keys_file, not both")
         if self.production:

@@ -34,25 +34,51 @@ class TestFullLogin:
         assert claims.sid
         assert claims.jti
 
-    async def test_access_token_carries_our_claims_and_no_provider_token(self, browser, helpers):
+    @pytest.mark.parametrize(
+        ("field", "audience"),
+        [("access_token", "cardstream-boards"), ("read_token", "cardstream-projector")],
+    )
+    async def test_each_token_carries_our_claims_for_one_audience_and_no_provider_token(
+        self, browser, helpers, field, audience
+    ):
         _, body, _ = await browser.login("alice@example.com")
 
-        token = body["access_token"]
+        token = body[field]
         header = orjson.loads(_b64(token.split(".")[0]))
         claims = helpers.claims_of(token)
         assert header["alg"] == "ES256"
         assert header["typ"] == "at+jwt"
         assert header["kid"]
-        assert claims["aud"] == ["cardstream-boards", "cardstream-projector"]
+        assert claims["aud"] == audience
         assert claims["iss"] == browser.auth.settings.issuer
         assert claims["exp"] - claims["iat"] == 600
         assert set(claims) == {"iss", "sub", "aud", "exp", "iat", "jti", "sid", "name", "email"}
         assert len(token) < 8 * 1024
 
-    async def test_each_audience_verifies_and_others_do_not(self, browser, auth, http, helpers):
+    async def test_both_tokens_name_one_session_and_one_user(self, browser, helpers):
+        _, body, _ = await browser.login("alice@example.com")
+
+        access, read = (helpers.claims_of(body[f]) for f in ("access_token", "read_token"))
+        assert (access["sub"], access["sid"], access["exp"]) == (
+            read["sub"],
+            read["sid"],
+            read["exp"],
+        )
+        assert access["jti"] != read["jti"]
+
+    async def test_each_token_verifies_for_its_own_audience_only(
+        self, browser, auth, http, helpers
+    ):
         _, body, _ = await browser.login()
-        for audience in ("cardstream-boards", "cardstream-projector"):
-            await helpers.verifier(auth, http, audience).verify(body["access_token"])
+        boards = helpers.verifier(auth, http, "cardstream-boards")
+        projector = helpers.verifier(auth, http, "cardstream-projector")
+
+        await boards.verify(body["access_token"])
+        await projector.verify(body["read_token"])
+        with pytest.raises(InvalidTokenError):
+            await projector.verify(body["access_token"])
+        with pytest.raises(InvalidTokenError):
+            await boards.verify(body["read_token"])
         with pytest.raises(InvalidTokenError):
             await helpers.verifier(auth, http, "someone-else").verify(body["access_token"])
 

@@ -17,7 +17,10 @@ class TestAuthSettings:
 
         assert settings.issuer == "https://cards.example"
         assert settings.redirect_uri == "https://cards.example/auth/callback"
-        assert settings.audiences == ["cardstream-boards", "cardstream-projector"]
+        assert (settings.boards_audience, settings.projector_audience) == (
+            "cardstream-boards",
+            "cardstream-projector",
+        )
         assert settings.oidc_issuer == "https://accounts.google.com"
         assert settings.port == 8083
         assert settings.access_ttl_s == 600
@@ -32,6 +35,10 @@ class TestAuthSettings:
 
     def test_the_sessions_channel_carries_the_key_prefix(self):
         assert AuthSettings(**BASE, key_prefix="t1:").sessions_channel == "t1:cs:sessions:ended"
+
+    def test_the_two_audiences_differ(self):
+        with pytest.raises(ValidationError, match="must differ"):
+            AuthSettings(**BASE, boards_audience="cardstream", projector_audience="cardstream")
 
     def test_insecure_cookies_only_in_development_on_loopback(self):
         assert AuthSettings(**BASE, cookie_secure=False).cookie_secure is False

@@ -54,7 +54,7 @@ class TestSigningKeys:
             user,
             sid="s1",
             issuer="https://cards.example",
-            audiences=["cardstream-boards", "cardstream-projector"],
+            audience="cardstream-projector",
             now=int(time.time()),
             ttl_s=600,
         )
@@ -79,7 +79,7 @@ class TestAccessTokenClaims:
         )
 
         claims = access_token_claims(
-            user, sid="s1", issuer="https://cards.example", audiences=["x"], now=0, ttl_s=600
+            user, sid="s1", issuer="https://cards.example", audience="x", now=0, ttl_s=600
         )
 
         assert "picture" not in claims

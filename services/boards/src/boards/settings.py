@@ -20,7 +20,8 @@ class BoardsSettings(ServiceSettings):
     )
 
     port: int = 8081
-    # Our access tokens name every service they are for; this one accepts only its own name.
+    # Each of our tokens names one service; this one accepts only its own name (the access
+    # token; the read token, for the projector, is refused).
     jwt_audience: str = "cardstream-boards"
     redis_url: str = "redis://127.0.0.1:6379/0"
     # A Redis call that gets no answer within this fails (503), so a frozen Redis cannot hold a

@@ -28,6 +28,7 @@ class Identity:
     deadline: float
     user_id: str = ""
     access_token: str = ""
+    read_token: str = ""
     refresh_token: str = ""
     expires_at: float = 0.0
     sign_ins: int = 0
@@ -35,14 +36,22 @@ class Identity:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def token(self) -> str:
+        """For the command API."""
         if time.monotonic() > self.expires_at - MARGIN_S:
             await self.renew(self.access_token)
         return self.access_token
 
+    async def reading_token(self) -> str:
+        """For the read API and the WebSocket."""
+        if time.monotonic() > self.expires_at - MARGIN_S:
+            await self.renew(self.read_token)
+        return self.read_token
+
     async def renew(self, refused: str) -> None:
-        """A fresh access token, unless another task already replaced `refused`."""
+        """Fresh tokens, unless another task already replaced `refused`."""
         async with self._lock:
-            if self.access_token != refused and time.monotonic() < self.expires_at - MARGIN_S:
+            current = (self.access_token, self.read_token)
+            if refused not in current and time.monotonic() < self.expires_at - MARGIN_S:
                 return
             while time.monotonic() < self.deadline:
                 if await self._attempt():
@@ -98,5 +107,6 @@ class Identity:
 
     def _take(self, answer: dict[str, Any]) -> None:
         self.access_token = str(answer["access_token"])
+        self.read_token = str(answer["read_token"])
         self.refresh_token = str(answer.get("refresh_token") or self.refresh_token)
         self.expires_at = time.monotonic() + float(answer["expires_in"])

@@ -123,7 +123,7 @@ class Subscriber:
         }
 
     async def _connection(self, session: aiohttp.ClientSession) -> None:
-        token = await self.user.token()
+        token = await self.user.reading_token()
         async with session.ws_connect(f"{self.url}/ws", timeout=aiohttp.ClientWSTimeout(10)) as ws:
             self._ws = ws
             self.connections += 1

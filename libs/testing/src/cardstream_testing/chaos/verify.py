@@ -120,7 +120,7 @@ async def read_models(
 async def _read(
     session: aiohttp.ClientSession, url: str, reader: Identity, board: str, head: int
 ) -> BoardDetail | None:
-    token = await reader.token()
+    token = await reader.reading_token()
     try:
         async with session.get(
             f"{url}/api/boards/{board}",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,14 +25,15 @@ def access_token_claims(
     *,
     sid: str,
     issuer: str,
-    audiences: Sequence[str],
+    audience: str,
     now: int,
     ttl_s: int,
 ) -> dict[str, Any]:
     claims: dict[str, Any] = {
         "iss": issuer,
         "sub": user.user_id,
-        "aud": list(audiences),
+        # One audience, never a list: a token any one service accepts is refused by the others.
+        "aud": audience,
         "iat": now,
         "exp": now + ttl_s,
         "jti": uuid.uuid4().hex,

@@ -291,6 +291,7 @@ def _wants_json(request: web.Request) -> bool:
 def _tokens_response(issued: Issued, *, refresh_in_body: bool) -> web.Response:
     body: dict[str, Any] = {
         "access_token": issued.access_token,
+        "read_token": issued.read_token,
         "token_type": "Bearer",
         "expires_in": issued.expires_in,
     }
