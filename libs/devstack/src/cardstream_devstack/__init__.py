@@ -12,6 +12,7 @@ from cardstream_devstack.processes import (
     log_tail,
 )
 from cardstream_devstack.servers import (
+    AUTH_STATE_MAXMEMORY,
     FerretDBServer,
     RedisServer,
     ferretdb_binary,
@@ -20,6 +21,7 @@ from cardstream_devstack.servers import (
 from cardstream_devstack.supervise import CrashLoopError, Supervisor
 
 __all__ = [
+    "AUTH_STATE_MAXMEMORY",
     "CrashLoopError",
     "FerretDBServer",
     "Gateway",

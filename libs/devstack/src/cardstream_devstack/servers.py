@@ -50,8 +50,15 @@ def ferretdb_binary() -> Path:
     return built
 
 
+# The memory cap of the Redis that holds auth's short-lived state (login states, used ID
+# tokens) in `make run` and the test stacks: room for thousands of sign-ins in flight, small
+# enough that a flood meets it at once (deploy/redis-auth-state.conf caps production's).
+AUTH_STATE_MAXMEMORY = "16mb"
+
+
 class RedisServer(ServerProcess):
-    """redis-server with AOF (fsync always) and noeviction, as production runs it."""
+    """redis-server with AOF (fsync always) and noeviction, as production runs it. `maxmemory`
+    (as redis.conf writes it, "16mb") caps it: a write beyond is refused, nothing is evicted."""
 
     name = "redis"
 
@@ -63,9 +70,11 @@ class RedisServer(ServerProcess):
         log_path: Path | None = None,
         timeout: float = 10.0,
         executable: str = "redis-server",
+        maxmemory: str | None = None,
     ) -> None:
         super().__init__(data_dir, port, log_path, timeout)
         self.executable = executable
+        self.maxmemory = maxmemory
 
     @property
     def url(self) -> str:
@@ -91,6 +100,7 @@ class RedisServer(ServerProcess):
             "--appendfsync", "always",
             "--save", "",
             "--maxmemory-policy", "noeviction",
+            *(["--maxmemory", self.maxmemory] if self.maxmemory else []),
             "--daemonize", "no",
         ]  # fmt: skip
 
