@@ -292,7 +292,7 @@ _AUTH: list[Endpoint] = [
             302: _FOUND,
             400: error("invalid_next", "invalid_login_hint"),
             429: error("rate_limited"),
-            503: error("store_unavailable", "deadline_exceeded"),
+            503: error("store_unavailable", "store_full", "deadline_exceeded"),
         },
         params=(
             Param("login_hint", "query", str, "the account to suggest to the provider"),
@@ -341,7 +341,7 @@ _AUTH: list[Endpoint] = [
             413: error("payload_too_large"),
             502: error("provider_unavailable"),
             429: error("rate_limited"),
-            503: error("store_unavailable", "deadline_exceeded"),
+            503: error("store_unavailable", "store_full", "deadline_exceeded"),
         },
         body=IdTokenExchange,
         secured=False,
@@ -366,7 +366,7 @@ _AUTH: list[Endpoint] = [
             409: error("refresh_in_progress"),
             413: error("payload_too_large"),
             429: error("rate_limited"),
-            503: error("store_unavailable", "deadline_exceeded"),
+            503: error("store_unavailable", "store_full", "deadline_exceeded"),
         },
         body=RefreshRequest,
         body_required=False,
@@ -383,7 +383,7 @@ _AUTH: list[Endpoint] = [
             401: error("unauthorized", "invalid_refresh_token"),
             403: error("csrf_header_missing"),
             413: error("payload_too_large"),
-            503: error("store_unavailable", "deadline_exceeded"),
+            503: error("store_unavailable", "store_full", "deadline_exceeded"),
         },
         body=LogoutRequest,
         body_required=False,
@@ -417,7 +417,7 @@ _AUTH: list[Endpoint] = [
         {200: Answer("a JWK set", Jwks), 503: error("store_unavailable", "deadline_exceeded")},
         secured=False,
     ),
-    *_probes("auth", ready_checks="Redis and MongoDB"),
+    *_probes("auth", ready_checks="both Redis (the event log's, auth's state) and MongoDB"),
 ]
 
 ENDPOINTS: tuple[Endpoint, ...] = (*_AUTH, *_BOARDS, *_PROJECTOR)

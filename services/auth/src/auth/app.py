@@ -1,5 +1,9 @@
 """`create_app`: the auth service, wired. Tests pass the parts they replace (a Redis or MongoDB
-client, an HTTP client for the provider, a clock); production builds real ones from settings."""
+client, an HTTP client for the provider, a clock); production builds real ones from settings.
+
+Two Redis: the event log's (`redis`), for the ended sessions every service reads, and one for
+auth's short-lived state (`state_redis`: login states, used ID tokens) with its own memory cap,
+so that a login flood fills that one only."""
 
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from auth.adapters.openid_provider import HttpOpenIdProvider
 from auth.adapters.redis_login_states import RedisLoginStates
 from auth.adapters.redis_seen_tokens import RedisSeenTokens
 from auth.adapters.redis_session_events import RedisSessionEvents
+from auth.adapters.redis_state_config import check_state_redis
 from auth.domain.id_token import GOOGLE_ISSUERS
 from auth.entrypoints.http import auth_errors, routes
 from auth.keys import (
@@ -36,6 +41,7 @@ from auth.keys import (
     service_key,
     settings_key,
     signing_keys_key,
+    state_redis_key,
     verifier_key,
 )
 from auth.limits import AuthLimits
@@ -52,10 +58,15 @@ class MissingClientError(ValueError):
     pass
 
 
+class UnsafeStateRedisError(RuntimeError):
+    pass
+
+
 def create_app(
     settings: AuthSettings,
     *,
     redis: Redis | None = None,
+    state_redis: Redis | None = None,
     mongo: AsyncMongoClient[Doc] | None = None,
     http_client: aiohttp.ClientSession | None = None,
     clock: Callable[[], float] = time.time,
@@ -78,6 +89,7 @@ def create_app(
     app[limits_key] = AuthLimits.from_settings(settings, clock)
     app.add_routes(routes)
     app.cleanup_ctx.append(_redis_ctx(redis))
+    app.cleanup_ctx.append(_state_redis_ctx(state_redis))
     app.cleanup_ctx.append(_mongo_ctx(mongo))
     app.cleanup_ctx.append(_http_client_ctx(http_client))
     app.cleanup_ctx.append(_service_ctx(clock))
@@ -95,6 +107,42 @@ def _redis_ctx(given: Redis | None) -> AppContext:
                 await redis.aclose()
 
     return redis_ctx
+
+
+def _state_redis_ctx(given: Redis | None) -> AppContext:
+    async def state_redis_ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[settings_key]
+        url = settings.state_redis_url
+        owned = given is None and bool(url)
+        if given is not None:
+            state = given
+        elif url:
+            state = Redis.from_url(url, decode_responses=False)
+        else:
+            state = app[redis_key]  # development only: settings refuse it in production
+        app[state_redis_key] = state
+        try:
+            _judge_state_redis(await check_state_redis(state, app[redis_key]), settings)
+            yield
+        finally:
+            if owned:
+                await state.aclose()
+
+    return state_redis_ctx
+
+
+def _judge_state_redis(problems: list[str], settings: AuthSettings) -> None:
+    if not problems:
+        return
+    if settings.production:
+        raise UnsafeStateRedisError(
+            "refusing to start, a login flood could fill the event log's Redis or replay an "
+            "ID token: " + "; ".join(problems)
+        )
+    log.warning(
+        "auth's state Redis is not set up as production needs (allowed in development)",
+        extra={"fields": {"problems": problems}},
+    )
 
 
 def _mongo_ctx(given: AsyncMongoClient[Doc] | None) -> AppContext:
@@ -147,16 +195,17 @@ def _service_ctx(clock: Callable[[], float]) -> AppContext:
         app[verifier_key] = TokenVerifier(
             keys, issuer=settings.issuer, audience=settings.boards_audience
         )
-        redis = app[redis_key]
+        state = app[state_redis_key]
         app[service_key] = AuthService(
             settings,
             provider=build_provider(settings, app[http_client_key]),
-            login_states=RedisLoginStates(redis, key_prefix=settings.key_prefix),
+            login_states=RedisLoginStates(state, key_prefix=settings.key_prefix),
             accounts=accounts,
             sessions=sessions,
             keys=keys,
-            events=RedisSessionEvents(redis, key_prefix=settings.key_prefix),
-            seen_tokens=RedisSeenTokens(redis, key_prefix=settings.key_prefix),
+            # The event log's Redis: boards and the projector read the ended sessions there.
+            events=RedisSessionEvents(app[redis_key], key_prefix=settings.key_prefix),
+            seen_tokens=RedisSeenTokens(state, key_prefix=settings.key_prefix),
             clock=clock,
         )
         yield

@@ -17,6 +17,8 @@ from auth.signing import SigningKeyCache
 
 settings_key = web.AppKey("settings", AuthSettings)
 redis_key = web.AppKey("redis", Redis)
+# Auth's short-lived state (login states, used ID tokens); the event log's Redis when unset.
+state_redis_key = web.AppKey("state_redis", Redis)
 mongo_key = web.AppKey("mongo", AsyncMongoClient[dict[str, Any]])
 http_client_key = web.AppKey("http_client", aiohttp.ClientSession)
 signing_keys_key = web.AppKey("signing_keys", SigningKeyCache)

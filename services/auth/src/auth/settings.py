@@ -70,7 +70,12 @@ class AuthSettings(BaseSettings):
     provider_jwks_default_max_age_s: int = Field(default=300, ge=0)
     provider_jwks_min_refetch_s: float = Field(default=10.0, ge=0)
 
+    # The event log's Redis: the ended-sessions deny list and channel, which every service reads.
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Auth's short-lived state (login states, used ID tokens): a Redis of its own with its own
+    # memory cap, so that a login flood fills that one and never the event log's. Empty means
+    # redis_url, in development only (logged); production refuses to start without it.
+    state_redis_url: str = ""
     key_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9:_-]*$")
     mongo_url: str = "mongodb://127.0.0.1:27017/"
     mongo_db: str = "cardstream_auth"
@@ -174,6 +179,11 @@ class AuthSettings(BaseSettings):
             raise ValueError(
                 "set key_encryption_keys or key_encryption_keys_file in production: the "
                 "development key is public"
+            )
+        if not self.state_redis_url or self.state_redis_url == self.redis_url:
+            raise ValueError(
+                "set state_redis_url in production to a Redis of its own, not the event log's: "
+                "a login flood would fill the log's memory"
             )
 
     @property

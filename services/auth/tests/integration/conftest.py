@@ -11,8 +11,9 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -26,9 +27,11 @@ from auth.devprovider.settings import DevClient, DevProviderSettings
 from auth.domain.kek import new_key
 from auth.settings import AuthSettings
 from cardstream_runtime.jwt import JwksKeys, TokenVerifier
-from cardstream_testing import free_port
+from cardstream_testing import RedisServer, free_port
 from cardstream_testing.answers import read_answer
 from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+from redis.exceptions import OutOfMemoryError
 from yarl import URL
 
 CLIENT_ID = "cardstream-test"
@@ -262,8 +265,41 @@ async def accounts(mongo: AsyncMongoClient[dict[str, Any]], mongo_db_name: str) 
     return store
 
 
+@pytest.fixture
+def state_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of the test's own for auth's state (`state_redis_url`), capped small enough to
+    fill in a moment."""
+    with RedisServer(tmp_path / "state-redis", maxmemory="2mb") as server:
+        yield server
+
+
+@pytest.fixture
+async def state_redis(state_redis_server: RedisServer) -> AsyncIterator[Redis]:
+    client = Redis.from_url(state_redis_server.url)
+    yield client
+    await client.aclose()
+
+
 class Helpers:
     """Test modules cannot import conftest; they get these through the `helpers` fixture."""
+
+    @staticmethod
+    async def fill(redis: Redis) -> int:
+        """Writes login-state-sized values until Redis refuses one, as a login flood from many
+        addresses would, and keeps it full; how many went in. Bounded: a 2 MB cap takes some
+        400."""
+        for written in range(10_000):
+            try:
+                await redis.set(f"flood:{written}", b"x" * 2700)
+            except OutOfMemoryError:
+                break
+        else:
+            raise AssertionError("the Redis took 27 MB without refusing a write: is it capped?")
+        # Right at the cap, a small write fits again whenever a client's buffers shrink; a cap
+        # pinned below what is stored keeps every write refused, as a flood that goes on would.
+        used = int((await redis.info("memory"))["used_memory"])
+        await redis.config_set("maxmemory", used - 256 * 1024)
+        return written
 
     @staticmethod
     async def auth_cli(mongo_url: str, mongo_db: str, kek: str, *args: str) -> tuple[int, str, str]:

@@ -158,3 +158,32 @@ class TestTokenFromIdToken:
             body = await read_answer(response)
         assert response.status == 400
         assert body["error"]["code"] == "invalid_request"
+
+
+class TestUsedIdTokensInTheStateRedis:
+    """A used ID token is remembered in auth's state Redis; when that is full, the exchange is
+    refused rather than made without remembering the token (it could be traded again)."""
+
+    @pytest.fixture
+    async def auth(self, start_auth, state_redis_server):
+        return await start_auth(state_redis_url=state_redis_server.url)
+
+    async def test_is_remembered_there_and_not_in_the_event_logs(
+        self, auth, http, id_token_from_provider, state_redis, redis, key_prefix
+    ):
+        status, _ = await _exchange(http, auth, {"id_token": await id_token_from_provider()})
+
+        assert status == 200
+        assert len(await state_redis.keys(f"{key_prefix}auth:seen-id-token:*")) == 1
+        assert await redis.keys(f"{key_prefix}auth:*") == []
+
+    async def test_a_full_state_redis_refuses_the_exchange(
+        self, auth, http, id_token_from_provider, state_redis, helpers
+    ):
+        id_token = await id_token_from_provider()
+        await helpers.fill(state_redis)
+
+        status, body = await _exchange(http, auth, {"id_token": id_token})
+
+        assert status == 503
+        assert body["error"]["code"] == "store_full"

@@ -9,6 +9,8 @@ from pydantic import ValidationError
 
 BASE = {"oidc_client_id": "c", "oidc_client_secret": "s"}
 KEK = f"k1:{new_key()}"
+# Production's Redis for auth's state, another than the event log's (the default redis_url).
+STATE_REDIS = {"state_redis_url": "redis://auth-state:6379/0"}
 
 
 class TestAuthSettings:
@@ -52,6 +54,7 @@ class TestAuthSettings:
             "mode": "production",
             "public_url": "https://cards.example",
             "key_encryption_keys": KEK,
+            **STATE_REDIS,
         }
         assert AuthSettings(**BASE, **production).production
         with pytest.raises(ValidationError):
@@ -60,12 +63,30 @@ class TestAuthSettings:
             AuthSettings(**BASE, mode="production", public_url="http://127.0.0.1:8080")
 
     def test_production_wants_its_own_key_encryption_key(self):
-        production = {"mode": "production", "public_url": "https://cards.example"}
+        production = {"mode": "production", "public_url": "https://cards.example", **STATE_REDIS}
         with pytest.raises(ValidationError, match="development key is public"):
             AuthSettings(**BASE, **production)
         assert AuthSettings(**BASE, **production, key_encryption_keys=KEK).kek_keys().keys() == {
             "k1"
         }
+
+    def test_production_wants_a_state_redis_apart_from_the_event_logs(self):
+        production = {
+            "mode": "production",
+            "public_url": "https://cards.example",
+            "key_encryption_keys": KEK,
+            "redis_url": "redis://events:6379/0",
+        }
+        with pytest.raises(ValidationError, match="state_redis_url"):
+            AuthSettings(**BASE, **production)
+        with pytest.raises(ValidationError, match="not the event log's"):
+            AuthSettings(**BASE, **production, state_redis_url="redis://events:6379/0")
+        settings = AuthSettings(**BASE, **production, **STATE_REDIS)
+        assert settings.state_redis_url == "redis://auth-state:6379/0"
+
+    def test_development_may_leave_the_state_in_the_event_logs_redis(self):
+        # app.py then uses the event log's client for both, and logs that it does.
+        assert AuthSettings(**BASE).state_redis_url == ""
 
     def test_key_encryption_keys_from_a_file(self, tmp_path):
         path = tmp_path / "kek"

@@ -18,7 +18,7 @@ from cardstream_runtime.jwt import InvalidTokenError, bearer_token
 from contracts.openapi import served
 from pymongo.errors import ConnectionFailure, PyMongoError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import OutOfMemoryError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from auth.domain.errors import (
@@ -39,6 +39,7 @@ from auth.keys import (
     service_key,
     settings_key,
     signing_keys_key,
+    state_redis_key,
     verifier_key,
 )
 from auth.service import Issued
@@ -73,6 +74,13 @@ def auth_errors(exc: Exception) -> ApiError | None:
         case RedisConnectionError() | RedisTimeoutError() | ConnectionFailure():
             log.warning("store unavailable", exc_info=exc)
             return ApiError(503, "store_unavailable", "try again in a moment")
+        case OutOfMemoryError():
+            # Mostly the state Redis at its cap under a login flood (noeviction: it refuses the
+            # write and keeps every state it has, so sign-ins in flight finish).
+            log.warning("Redis refused a write: it is at its memory cap")
+            return ApiError(
+                503, "store_full", "the store is full; nothing was written, try again in minutes"
+            )
         case _:
             return None
 
@@ -268,13 +276,13 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    redis, mongo = await asyncio.gather(
+    redis, state_redis, mongo = await asyncio.gather(
         probe(request.app[redis_key].ping(), RedisError),
+        probe(request.app[state_redis_key].ping(), RedisError),
         probe(request.app[mongo_key].admin.command("ping"), PyMongoError),
     )
-    problems = {
-        name: answer for name, answer in (("redis", redis), ("mongo", mongo)) if answer != "ok"
-    }
+    answers = {"redis": redis, "state_redis": state_redis, "mongo": mongo}
+    problems = {name: answer for name, answer in answers.items() if answer != "ok"}
     if problems:
         return web.json_response({"status": "unavailable", **problems}, status=503)
     return web.json_response({"status": "ready"})
