@@ -1,5 +1,6 @@
-"""Local development stack behind `make run`: Redis, FerretDB, the services and nginx in front of
-them on one URL (deploy/nginx/cardstream.conf.template, as in production), data in .run/.
+"""Local development stack behind `make run`: Redis (the event log's, and a small capped one for
+auth's short-lived state), FerretDB, the services and nginx in front of them on one URL
+(deploy/nginx/cardstream.conf.template, as in production), data in .run/.
 
 Run it with `.venv/bin/python scripts/devstack.py`. Ctrl-C stops everything: nginx, the services,
 then FerretDB, then Redis (SHUTDOWN, so the AOF is flushed). Data survives restarts.
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cardstream_devstack import (
+    AUTH_STATE_MAXMEMORY,
     CrashLoopError,
     FerretDBServer,
     Gateway,
@@ -58,6 +60,7 @@ class DevstackError(Exception):
 # default. nginx serves the one URL; the other ports are internal.
 PORT_SETTINGS: dict[str, tuple[str, int]] = {
     "redis": ("CARDSTREAM_REDIS_PORT", 6390),
+    "auth-state-redis": ("CARDSTREAM_AUTH_STATE_REDIS_PORT", 6391),
     "ferretdb": ("CARDSTREAM_MONGO_PORT", 27027),
     "identity-provider": ("CARDSTREAM_IDP_PORT", 8093),
     "auth": ("CARDSTREAM_AUTH_PORT", 8083),
@@ -163,6 +166,8 @@ def services(ports: Ports) -> list[Service]:
             "MODE": "development",
             "PUBLIC_URL": public_url,
             "REDIS_URL": redis_url,
+            # Login states and used ID tokens, apart from the event log (a flood fills this one).
+            "STATE_REDIS_URL": f"redis://127.0.0.1:{ports['auth-state-redis']}/0",
             "MONGO_URL": mongo_url,
             "MONGO_DB": "cardstream_auth",
             # Plain http on localhost: a Secure cookie would never come back.
@@ -333,7 +338,13 @@ def run(ports: Ports) -> None:
     if not own_kek_given():
         ensure_kek_file()
     to_run = services(ports)
-    listeners = ["redis", "ferretdb", *(service.name for service in to_run), "nginx"]
+    listeners = [
+        "redis",
+        "auth-state-redis",
+        "ferretdb",
+        *(service.name for service in to_run),
+        "nginx",
+    ]
     for name in listeners:
         check_port_free(name, ports[name])
     names = ", ".join(f"{name} :{ports[name]}" for name in listeners)
@@ -344,6 +355,15 @@ def run(ports: Ports) -> None:
         redis = RedisServer(RUN / "redis", port=ports["redis"], log_path=LOGS / "redis.log")
         stack.callback(redis.stop)
         children["redis"] = redis.start()
+
+        state_redis = RedisServer(
+            RUN / "auth-state-redis",
+            port=ports["auth-state-redis"],
+            log_path=LOGS / "auth-state-redis.log",
+            maxmemory=AUTH_STATE_MAXMEMORY,
+        )
+        stack.callback(state_redis.stop)
+        children["auth-state-redis"] = state_redis.start()
 
         mongo = FerretDBServer(
             RUN / "ferretdb",

@@ -1,5 +1,6 @@
 """Every service as a real process behind nginx: the local identity provider, auth, boards and
-the projector, with `web/` as the static root. Used by the sign-in, browser and benchmark runs."""
+the projector, with `web/` as the static root, and auth's state in a small Redis of its own (as
+`make run` and production keep it). Used by the sign-in, browser and benchmark runs."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from cardstream_devstack import Gateway, Upstreams, free_port
+from cardstream_devstack import AUTH_STATE_MAXMEMORY, Gateway, RedisServer, Upstreams, free_port
 
 from cardstream_testing.processes import ServiceProcess
 
@@ -35,11 +36,22 @@ CHROMIUM_ARGS = [
 class FullStack:
     url: str
     processes: list[ServiceProcess]
+    # Auth's login states and used ID tokens (AUTH_STATE_REDIS_URL); the event log is apart.
+    auth_state_redis_url: str
+
+
+@dataclass(frozen=True)
+class _Stores:
+    redis_url: str
+    auth_state_redis_url: str
+    mongo_url: str
+    db: str
 
 
 def _services(
-    tmp: Path, public_url: str, redis_url: str, mongo_url: str, db: str, env: Mapping[str, str]
+    tmp: Path, public_url: str, stores: _Stores, env: Mapping[str, str]
 ) -> list[ServiceProcess]:
+    redis_url, mongo_url, db = stores.redis_url, stores.mongo_url, stores.db
     idp_port = free_port()
     idp_url = f"http://127.0.0.1:{idp_port}"
     client = {
@@ -65,6 +77,7 @@ def _services(
             "AUTH_COOKIE_SECURE": "false",
             "AUTH_TRUSTED_PROXIES": '["127.0.0.1"]',
             "AUTH_REDIS_URL": redis_url,
+            "AUTH_STATE_REDIS_URL": stores.auth_state_redis_url,
             "AUTH_MONGO_URL": mongo_url,
             "AUTH_MONGO_DB": f"{db}_auth",
             # The stack's own key-encryption key, as production gives one (not the public one).
@@ -119,23 +132,27 @@ def full_stack(
     mongo_db: str,
     web_root: Path,
     env: Mapping[str, str] | None = None,
+    auth_state_maxmemory: str = AUTH_STATE_MAXMEMORY,
 ) -> Iterator[FullStack]:
     """Starts everything in order (auth discovers the provider, services fetch auth's keys).
-    `env`: settings added to every service's (each reads its own prefix)."""
+    `env`: settings added to every service's (each reads its own prefix).
+    `auth_state_maxmemory`: the cap of auth's state Redis, which the stack starts itself."""
     public_port = free_port()
     public_url = f"http://127.0.0.1:{public_port}"
-    processes = _services(tmp, public_url, redis_url, mongo_url, mongo_db, env or {})
-    try:
-        for process in processes:
-            process.start()
-        _, auth, boards, projector = processes
-        upstreams = Upstreams(
-            boards=f"127.0.0.1:{boards.port}",
-            projector=f"127.0.0.1:{projector.port}",
-            auth=f"127.0.0.1:{auth.port}",
-        )
-        with Gateway(upstreams, web_root=web_root, port=public_port):
-            yield FullStack(public_url, processes)
-    finally:
-        for process in reversed(processes):
-            process.stop()
+    with RedisServer(tmp / "auth-state-redis", maxmemory=auth_state_maxmemory) as state:
+        stores = _Stores(redis_url, state.url, mongo_url, mongo_db)
+        processes = _services(tmp, public_url, stores, env or {})
+        try:
+            for process in processes:
+                process.start()
+            _, auth, boards, projector = processes
+            upstreams = Upstreams(
+                boards=f"127.0.0.1:{boards.port}",
+                projector=f"127.0.0.1:{projector.port}",
+                auth=f"127.0.0.1:{auth.port}",
+            )
+            with Gateway(upstreams, web_root=web_root, port=public_port):
+                yield FullStack(public_url, processes, state.url)
+        finally:
+            for process in reversed(processes):
+                process.stop()
