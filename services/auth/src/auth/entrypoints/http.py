@@ -18,7 +18,7 @@ from cardstream_runtime.jwt import InvalidTokenError, bearer_token
 from contracts.openapi import served
 from pymongo.errors import ConnectionFailure, PyMongoError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import OutOfMemoryError, RedisError
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from auth.domain.errors import (
@@ -71,7 +71,9 @@ def auth_errors(exc: Exception) -> ApiError | None:
             return ApiError(
                 502, "provider_unavailable", "the sign-in provider cannot be reached; try again"
             )
-        case RedisConnectionError() | RedisTimeoutError() | ConnectionFailure():
+        case RedisConnectionError() | RedisTimeoutError() | ReadOnlyError() | ConnectionFailure():
+            # ReadOnlyError: a replica answered (a failover under way); the next try finds the
+            # primary.
             log.warning("store unavailable", exc_info=exc)
             return ApiError(503, "store_unavailable", "try again in a moment")
         case OutOfMemoryError():
