@@ -1,5 +1,5 @@
-"""serve: until SIGTERM, SIGINT or `stop`, then every cleanup context closes; run: the exit status
-is what main returns."""
+"""serve: until SIGTERM, SIGINT or `stop`, then every cleanup context closes, and each connection
+has header_timeout_s to send a request head; run: the exit status is what main returns."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
+from cardstream_devstack import free_port
 from cardstream_runtime.service import serve
 
 WAIT_S = 20.0
@@ -123,3 +124,31 @@ class TestServe:
         with pytest.raises(RuntimeError, match="no database"):
             await asyncio.wait_for(serve(app, host="127.0.0.1", port=0), WAIT_S)
         assert steps == ["first opened", "first closed"]
+
+    async def test_its_connections_must_send_a_request_head_within_header_timeout_s(
+        self,
+    ) -> None:
+        app = web.Application()
+        port = free_port()
+        stop = asyncio.Event()
+        serving = asyncio.create_task(
+            serve(app, host="127.0.0.1", port=port, stop=stop, header_timeout_s=0.3)
+        )
+        try:
+            reader, writer = await _connect(port)
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")  # and no more
+            assert await asyncio.wait_for(reader.read(), WAIT_S) == b""
+            writer.close()
+        finally:
+            stop.set()
+            await asyncio.wait_for(serving, WAIT_S)
+
+
+async def _connect(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connects once `serve` listens (it says so in no other way a test can wait on)."""
+    async with asyncio.timeout(WAIT_S):
+        while True:
+            try:
+                return await asyncio.open_connection("127.0.0.1", port)
+            except ConnectionRefusedError:
+                await asyncio.sleep(0.01)

@@ -11,7 +11,8 @@
 
 `serve` listens until SIGINT or SIGTERM (or `stop`, for a service that decides to stop itself),
 then shuts the app down: open requests finish, `on_shutdown` runs, and every `cleanup_ctx`
-closes what it opened. `run` gives the process its exit status.
+closes what it opened. `run` gives the process its exit status. A connection must deliver each
+request head within `header_timeout_s` (`cardstream_runtime.header_deadline`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import Any, NoReturn
 import uvloop
 from aiohttp import web
 
+from cardstream_runtime.header_deadline import HEADER_TIMEOUT_S, HeaderDeadlineSite
+
 log = logging.getLogger("cardstream.service")
 
 EXIT_OK = 0
@@ -37,7 +40,12 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 async def serve(
-    app: web.Application, *, host: str, port: int, stop: asyncio.Event | None = None
+    app: web.Application,
+    *,
+    host: str,
+    port: int,
+    stop: asyncio.Event | None = None,
+    header_timeout_s: float = HEADER_TIMEOUT_S,
 ) -> None:
     """Serves until SIGINT/SIGTERM or `stop` is set, then shuts the app down (cleanup_ctx)."""
     stop = asyncio.Event() if stop is None else stop
@@ -49,7 +57,8 @@ async def serve(
     try:
         try:
             await runner.setup()
-            await web.TCPSite(runner, host, port).start()
+            site = HeaderDeadlineSite(runner, host, port, header_timeout_s=header_timeout_s)
+            await site.start()
             log.info("listening", extra={"fields": {"host": host, "port": port}})
             await stop.wait()
             log.info("stopping")
