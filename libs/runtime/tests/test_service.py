@@ -143,6 +143,30 @@ class TestServe:
             stop.set()
             await asyncio.wait_for(serving, WAIT_S)
 
+    async def test_an_idle_connection_is_kept_alive_longer_than_nginx_keeps_it(self) -> None:
+        # nginx closes an idle upstream connection after 60 s (its upstream keepalive_timeout);
+        # the service must not close it first.
+        async def keepalive(request: web.Request) -> web.Response:
+            assert request.protocol is not None
+            return web.Response(text=f"{request.protocol.keepalive_timeout:g}")
+
+        app = web.Application()
+        app.router.add_get("/", keepalive)
+        port = free_port()
+        stop = asyncio.Event()
+        serving = asyncio.create_task(serve(app, host="127.0.0.1", port=port, stop=stop))
+        try:
+            reader, writer = await _connect(port)
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = await asyncio.wait_for(reader.read(), WAIT_S)
+            writer.close()
+        finally:
+            stop.set()
+            await asyncio.wait_for(serving, WAIT_S)
+
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert answer.endswith(b"\r\n\r\n75")
+
 
 async def _connect(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Connects once `serve` listens (it says so in no other way a test can wait on)."""

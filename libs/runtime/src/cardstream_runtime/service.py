@@ -38,6 +38,12 @@ EXIT_USAGE = 2
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
+# An idle kept-alive connection is closed after this. Longer than nginx's upstream keepalive
+# timeout (60 s), so that nginx, not the service, closes an idle upstream connection: a request
+# nginx sent on a connection the service was closing would fail, and a POST is not retried.
+# aiohttp's own default (3630 s) let an idle client hold a connection and its task for an hour.
+KEEPALIVE_TIMEOUT_S = 75.0
+
 
 async def serve(
     app: web.Application,
@@ -53,7 +59,7 @@ async def serve(
     # Before set-up, so a signal during start-up still ends in an orderly shutdown.
     for sig in _STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=KEEPALIVE_TIMEOUT_S)
     try:
         try:
             await runner.setup()
