@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,6 +19,8 @@ from aiohttp.typedefs import Middleware
 from cardstream_runtime.deadlines import deadline_middleware
 from cardstream_runtime.errors import error_middleware
 from cardstream_runtime.header_deadline import HeaderDeadlineSite
+from cardstream_runtime.settings import ServiceSettings
+from pydantic import ValidationError
 
 DEADLINE_S = 0.4
 # Past the deadline, for the tests that show something survives it.
@@ -218,6 +221,16 @@ class TestWebSockets:
             await asyncio.sleep(PAST_DEADLINE_S)
             await ws.send_str("two")
             assert await ws.receive_str(timeout=BOUND_S) == "echo:two"
+
+
+class TestTheSetting:
+    def test_every_service_has_it_with_ten_seconds_by_default(self) -> None:
+        assert ServiceSettings(jwt_public_key_file=Path("k.pem")).header_timeout_s == 10
+
+    @pytest.mark.parametrize("seconds", [0, 0.09, 60.5])
+    def test_it_is_refused_out_of_range(self, seconds: float) -> None:
+        with pytest.raises(ValidationError, match="header_timeout_s"):
+            ServiceSettings(jwt_public_key_file=Path("k.pem"), header_timeout_s=seconds)
 
 
 class TestAiohttpInternals:

@@ -6,7 +6,9 @@
         run(serve_boards(settings))
 
     async def serve_boards(settings: BoardsSettings) -> int:
-        await serve(create_app(settings), host=settings.host, port=settings.port)
+        app = create_app(settings)
+        await serve(app, host=settings.host, port=settings.port,
+                    header_timeout_s=settings.header_timeout_s)
         return EXIT_OK
 
 `serve` listens until SIGINT or SIGTERM (or `stop`, for a service that decides to stop itself),

@@ -9,6 +9,8 @@ from typing import Self
 from pydantic import AnyHttpUrl, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cardstream_runtime.header_deadline import HEADER_TIMEOUT_S
+
 
 class Mode(StrEnum):
     DEVELOPMENT = "development"
@@ -27,6 +29,10 @@ class ServiceSettings(BaseSettings):
     # (503 deadline_exceeded; cardstream_runtime.deadlines); at least 2 s, so that a readiness
     # probe (1.5 s a dependency) always says which one did not answer.
     request_timeout_s: float = Field(default=10.0, ge=2, le=300)
+    # A connection that sends no complete request head within this (of opening, or of its next
+    # request's first byte) is closed (cardstream_runtime.header_deadline). At most 60 s: the
+    # keep-alive timer (75 s) runs from the connection's opening too.
+    header_timeout_s: float = Field(default=HEADER_TIMEOUT_S, ge=0.1, le=60)
 
     # Our own access tokens: who issued them, for which audience, and where the keys are.
     jwt_issuer: str = "cardstream-dev"

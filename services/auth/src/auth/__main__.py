@@ -39,7 +39,9 @@ async def serve_auth(settings: AuthSettings) -> int:
     except MissingClientError as exc:
         print(f"auth: {exc}", file=sys.stderr, flush=True)
         return EXIT_USAGE
-    await serve(app, host=settings.host, port=settings.port)
+    await serve(
+        app, host=settings.host, port=settings.port, header_timeout_s=settings.header_timeout_s
+    )
     return EXIT_OK
 
 

@@ -11,6 +11,7 @@ from typing import Self
 from urllib.parse import urlsplit
 
 from cardstream_runtime.ended_sessions import ended_channel
+from cardstream_runtime.header_deadline import HEADER_TIMEOUT_S
 from cardstream_runtime.limits import parse_networks
 from cardstream_runtime.settings import Mode
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
@@ -83,6 +84,9 @@ class AuthSettings(BaseSettings):
     # Every HTTP request is answered within this (503 deadline_exceeded); at least 2 s, so
     # that a readiness probe (1.5 s a dependency) always says which one did not answer.
     request_timeout_s: float = Field(default=10.0, ge=2, le=300)
+    # A connection that sends no complete request head within this (of opening, or of its next
+    # request's first byte) is closed (cardstream_runtime.header_deadline).
+    header_timeout_s: float = Field(default=HEADER_TIMEOUT_S, ge=0.1, le=60)
 
     access_ttl_s: int = Field(default=600, ge=10, le=3600)
     # Idle limit: a refresh token unused this long ends its session.

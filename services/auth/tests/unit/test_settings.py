@@ -29,11 +29,17 @@ class TestAuthSettings:
         assert settings.state_ttl_s == 600
         assert settings.cookie_secure is True
         assert settings.session_max_s == 30 * 24 * 3600
+        assert settings.header_timeout_s == 10
 
     @pytest.mark.parametrize("seconds", [59, 366 * 24 * 3600 + 1])
     def test_the_longest_session_is_bounded(self, seconds):
         with pytest.raises(ValidationError, match="session_max_s"):
             AuthSettings(**BASE, session_max_s=seconds)
+
+    @pytest.mark.parametrize("seconds", [0, 0.09, 60.5])
+    def test_the_header_timeout_is_bounded(self, seconds):
+        with pytest.raises(ValidationError, match="header_timeout_s"):
+            AuthSettings(**BASE, header_timeout_s=seconds)
 
     def test_the_sessions_channel_carries_the_key_prefix(self):
         assert AuthSettings(**BASE, key_prefix="t1:").sessions_channel == "t1:cs:sessions:ended"

@@ -11,7 +11,12 @@ from boards.settings import BoardsSettings
 
 
 async def serve_boards(settings: BoardsSettings) -> int:
-    await serve(create_app(settings), host=settings.host, port=settings.port)
+    await serve(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        header_timeout_s=settings.header_timeout_s,
+    )
     return EXIT_OK
 
 

@@ -90,7 +90,13 @@ async def serve_projector(settings: ProjectorSettings) -> int:
         stop.set()
 
     app = create_app(settings, on_diverged=on_diverged)
-    await serve(app, host=settings.host, port=settings.port, stop=stop)
+    await serve(
+        app,
+        host=settings.host,
+        port=settings.port,
+        stop=stop,
+        header_timeout_s=settings.header_timeout_s,
+    )
     if diverged:
         print(f"projector stopped: {diverged[0]}", file=sys.stderr, flush=True)
         return DIVERGED
