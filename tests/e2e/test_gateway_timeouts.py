@@ -1,6 +1,7 @@
 """Slow clients at the gateway: nginx on the shipped template, with its client timeouts cut to
 1 s in a copy (the values shipped are checked apart), closes a connection whose request head or
-body stops coming, and one that does not read its answer. It sends nothing first: no 408 page,
+body stops coming (a kept-alive one's next head timed from its first byte), and one that does
+not read its answer. It sends nothing first: no 408 page,
 HTML or JSON, ever reaches the client (its access log says 408)."""
 
 from __future__ import annotations
@@ -62,6 +63,19 @@ async def _until_closed(reader: asyncio.StreamReader) -> bytes:
     return await asyncio.wait_for(reader.read(), BOUND_S)
 
 
+async def _get_root(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+    """The status line of `GET /`, its answer read whole."""
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), BOUND_S)
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    await asyncio.wait_for(reader.readexactly(length), BOUND_S)
+    return head.split(b"\r\n", 1)[0]
+
+
 def test_the_template_ships_each_timeout() -> None:
     text = TEMPLATE.read_text()
     assert {d: v for d, v in SHIPPED.items() if f"    {d} {v};\n" in text} == SHIPPED
@@ -73,6 +87,19 @@ async def test_a_head_that_stops_is_closed_unanswered(gateway: Gateway, stream: 
 
     assert await _until_closed(reader) == b""
     assert '"GET /api/boards HTTP/1.1" 408 0 ' in gateway.access_log_path.read_text()
+
+
+async def test_a_kept_alive_connections_next_head_is_timed_from_its_first_byte(
+    stream: Stream,
+) -> None:
+    reader, writer = stream
+    first = await _get_root(reader, writer)
+    await asyncio.sleep(TIMEOUT_S * 2)  # idle: keepalive_timeout's business, not this one's
+    second = await _get_root(reader, writer)
+    writer.write(b"GET / HTTP/1.1\r\n")  # and no more
+
+    assert first == second == b"HTTP/1.1 200 OK"
+    assert await _until_closed(reader) == b""
 
 
 async def test_a_body_that_stops_is_closed_unanswered(gateway: Gateway, stream: Stream) -> None:
