@@ -97,6 +97,7 @@ const REASONS = {
   member_exists: "that person is already a member",
   last_owner: "a board needs at least one owner",
   limit_exceeded: "the board has reached a limit",
+  board_diverged: "the board is held for recovery after a restore; an operator must release it first",
 };
 
 export function describeRejection(type, error) {

@@ -98,7 +98,7 @@ _BOARDS: list[Endpoint] = [
         {
             201: Answer("created (or the recorded answer to this command id)", CommandResult),
             400: error("invalid_json"),
-            409: error("board_exists", "version_conflict"),
+            409: error("board_exists", "version_conflict", "board_diverged"),
             413: error("payload_too_large"),
             422: error("invalid_command", "wrong_endpoint", "idempotency_mismatch"),
             429: error("rate_limited"),
@@ -117,7 +117,7 @@ _BOARDS: list[Endpoint] = [
             400: error("invalid_json"),
             403: error("forbidden"),
             404: error("board_not_found"),
-            409: error("version_conflict"),
+            409: error("version_conflict", "board_diverged"),
             413: error("payload_too_large"),
             422: error(
                 "invalid_command",

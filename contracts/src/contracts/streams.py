@@ -42,6 +42,12 @@ class StreamKeys:
     def epoch(self, partition: int) -> str:
         return f"{self.tag(partition)}:epoch"
 
+    def fenced(self, partition: int) -> str:
+        """Hash of the partition's boards held for recovery: board id -> why (JSON). The projector
+        writes it when a board's log lost versions its archive holds, an operator lifts it, and
+        the append refuses every board it names (docs/operations.md#a-board-whose-log-diverged)."""
+        return f"{self.tag(partition)}:fenced"
+
     def _board(self, board_id: UUID) -> str:
         return f"{self.tag(partition_of(board_id, self.partitions))}:board:{board_id}"
 

@@ -28,6 +28,7 @@ from contracts.envelope import AnyCommand
 from contracts.events import Event
 
 from boards.adapters.event_store import (
+    BoardFencedError,
     ChainBrokenError,
     Duplicates,
     EpochChangedError,
@@ -158,6 +159,10 @@ class BoardCommands:
                 return
             try:
                 outcome = await self._store.append_group(plan.batches)
+            except BoardFencedError as fenced:
+                # Held for recovery: no decision again can change that (docs/operations.md).
+                await self._refuse_all(board_id, state, plan, group, fenced)
+                return
             except (VersionConflictError, EpochChangedError, ChainBrokenError):
                 # Another writer moved the board (or its log changed): decide the whole group
                 # again on the board as it is now, so no caller sees a conflict it did not cause.
@@ -172,15 +177,23 @@ class BoardCommands:
             self._committed(plan)
             await self._answer(board_id, plan)
             return
-        # Out of attempts. A command refused because the board is hidden from its caller keeps
-        # that refusal: the conflict would tell them the board's version.
+        # Out of attempts.
+        await self._refuse_all(
+            board_id, state, plan, group, VersionConflictError(state.board.version)
+        )
+
+    async def _refuse_all(
+        self, board_id: UUID, state: Decided, plan: Plan, group: list[Pending], error: Exception
+    ) -> None:
+        """Every command of the group hears `error`, but one refused because the board is hidden
+        from its caller keeps that refusal: `error` (a conflict's version, a fence) would tell
+        them the board is there."""
         hidden: list[tuple[Pending, Exception]] = [
             (p, e) for p, e in plan.refused if isinstance(e, BoardNotFoundError)
         ]
         await self._answer(board_id, Plan(before=state, after=state, refused=hidden))
-        conflict = VersionConflictError(state.board.version)
         for pending in group:
-            reject(pending, conflict)
+            reject(pending, error)
 
     def _plan(self, state: Decided, group: list[Pending], epoch: str) -> Plan:
         """Decides the group's commands one after another, each on the board as the ones before

@@ -34,6 +34,36 @@ async def store(
     return store
 
 
+class Fences:
+    """Holds a board as the projector does when its log lost versions (`StreamKeys.fenced` in
+    Redis; the fake's own dict), and lifts it as an operator does."""
+
+    def __init__(self, store: EventStore, redis: Redis, keys: StreamKeys) -> None:
+        self.store = store
+        self.redis = redis
+        self.keys = keys
+
+    async def fence(self, board_id: UUID, reason: str = "the log lost versions") -> None:
+        if isinstance(self.store, InMemoryEventStore):
+            self.store.fence(board_id, reason)
+            return
+        await self.redis.hset(self._key(board_id), str(board_id), reason)  # type: ignore[misc]
+
+    async def lift(self, board_id: UUID) -> None:
+        if isinstance(self.store, InMemoryEventStore):
+            self.store.unfence(board_id)
+            return
+        await self.redis.hdel(self._key(board_id), str(board_id))  # type: ignore[misc]
+
+    def _key(self, board_id: UUID) -> str:
+        return self.keys.fenced(self.keys.partition_of(board_id))
+
+
+@pytest.fixture
+def fences(store: EventStore, redis: Redis, stream_keys: StreamKeys) -> Fences:
+    return Fences(store, redis, stream_keys)
+
+
 def renames(count: int, *, start: int = 0) -> list[Event]:
     return [
         BoardRenamed(title=f"title {start + i + 1}", previous_title=f"title {start + i}")

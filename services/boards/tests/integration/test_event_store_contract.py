@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from dataclasses import replace
@@ -9,6 +10,7 @@ from dataclasses import replace
 import pytest
 from boards.adapters.event_store import (
     Appended,
+    BoardFencedError,
     ChainBrokenError,
     CorruptLogError,
     Duplicates,
@@ -19,6 +21,7 @@ from boards.adapters.event_store import (
     VersionConflictError,
 )
 from contracts.chain import ZERO_HASH, event_hash
+from contracts.streams import StreamKeys
 
 
 async def _versions(store: EventStore, board_id: uuid.UUID) -> list[int]:
@@ -255,6 +258,121 @@ class TestGroups:
         with pytest.raises(ValueError, match="group"):
             await store.append_group(group)
         assert await store.head(board) == 0
+
+
+class TestFence:
+    """A board whose log lost versions the projector's archive holds is fenced (by the projector,
+    in Redis); the append refuses it, whole groups included, and writes nothing."""
+
+    async def test_refuses_an_append_to_a_fenced_board_and_writes_nothing(
+        self, store: EventStore, batches, fences
+    ) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        await store.append(batches.batch(board, batches.created(), expected_version=0, epoch=epoch))
+        tip = await store.tip(board)
+        await fences.fence(board, "archive at 5, log ends at 1")
+        refused = batches.batch(board, batches.renames(2), expected_version=1, epoch=epoch)
+        with pytest.raises(BoardFencedError) as fenced:
+            await store.append(refused)
+        assert fenced.value.board_id == board
+        assert fenced.value.reason == "archive at 5, log ends at 1"
+        assert await _versions(store, board) == [1]
+        assert await store.tip(board) == tip
+        assert await store.recorded(board, refused.command_id) is None
+
+    async def test_refuses_a_fenced_board_with_no_log_left(
+        self, store: EventStore, batches, fences
+    ) -> None:
+        # A restore older than the board itself: a CreateBoard of its id must not start it over.
+        board = uuid.uuid4()
+        await fences.fence(board)
+        epoch = await store.epoch(board)
+        with pytest.raises(BoardFencedError):
+            await store.append(
+                batches.batch(board, batches.created(), expected_version=0, epoch=epoch)
+            )
+        assert await store.head(board) == 0
+
+    async def test_refuses_a_whole_group_of_a_fenced_board(
+        self, store: EventStore, batches, fences
+    ) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        await store.append(batches.batch(board, batches.created(), expected_version=0, epoch=epoch))
+        await fences.fence(board)
+        group = [
+            batches.batch(board, batches.renames(1), expected_version=1, epoch=epoch),
+            batches.batch(board, batches.renames(2, start=1), expected_version=2, epoch=epoch),
+        ]
+        with pytest.raises(BoardFencedError):
+            await store.append_group(group)
+        assert await _versions(store, board) == [1]
+        for batch in group:
+            assert await store.recorded(board, batch.command_id) is None
+
+    async def test_other_boards_of_the_same_partition_keep_appending_meanwhile(
+        self, store: EventStore, batches, fences, stream_keys: StreamKeys
+    ) -> None:
+        fenced, other = _two_boards_of_one_partition(stream_keys)
+        epoch = await store.epoch(fenced)
+        for board in (fenced, other):
+            await store.append(
+                batches.batch(board, batches.created(), expected_version=0, epoch=epoch)
+            )
+        await fences.fence(fenced)
+        # At once: the Redis store sends both calls in one round trip (adapters/pipelining.py).
+        outcomes = await asyncio.gather(
+            store.append_group(
+                [batches.batch(fenced, batches.renames(1), expected_version=1, epoch=epoch)]
+            ),
+            store.append_group(
+                [
+                    batches.batch(other, batches.renames(1), expected_version=1, epoch=epoch),
+                    batches.batch(
+                        other, batches.renames(1, start=1), expected_version=2, epoch=epoch
+                    ),
+                ]
+            ),
+            return_exceptions=True,
+        )
+        assert isinstance(outcomes[0], BoardFencedError)
+        assert outcomes[1] == Appended(3)
+        assert await _versions(store, fenced) == [1]
+        assert await _versions(store, other) == [1, 2, 3]
+
+    async def test_a_recorded_command_is_still_answered_from_its_record(
+        self, store: EventStore, batches, fences
+    ) -> None:
+        # The record is the log's own answer to that command, and answering it writes nothing.
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        first = batches.batch(board, batches.created(), expected_version=0, epoch=epoch)
+        await store.append(first)
+        await fences.fence(board)
+        assert await store.append(first) == Recorded(first.request_hash, first.result)
+        assert await _versions(store, board) == [1]
+
+    async def test_a_lifted_fence_lets_the_board_take_commands_again(
+        self, store: EventStore, batches, fences
+    ) -> None:
+        board = uuid.uuid4()
+        epoch = await store.epoch(board)
+        await store.append(batches.batch(board, batches.created(), expected_version=0, epoch=epoch))
+        await fences.fence(board)
+        again = batches.batch(board, batches.renames(1), expected_version=1, epoch=epoch)
+        with pytest.raises(BoardFencedError):
+            await store.append(again)
+        await fences.lift(board)
+        assert await store.append(again) == Appended(2)
+        assert await _versions(store, board) == [1, 2]
+
+
+def _two_boards_of_one_partition(keys: StreamKeys) -> tuple[uuid.UUID, uuid.UUID]:
+    first, second = uuid.uuid4(), uuid.uuid4()
+    while keys.partition_of(second) != keys.partition_of(first):
+        second = uuid.uuid4()
+    return first, second
 
 
 class TestRead:

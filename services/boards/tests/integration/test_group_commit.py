@@ -16,6 +16,7 @@ import pytest
 from boards import service
 from boards.adapters.event_store import (
     Appended,
+    BoardFencedError,
     Duplicates,
     IdempotencyMismatchError,
     NewEvents,
@@ -191,6 +192,49 @@ class TestAGroup:
         assert answers[0].version == 7
         assert isinstance(answers[1], VersionConflictError)
         assert answers[1].current_version == 7
+
+
+class TestAGroupOfAFencedBoard:
+    async def test_every_member_hears_the_fence_nothing_is_written_and_lifting_it_resumes(
+        self, board: Board, redis: Redis, stream_keys: StreamKeys
+    ) -> None:
+        fence = stream_keys.fenced(stream_keys.partition_of(board.board_id))
+        sent = [
+            _command(MoveCard(card_id=board.cards[0], column_id=board.done)),
+            _command(MoveCard(card_id=uuid.uuid4(), column_id=board.done)),  # refused by a rule
+            _command(RenameBoard(title="renamed")),
+        ]
+        stranger = _command(RenameBoard(title="mine"))
+        board.store.gate, board.store.at_gate = asyncio.Event(), 0
+        held = asyncio.create_task(
+            board.commands.handle(board.board_id, _command(RenameBoard(title="held")), ALICE)
+        )
+        await _until(lambda: board.store.at_gate == 1, "the first append reached the gate")
+        queued = [
+            *(asyncio.create_task(board.commands.handle(board.board_id, c, ALICE)) for c in sent),
+            asyncio.create_task(board.commands.handle(board.board_id, stranger, MALLORY)),
+        ]
+        await _until(lambda: board.commands.queued(board.board_id) == 4, "all commands queued")
+        # The projector fences the board while an append is in flight and a group waits behind.
+        await redis.hset(fence, str(board.board_id), "the log lost versions")  # type: ignore[misc]
+        gate, board.store.gate = board.store.gate, None
+        gate.set()
+
+        answers = await asyncio.gather(held, *queued, return_exceptions=True)
+
+        assert all(isinstance(a, BoardFencedError) for a in answers[:-1]), answers
+        # The fence would tell a stranger the board is there: she hears what she always does.
+        assert isinstance(answers[-1], BoardNotFoundError)
+        assert [b.command_id for b in board.store.groups[-1]] == [
+            sent[0].command_id,
+            sent[2].command_id,
+        ]
+        assert await board.store.head(board.board_id) == 5
+        for command in sent:
+            assert await board.store.recorded(board.board_id, command.command_id) is None
+        await redis.hdel(fence, str(board.board_id))  # type: ignore[misc]
+        again = await board.commands.handle(board.board_id, sent[0], ALICE)
+        assert _events(again)[0]["version"] == 6
 
 
 class TestRetriesInAGroup:

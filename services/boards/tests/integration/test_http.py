@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -25,6 +26,7 @@ from cardstream_testing import RedisServer
 from cardstream_testing.answers import assert_error, checked, read_answer
 from cardstream_testing.fixtures import AUDIENCE, ISSUER
 from contracts.fields import MAX_COLUMNS, MAX_INT64
+from contracts.streams import StreamKeys
 from cryptography.hazmat.primitives.asymmetric import ec
 from redis.asyncio import Redis
 
@@ -569,6 +571,41 @@ def _bad_tokens(signer: DevSigner) -> dict[str, str]:
             _claims(), ec.generate_private_key(ec.SECP384R1()), algorithm="ES384", headers=headers
         ),
     }
+
+
+class TestABoardHeldForRecovery:
+    """A board the projector fenced (its log lost versions the archive holds) takes no command
+    that would append, says why, and writes nothing (docs/operations.md, "A board whose log
+    diverged")."""
+
+    async def test_its_commands_are_a_409_board_diverged_and_write_nothing(
+        self, api: Api, redis: Redis, stream_keys: StreamKeys
+    ) -> None:
+        board, other = await api.create_board(), await api.create_board()
+        fence = stream_keys.fenced(stream_keys.partition_of(uuid.UUID(board)))
+        await redis.hset(fence, board, '{"reason": "test"}')  # type: ignore[misc]
+        head = stream_keys.board_head(uuid.UUID(board))
+
+        # Together, so that some go out as one group.
+        answers = await asyncio.gather(
+            *(api.command(board, "RenameBoard", {"title": f"t{i}"}) for i in range(5))
+        )
+
+        for status, body in answers:
+            assert status == 409
+            assert_error(body, "board_diverged")
+            assert "held for recovery" in body["error"]["message"]
+        assert await redis.get(head) == b"1"
+        assert (await api.command(other, "RenameBoard", {"title": "flows on"}))[0] == 200
+        # A stranger still learns nothing of the board, its hold included.
+        status, body = await api.command(board, "RenameBoard", {"title": "x"}, user="mallory")
+        assert status == 404
+        assert_error(body, "board_not_found")
+
+        await redis.hdel(fence, board)  # type: ignore[misc]
+        status, body = await api.command(board, "RenameBoard", {"title": "recovered"})
+        assert status == 200, body
+        assert body["version"] == 2
 
 
 class TestAuthentication:

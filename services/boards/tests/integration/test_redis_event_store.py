@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from boards.adapters.event_store import (
     Appended,
+    BoardFencedError,
     CorruptLogError,
     EpochChangedError,
     VersionConflictError,
@@ -80,6 +81,7 @@ class TestFeed:
             stream_keys.board_snapshot(board),
             stream_keys.feed(partition),
             stream_keys.epoch(partition),
+            stream_keys.fenced(partition),
         ]
         tags = {re.search(r"\{([^}]*)\}", name).group(1) for name in names}  # type: ignore[union-attr]
         assert tags == {f"p{partition}"}
@@ -113,6 +115,72 @@ class TestPipelining:
         assert sizes == [8]
         for board in boards:
             assert await redis_store.head(board) == 3
+
+
+class TestFence:
+    async def test_a_fenced_boards_call_in_a_shared_round_trip_writes_nothing_to_the_feed(
+        self,
+        redis_store: RedisEventStore,
+        redis: Redis,
+        stream_keys: StreamKeys,
+        batches,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        pipeline = redis_store._pipeline
+        sizes: list[int] = []
+        round_trip = pipeline._round_trip
+
+        async def counted(batch):  # type: ignore[no-untyped-def]
+            sizes.append(len(batch))
+            return await round_trip(batch)
+
+        fenced, other = uuid.uuid4(), uuid.uuid4()
+        epochs = {}
+        for board in (fenced, other):
+            epochs[board] = await redis_store.epoch(board)
+            await redis_store.append(
+                batches.batch(board, batches.created(), expected_version=0, epoch=epochs[board])
+            )
+        key = stream_keys.fenced(stream_keys.partition_of(fenced))
+        await redis.hset(key, str(fenced), '{"reason": "the log lost versions"}')  # type: ignore[misc]
+        feed_before = await _feed(redis, stream_keys, fenced)
+        monkeypatch.setattr(pipeline, "_round_trip", counted)
+
+        outcomes = await asyncio.gather(
+            *(
+                redis_store.append(
+                    batches.batch(
+                        board, batches.renames(2), expected_version=1, epoch=epochs[board]
+                    )
+                )
+                for board in (fenced, other)
+            ),
+            return_exceptions=True,
+        )
+
+        assert sizes == [2]
+        assert isinstance(outcomes[0], BoardFencedError)
+        assert outcomes[0].reason == '{"reason": "the log lost versions"}'
+        assert outcomes[1] == Appended(3)
+        assert await _feed(redis, stream_keys, fenced) == feed_before
+        assert len(await _log(redis, stream_keys, fenced)) == 1
+        assert await redis.get(stream_keys.board_head(fenced)) == b"1"
+
+    async def test_a_fence_key_that_is_not_a_hash_is_a_corrupt_log(
+        self, redis_store: RedisEventStore, redis: Redis, stream_keys: StreamKeys, batches
+    ) -> None:
+        board = uuid.uuid4()
+        epoch = await redis_store.epoch(board)
+        key = stream_keys.fenced(stream_keys.partition_of(board))
+        await redis.set(key, "not a hash")
+        try:
+            with pytest.raises(CorruptLogError, match="holds a string"):
+                await redis_store.append(
+                    batches.batch(board, batches.created(), expected_version=0, epoch=epoch)
+                )
+            assert await redis_store.head(board) == 0
+        finally:
+            await redis.delete(key)
 
 
 class TestConcurrentAppends:

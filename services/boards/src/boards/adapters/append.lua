@@ -6,16 +6,16 @@
 -- the whole call up front when it is over maxmemory.
 --
 -- KEYS: 1 board log (stream, ids are versions), 2 board head (string), 3 partition feed (stream),
---       4 partition epoch (string), 5 board head hash (string), 5 + i command record (hash) of
---       the group's i-th command
+--       4 partition epoch (string), 5 board head hash (string), 6 partition's fenced boards
+--       (hash: board id -> why), 6 + i command record (hash) of the group's i-th command
 -- ARGV: 1 expected version (before the first command), 2 epoch the events carry, 3 record ttl
 --       (s), 4 board id, 5 number of commands n; then for each command in order: its request
 --       hash, its result to record, its number of events k, and its k encoded events
 -- Returns {"OK", version after the last} | {"DUPLICATE", i, hash, result, ...} for every command
---       of the group recorded before (nothing written) | {"CONFLICT", version} | {"NO_EPOCH"}
---       | {"EPOCH", epoch} | {"CHAIN", head hash or ""} | {"CORRUPT", reason}
+--       of the group recorded before (nothing written) | {"FENCED", why} | {"CONFLICT", version}
+--       | {"NO_EPOCH"} | {"EPOCH", epoch} | {"CHAIN", head hash or ""} | {"CORRUPT", reason}
 
-local FIXED_KEYS = 5
+local FIXED_KEYS = 6
 local FIXED_ARGS = 5
 
 local function key_type(key)
@@ -36,7 +36,7 @@ local function last_version(log)
   return -1
 end
 
-local EXPECTED_TYPES = {'stream', 'string', 'stream', 'string', 'string'}
+local EXPECTED_TYPES = {'stream', 'string', 'stream', 'string', 'string', 'hash'}
 
 local function check_types(keys)
   for i, key in ipairs(keys) do
@@ -145,6 +145,13 @@ local function check(keys, args, commands)
   local recorded = duplicates(keys, commands)
   if recorded then
     return nil, nil, recorded
+  end
+  -- The board's log lost versions the projector's archive holds (an older copy of Redis
+  -- restored): anything appended now would mix two histories, so nothing is until an operator
+  -- has recovered the board and lifted the fence. After the records, whose answers are the log's.
+  local fence = redis.call('HGET', keys[6], args[4])
+  if fence then
+    return nil, nil, {'FENCED', fence}
   end
   if epoch ~= args[2] then
     return nil, nil, {'EPOCH', epoch}

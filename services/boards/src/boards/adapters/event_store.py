@@ -39,6 +39,18 @@ class ChainBrokenError(EventStoreError):
         self.head_hash = head_hash
 
 
+class BoardFencedError(EventStoreError):
+    """The board is held for recovery: its log lost versions the projector's archive holds (an
+    older copy of Redis restored), and the projector fenced it (`StreamKeys.fenced`). Nothing was
+    written; trying again changes nothing until an operator has recovered the board and lifted
+    the fence. `reason` is the fence as the projector wrote it, for the logs, not for callers."""
+
+    def __init__(self, board_id: UUID, reason: str) -> None:
+        super().__init__(f"board {board_id} is held for recovery")
+        self.board_id = board_id
+        self.reason = reason
+
+
 class CorruptLogError(EventStoreError):
     """A key the append touches is not what the store wrote; nothing was written."""
 
@@ -118,8 +130,8 @@ class EventStore(Protocol):
         """Atomically appends the events, or returns the earlier record of the same command.
 
         The events must be chained (`contracts.chain.link`) on from the hash of the board's head.
-        Raises VersionConflictError, IdempotencyMismatchError, EpochChangedError,
-        ChainBrokenError or CorruptLogError, each having written nothing.
+        Raises BoardFencedError, VersionConflictError, IdempotencyMismatchError,
+        EpochChangedError, ChainBrokenError or CorruptLogError, each having written nothing.
         """
         ...
 
@@ -130,7 +142,8 @@ class EventStore(Protocol):
         When a command id of the group was recorded before, writes nothing and returns the
         records (`Duplicates`): the caller answers those commands from them and decides the rest
         again. The events must chain on from the head's hash and on from each other, across the
-        commands. Raises VersionConflictError (the first command's expected version is not the
+        commands. Raises BoardFencedError (for the whole group: it is one board's; only once no
+        record was found), VersionConflictError (the first command's expected version is not the
         head), EpochChangedError, ChainBrokenError or CorruptLogError, each having written nothing.
         """
         ...

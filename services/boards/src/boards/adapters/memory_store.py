@@ -17,6 +17,7 @@ from contracts.upcasting import parse_event
 
 from boards.adapters.event_store import (
     Appended,
+    BoardFencedError,
     ChainBrokenError,
     CorruptLogError,
     Duplicates,
@@ -37,6 +38,14 @@ class InMemoryEventStore:
         self._snapshots: dict[UUID, tuple[int, bytes]] = {}
         # What the partition feeds would hold, in append order: (board id, version, event).
         self.feed: list[tuple[UUID, int, bytes]] = []
+        # What the projector writes to `StreamKeys.fenced` in Redis: board id -> why.
+        self._fenced: dict[UUID, str] = {}
+
+    def fence(self, board_id: UUID, reason: str) -> None:
+        self._fenced[board_id] = reason
+
+    def unfence(self, board_id: UUID) -> None:
+        self._fenced.pop(board_id, None)
 
     async def epoch(self, board_id: UUID) -> str:
         return self._epoch
@@ -55,6 +64,8 @@ class InMemoryEventStore:
         }
         if earlier:
             return Duplicates(earlier)
+        if (reason := self._fenced.get(board_id)) is not None:
+            raise BoardFencedError(board_id, reason)
         log = self._logs[board_id]
         if len(log) != group[0].expected_version:
             raise VersionConflictError(len(log))

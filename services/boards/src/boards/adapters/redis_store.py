@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from boards.adapters.event_store import (
     IDEMPOTENCY_TTL_SECONDS,
     Appended,
+    BoardFencedError,
     ChainBrokenError,
     CorruptLogError,
     Duplicates,
@@ -51,6 +52,7 @@ class BoardKeys:
     feed: str
     epoch: str
     head_hash: str
+    fenced: str
     command_prefix: str
 
     @classmethod
@@ -64,6 +66,7 @@ class BoardKeys:
             feed=keys.feed(partition),
             epoch=keys.epoch(partition),
             head_hash=head_hash_key(keys, board_id),
+            fenced=keys.fenced(partition),
             command_prefix=keys.command(board_id, ZERO_UUID).removesuffix(str(ZERO_UUID)),
         )
 
@@ -129,16 +132,17 @@ class RedisEventStore:
         reply: list[Any] = await self._pipeline.execute(
             "FCALL",
             APPEND_FUNCTION,
-            5 + len(group),
+            6 + len(group),
             keys.log,
             keys.head,
             keys.feed,
             keys.epoch,
             keys.head_hash,
+            keys.fenced,
             *(f"{keys.command_prefix}{batch.command_id}" for batch in group),
             *args,
         )
-        return self._outcome(reply, keys.partition)
+        return self._outcome(reply, group[0].board_id, keys.partition)
 
     def _keys_of(self, board_id: UUID) -> BoardKeys:
         keys = self._board_keys.get(board_id)
@@ -148,7 +152,7 @@ class RedisEventStore:
                 self._board_keys.popitem(last=False)
         return keys
 
-    def _outcome(self, reply: list[Any], partition: int) -> Appended | Duplicates:
+    def _outcome(self, reply: list[Any], board_id: UUID, partition: int) -> Appended | Duplicates:
         status = reply[0].decode()
         if status == "OK":
             return Appended(int(reply[1]))
@@ -159,6 +163,8 @@ class RedisEventStore:
                     for i in range(1, len(reply), 3)
                 }
             )
+        if status == "FENCED":
+            raise BoardFencedError(board_id, reply[1].decode(errors="replace"))
         if status == "CONFLICT":
             raise VersionConflictError(int(reply[1]))
         if status == "CHAIN":

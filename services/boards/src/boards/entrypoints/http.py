@@ -21,6 +21,7 @@ from redis.exceptions import OutOfMemoryError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from boards.adapters.event_store import (
+    BoardFencedError,
     CorruptLogError,
     IdempotencyMismatchError,
     VersionConflictError,
@@ -44,6 +45,12 @@ from boards.keys import (
 
 log = logging.getLogger("boards.http")
 routes = web.RouteTableDef()
+
+BOARD_DIVERGED = (
+    "this board is held for recovery: its event log lost changes that had been accepted (it was "
+    "restored from an older copy); nothing was written, and it takes no command until an "
+    "operator has recovered it, so sending this again will not help"
+)
 
 
 async def read_command(request: web.Request) -> AnyCommand:
@@ -81,6 +88,12 @@ def command_errors(exc: Exception) -> ApiError | None:
         case VersionConflictError():
             details = {"current_version": exc.current_version}
             return ApiError(409, "version_conflict", str(exc), details)
+        case BoardFencedError():
+            log.warning(
+                "refused a command to a board held for recovery",
+                extra={"fields": {"board_id": str(exc.board_id), "fence": exc.reason}},
+            )
+            return ApiError(409, "board_diverged", BOARD_DIVERGED)
         case IdempotencyMismatchError():
             return ApiError(422, "idempotency_mismatch", str(exc))
         case CorruptLogError():
