@@ -34,7 +34,7 @@ from projector.apply.consumer import (
     PartitionApplier,
 )
 from projector.ops.progress import Progress
-from projector.ops.rebuild import verify_live
+from projector.ops.rebuild import Rebuild, RebuildOptions, verify_live
 from projector.store.mongo import MongoReadStore
 from projector.store.port import Checkpoint
 from projector.streams import dead_letter_key
@@ -386,6 +386,22 @@ class TestDivergence:
             f"board {board}: at version 5, but its log ends at 2: the log lost versions the "
             "archive holds (docs/operations.md#a-board-whose-log-diverged)"
         ]
+
+    async def test_verify_takes_no_board_whose_log_grew_since_its_end_was_read_for_one_that_lost(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        # Writes go on while a verification runs, and the appliers follow them: a board's read
+        # models may pass the log's end read before its turn. Only its end now may tell.
+        board = uuid.uuid4()
+        await append(redis, keys, envelopes(board, _story(board, renames=2)))
+        applier = _applier(redis, keys, read_store)
+        await applier.start()
+        await _drain(applier)
+        checking = Rebuild(redis, read_store, keys, RebuildOptions(), Progress(io.StringIO(), "v"))
+
+        result = await checking.verify(read_store, log_ends={str(board): 2})
+
+        assert result.ok, result.problems
 
 
 class TestTwoAppliers:
