@@ -13,7 +13,7 @@ Consumer-group mechanics (XREADGROUP, XACK, XAUTOCLAIM) belong to `projector.app
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -167,6 +167,23 @@ class BoardLog:
         """The board's newest version (0: none), from the counter the writer moves with the log."""
         value: bytes | None = await self._redis.get(self._keys.board_head(board_id))  # type: ignore[assignment]
         return int(value) if value is not None else 0
+
+    async def heads(self, board_ids: Sequence[UUID]) -> dict[str, int]:
+        """`head` of each board, by id: one MGET per partition and page of boards (the keys of
+        one command must share a hash tag on Redis Cluster)."""
+        by_partition: dict[int, list[UUID]] = {}
+        for board_id in board_ids:
+            by_partition.setdefault(self._keys.partition_of(board_id), []).append(board_id)
+        heads: dict[str, int] = {}
+        for boards in by_partition.values():
+            for start in range(0, len(boards), PAGE):
+                page = boards[start : start + PAGE]
+                values: list[Any] = await self._redis.mget([self._keys.board_head(b) for b in page])
+                heads.update(
+                    (str(b), int(v) if v is not None else 0)
+                    for b, v in zip(page, values, strict=True)
+                )
+        return heads
 
     async def boards(self) -> AsyncIterator[str]:
         """The ids of the boards that have a log in Redis (a SCAN: for operators, not hot paths)."""

@@ -323,6 +323,16 @@ class TestVerificationShapes:
         assert index["bob"][str(board_id)] == {"role": "viewer", "active": True, "version": 5}
         assert await store.stored_documents(str(uuid.uuid4())) is None
 
+    async def test_board_versions_lists_every_board_of_the_generation_at_its_version(
+        self, store: ReadStore
+    ) -> None:
+        first, second = uuid.uuid4(), uuid.uuid4()
+        events, *_ = _story(first)
+        await _project(store, first, events)
+        await _project(store, second, _story(second)[0][:2])
+        assert await store.board_versions() == {str(first): 6, str(second): 2}
+        assert await store.at(store.generation + 1).board_versions() == {}
+
 
 class TestGenerations:
     async def test_a_generation_holds_its_own_read_models_and_shares_the_archive(

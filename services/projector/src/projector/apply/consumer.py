@@ -10,7 +10,12 @@ by the documents' version guards.
 
 An event that keeps failing (it cannot be parsed or applied) is parked on the partition's
 dead-letter stream after `max_attempts`, with the reason; its board is blocked at that version
-(later events of that board are parked too), while every other board keeps flowing.
+(later events of that board are parked too), while every other board keeps flowing. An event of
+another history than the read models' (`apply.history`: the log was rewritten under them) is
+parked at once, and its board is fenced too (`projector.fences`): the command side then appends
+nothing more to it. A partition whose feed ends below its checkpoint, or of another epoch, stops
+the process (`LogDivergedError`), after fencing its boards whose read models are beyond their
+log's end.
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from projector.apply.history import divergence
 from projector.events import BoardEvents
+from projector.fences import BoardFences, Fence, fence_boards_beyond_their_logs
 from projector.projection import BoardProjection, ProjectionError, apply_event
 from projector.store.port import Checkpoint, ReadStore
 from projector.streams import (
@@ -104,6 +111,7 @@ class PartitionApplier:
         self.feed = keys.feed(partition)
         self._feeds = Feeds(redis, keys)
         self._log = BoardLog(redis, keys)
+        self._fences = BoardFences(redis, keys)
         self.checkpoint: Checkpoint | None = None
         self._boards: OrderedDict[str, BoardProjection] = OrderedDict()
         self._attempts: dict[str, int] = {}
@@ -125,24 +133,45 @@ class PartitionApplier:
         await self._claim_abandoned()
 
     async def _check_not_diverged(self, current_epoch: str | None) -> None:
+        problem = await self._divergence(current_epoch)
+        if problem is None:
+            return
+        # Before stopping: the boards whose logs lost versions their read models hold must take
+        # no command meanwhile. One read of the read models and one MGET: cheap next to a stop.
+        fenced = await fence_boards_beyond_their_logs(
+            self._fences,
+            self.store,
+            self._log,
+            self.keys,
+            [self.partition],
+            why=f"partition {self.partition}'s log diverged",
+            by=f"projector {self.consumer}",
+        )
+        raise LogDivergedError(
+            f"{problem}; rebuild the read models"
+            + (f" ({len(fenced)} boards beyond their log's end fenced)" if fenced else "")
+        )
+
+    async def _divergence(self, current_epoch: str | None) -> str | None:
         checkpoint = self.checkpoint
         if checkpoint is None:
-            return
+            return None
         if (
             checkpoint.epoch is not None
             and current_epoch is not None
             and checkpoint.epoch != current_epoch
         ):
-            raise LogDivergedError(
+            return (
                 f"partition {self.partition}: the log's epoch is {current_epoch}, the read models "
-                f"were built from epoch {checkpoint.epoch}; rebuild the read models"
+                f"were built from epoch {checkpoint.epoch}"
             )
         head = await self._feeds.last_id(self.partition)
         if parse_id(head) < parse_id(checkpoint.position):
-            raise LogDivergedError(
+            return (
                 f"partition {self.partition}: the feed ends at {head}, below the checkpoint "
-                f"{checkpoint.position}: the log lost its tail; rebuild the read models"
+                f"{checkpoint.position}: the log lost its tail"
             )
+        return None
 
     async def _claim_abandoned(self) -> None:
         # A crashed holder's pending entries: take them over. Those at or before the checkpoint
@@ -254,30 +283,12 @@ class PartitionApplier:
     async def _check_same_history(
         self, projection: BoardProjection, event: AnyEvent, entry: FeedEntry
     ) -> None:
-        """An event must belong to the history the read models were built from: a version
-        already applied must come again as the same event, and the next version must chain to
-        the last one applied. Otherwise the log was rewritten under the read models (an older
-        copy of Redis restored, then commands from the versions it lost): applying on would mix
-        two histories, and taking the event for a redelivery would hide the loss. The board
-        stops here, its events parked with the reason, until an operator recovers it
-        (docs/operations.md#a-board-whose-log-diverged)."""
-        redelivered = event.version <= projection.version
-        known = await self._applied_event(
-            projection, event.version if redelivered else projection.version
-        )
-        if known is None:
-            return  # not archived (compacted away, or written before the archive): cannot tell
-        event_id, event_hash = known
-        if redelivered and event_id == str(event.event_id):
+        """A board whose events depart from the history its read models were built from
+        (`apply.history`) stops here, its events parked with the reason, and is fenced, so that
+        the command side appends nothing more to it until an operator has recovered it."""
+        what = await divergence(self.store, projection, event)
+        if what is None:
             return
-        if not redelivered and (event_hash is None or event_hash == event.prev_hash):
-            return
-        what = (
-            f"version {event.version} is applied as event {event_id}, not {event.event_id}"
-            if redelivered
-            else f"version {event.version} does not chain to version {projection.version} "
-            f"(prev_hash {event.prev_hash}, applied hash {event_hash})"
-        )
         self._blocked[projection.board_id] = min(
             self._blocked.get(projection.board_id, projection.version), projection.version
         )
@@ -287,32 +298,22 @@ class PartitionApplier:
             what,
             extra={"fields": {"board_id": projection.board_id, "version": event.version}},
         )
+        log_end = await self._log.head(uuid.UUID(projection.board_id))
+        await self._fences.fence(
+            Fence.found(
+                projection.board_id,
+                f"diverged: {what}",
+                archive_version=projection.version,
+                log_end=log_end,
+                by=f"projector {self.consumer}",
+            )
+        )
         raise EventFailedError(
             entry,
             f"diverged: board {projection.board_id}: {what}; the log was rewritten under the "
             "read models (a restore?); this board stops until it is recovered",
             final=True,
         )
-
-    async def _applied_event(
-        self, projection: BoardProjection, version: int
-    ) -> tuple[str, str | None] | None:
-        """(event id, hash) of the event the read models applied at `version`: from this batch,
-        from the last one this process applied, or from the archive (one read, then kept)."""
-        for applied in reversed(projection.applied):
-            if applied.version == version:
-                return str(applied.event_id), applied.hash
-        if projection.last is not None and projection.last[0] == version:
-            return projection.last[1], projection.last[2]
-        archived = await self.store.archived_events(
-            uuid.UUID(projection.board_id), version, version, 1
-        )
-        if not archived:
-            return None
-        found = archived[0]
-        if version == projection.version:
-            projection.last = (version, str(found.event_id), found.hash)
-        return str(found.event_id), found.hash
 
     def _parse(self, entry: FeedEntry) -> AnyEvent:
         try:

@@ -39,6 +39,7 @@ from projector.apply.consumer import EventFailedError, PartitionApplier
 from projector.apply.leases import Lease, kept
 from projector.apply.supervisor import generation_group
 from projector.events import BoardEvents
+from projector.fences import LOST_VERSIONS, BoardFences, Fence
 from projector.ops.progress import Progress
 from projector.projection import BoardProjection, apply_event
 from projector.store.layout import membership_entries
@@ -81,6 +82,8 @@ class Verification:
     # board was verified at (the per-user index is checked against these once, at the end).
     folded_members: dict[str, dict[str, tuple[Doc, int]]] = field(default_factory=dict)
     verified: set[str] = field(default_factory=set)
+    # Boards found beyond their log's end, held for recovery (`projector.fences`).
+    fenced: list[Fence] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -131,6 +134,8 @@ class Rebuild:
         keys: StreamKeys,
         options: RebuildOptions,
         progress: Progress,
+        *,
+        by: str = "rebuild",
     ) -> None:
         self.redis = redis
         self.store = store
@@ -140,6 +145,8 @@ class Rebuild:
         self.feeds = Feeds(redis, keys)
         self.board_log = BoardLog(redis, keys)
         self.events = BoardEvents.of(store, self.board_log)
+        self.fences = BoardFences(redis, keys)
+        self.by = by
         self._appliers: list[PartitionApplier] = []
         self._lock = Lease(redis, rebuild_lock_key(keys), options.consumer, options.lease_ms * 4)
 
@@ -355,9 +362,10 @@ class Rebuild:
 
     async def _beyond_log_end(self, board_id: str, version: int, result: Verification) -> None:
         """Acknowledged events the log no longer has (an older copy of Redis restored): a new
-        command would be appended as version head + 1 and mix two histories. The log's end the
-        caller passed was read before this board's turn, and writes go on (the appliers follow
-        them): only its end now can tell, or a busy healthy board would be taken for one."""
+        command would be appended as version head + 1 and mix two histories, so the board is
+        fenced at once, usually before anyone writes to it. The log's end the caller passed was
+        read before this board's turn, and writes go on (the appliers follow them): only its end
+        now can tell, or a busy healthy board would be taken for one."""
         log_end = await self.board_log.head(uuid.UUID(board_id))
         if version <= log_end:
             return
@@ -365,6 +373,16 @@ class Rebuild:
             f"board {board_id}: at version {version}, but its log ends at {log_end}: the log "
             "lost versions the archive holds (docs/operations.md#a-board-whose-log-diverged)"
         )
+        fence = Fence.found(
+            board_id,
+            f"{self.by}: the read models are at version {version}, its log ends at {log_end}; "
+            f"{LOST_VERSIONS}",
+            archive_version=version,
+            log_end=log_end,
+            by=self.by,
+        )
+        await self.fences.fence(fence)
+        result.fenced.append(fence)
 
     @staticmethod
     async def _compare_with_live(
@@ -409,7 +427,7 @@ async def verify_live(
 ) -> Verification:
     """The live generation against folds of the log, changing nothing."""
     live = store.at((await store.generation_pointer()).live)
-    checking = Rebuild(redis, live, keys, RebuildOptions(), progress)
+    checking = Rebuild(redis, live, keys, RebuildOptions(), progress, by="rebuild --verify-only")
     # Not `heads`: the live read models may trail the log (they are applied meanwhile); only
     # being ahead of it is wrong.
     log_ends = {

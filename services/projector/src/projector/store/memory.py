@@ -217,6 +217,9 @@ class InMemoryReadStore:
     async def stored_boards(self) -> list[str]:
         return sorted(self._gen.boards)
 
+    async def board_versions(self) -> dict[str, int]:
+        return {board_id: int(board["version"]) for board_id, board in self._gen.boards.items()}
+
     async def stored_documents(self, board_id: str) -> Doc | None:
         board = self._gen.boards.get(board_id)
         if board is None:

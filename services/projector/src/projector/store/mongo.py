@@ -276,6 +276,11 @@ class MongoReadStore:
     async def stored_boards(self) -> list[str]:
         return sorted([str(b["_id"]) async for b in self.boards.find({}, {"_id": 1})])
 
+    async def board_versions(self) -> dict[str, int]:
+        return {
+            str(b["_id"]): int(b["version"]) async for b in self.boards.find({}, {"version": 1})
+        }
+
     async def stored_documents(self, board_id: str) -> Doc | None:
         board = await self.boards.find_one({"_id": board_id})
         if board is None:

@@ -148,6 +148,11 @@ class ReadStore(Protocol):
         """The ids of the boards this generation has a document of, sorted."""
         ...
 
+    async def board_versions(self) -> dict[str, int]:
+        """Every board this generation has a document of, with its version, in one read: for
+        finding boards whose log ends below them (`projector.fences`)."""
+        ...
+
     async def stored_documents(self, board_id: str) -> Doc | None:
         """A board's document and its cards in this generation, in a canonical shape (None: no
         board)."""
