@@ -8,6 +8,8 @@
     compact [--board ID | --all] [--dry-run]
                                            trim Redis streams below what nothing needs there
     drop-generation N                      drop a generation of read models a rebuild replaced
+    fences                                 the boards held for recovery (their commands refused)
+    unfence --board ID [--force]           lift a board's hold once it is recovered
 
 Long operations draw a progress bar on stderr when it is a terminal, and write plain lines
 otherwise (docs/operations.md).
@@ -33,6 +35,7 @@ from redis.exceptions import RedisError
 from projector.app import create_app
 from projector.apply.consumer import LogDivergedError
 from projector.ops import commands
+from projector.ops.fencing import FenceError
 from projector.ops.generations import GenerationInUseError
 from projector.ops.rebuild import RebuildError
 from projector.settings import ProjectorSettings
@@ -71,6 +74,12 @@ def parser() -> argparse.ArgumentParser:
         "drop-generation", help="drop a generation of read models that is neither live nor building"
     )
     drop.add_argument("generation", type=_generation)
+    ops.add_parser("fences", help="list the boards held for recovery (one JSON line each)")
+    unfence = ops.add_parser("unfence", help="lift a recovered board's hold")
+    unfence.add_argument("--board", required=True, type=uuid.UUID)
+    unfence.add_argument(
+        "--force", action="store_true", help="even if its archive is still beyond its log"
+    )
     return parser
 
 
@@ -105,26 +114,34 @@ async def serve_projector(settings: ProjectorSettings) -> int:
 
 async def _run(args: argparse.Namespace, settings: ProjectorSettings) -> int:
     try:
-        match args.command:
-            case None | "serve":
-                return await serve_projector(settings)
-            case "verify":
-                boards = None if args.all else [str(b) for b in args.board]
-                return await commands.verify(settings, boards, sys.stdout)
-            case "replay":
-                return await commands.replay(settings, args.board, args.to_version, sys.stdout)
-            case "rebuild":
-                return await commands.rebuild(settings, verify_only=args.verify_only)
-            case "compact":
-                return await commands.compact(settings, args.board, dry_run=args.dry_run)
-            case "drop-generation":
-                return await commands.drop_generation(settings, args.generation, sys.stdout)
-    except (RebuildError, EventLogError, GenerationInUseError) as exc:
+        return await _command(args, settings)
+    except (RebuildError, EventLogError, GenerationInUseError, FenceError) as exc:
         print(f"{args.command}: {exc}", file=sys.stderr)
         return FAILED
     except (RedisError, PyMongoError, OSError) as exc:
         print(f"{args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return FAILED
+
+
+async def _command(args: argparse.Namespace, settings: ProjectorSettings) -> int:
+    match args.command:
+        case None | "serve":
+            return await serve_projector(settings)
+        case "verify":
+            boards = None if args.all else [str(b) for b in args.board]
+            return await commands.verify(settings, boards, sys.stdout)
+        case "replay":
+            return await commands.replay(settings, args.board, args.to_version, sys.stdout)
+        case "rebuild":
+            return await commands.rebuild(settings, verify_only=args.verify_only)
+        case "compact":
+            return await commands.compact(settings, args.board, dry_run=args.dry_run)
+        case "drop-generation":
+            return await commands.drop_generation(settings, args.generation, sys.stdout)
+        case "fences":
+            return await commands.fences(settings, sys.stdout)
+        case "unfence":
+            return await commands.unfence(settings, args.board, force=args.force, out=sys.stdout)
     raise AssertionError(f"unknown command {args.command}")
 
 

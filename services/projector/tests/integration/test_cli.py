@@ -17,7 +17,16 @@ from projector.apply.consumer import PartitionApplier
 from projector.store.mongo import MongoReadStore
 from redis.asyncio import Redis
 
-OPERATIONS = ("serve", "verify", "replay", "rebuild", "compact", "drop-generation")
+OPERATIONS = (
+    "serve",
+    "verify",
+    "replay",
+    "rebuild",
+    "compact",
+    "drop-generation",
+    "fences",
+    "unfence",
+)
 
 
 @pytest.fixture
@@ -110,3 +119,31 @@ class TestTheCommandLine:
 
         assert code == cli.FAILED
         assert "generation 0 is the live one" in err
+
+
+class TestABoardHeldForRecovery:
+    async def test_is_reported_listed_and_lifted_only_when_asked_to_force_it(
+        self, env: dict[str, str], board: uuid.UUID, redis: Redis, stream_keys: StreamKeys
+    ) -> None:
+        # An older copy of Redis restored: the board's log ends at version 2 again.
+        log, head = stream_keys.board_log(board), stream_keys.board_head(board)
+        await redis.xdel(log, "3-0", "4-0")
+        await redis.set(head, 2)
+
+        code, _, err = await projector(env, "rebuild", "--verify-only")
+        assert code == cli.FAILED
+        assert f"board {board} is held for recovery" in err
+
+        code, out, _ = await projector(env, "fences")
+        assert code == cli.DONE
+        [held] = [json.loads(line) for line in out.splitlines()]
+        assert (held["board_id"], held["archive_version"], held["log_end"]) == (str(board), 4, 2)
+
+        code, _, err = await projector(env, "unfence", "--board", str(board))
+        assert code == cli.FAILED
+        assert "the archive holds version 3, its log ends at 2" in err
+
+        code, out, err = await projector(env, "unfence", "--board", str(board), "--force")
+        assert code == cli.DONE, err
+        assert json.loads(out)["unfenced"] is True
+        assert await redis.hlen(stream_keys.fenced(stream_keys.partition_of(board))) == 0  # type: ignore[misc]

@@ -14,7 +14,8 @@ from contracts.envelope import AnyEvent
 from contracts.events import BoardCreated, BoardRenamed, CardAdded, ColumnAdded, Event
 from contracts.streams import StreamKeys
 from projector.apply.consumer import LogDivergedError, PartitionApplier
-from projector.fences import BoardFences
+from projector.fences import BoardFences, Fence
+from projector.ops.fencing import FenceError, unfence
 from projector.ops.progress import Progress
 from projector.ops.rebuild import verify_live
 from projector.store.mongo import MongoReadStore
@@ -140,3 +141,44 @@ class TestTheFenceHash:
             "held by Ann during the audit",
             None,
         )
+
+
+class TestUnfence:
+    async def test_refuses_while_the_archive_is_beyond_the_log_and_lifts_once_recovered(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        board = uuid.uuid4()
+        story = envelopes(board, _story(board, renames=2))
+        await _applied(redis, keys, read_store, story)
+        await _restore_log(redis, keys, story, 2)
+        await verify_live(redis, read_store, keys, _progress())
+
+        with pytest.raises(FenceError, match="the archive holds version 3, its log ends at 2"):
+            await unfence(redis, read_store, keys, board, force=False)
+        # Recovered by writing the archived events back to the log (docs/operations.md).
+        await append(redis, keys, story[2:], to_feed=False)
+        lifted = await unfence(redis, read_store, keys, board, force=False)
+
+        assert (lifted.board_id, lifted.archive_version) == (str(board), 5)
+        assert await BoardFences(redis, keys).all() == []
+        with pytest.raises(FenceError, match="is not fenced"):
+            await unfence(redis, read_store, keys, board, force=False)
+
+    async def test_refuses_while_the_log_holds_another_event_at_the_read_models_version(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        # The log reached the read models' version again, but with the new history's events.
+        board = uuid.uuid4()
+        story = envelopes(board, _story(board, renames=2))
+        await _applied(redis, keys, read_store, story)
+        await _restore_log(redis, keys, story, 4)
+        other = story[4].model_copy(update={"event_id": uuid.uuid4()})
+        await append(redis, keys, [other], to_feed=False)
+        await BoardFences(redis, keys).fence(
+            Fence.found(str(board), "by the test", archive_version=5, log_end=5, by="test")
+        )
+
+        with pytest.raises(FenceError, match=f"but event {other.event_id} in the log"):
+            await unfence(redis, read_store, keys, board, force=False)
+        assert (await unfence(redis, read_store, keys, board, force=True)).reason == "by the test"
+        assert await BoardFences(redis, keys).all() == []

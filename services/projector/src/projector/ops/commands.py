@@ -17,7 +17,7 @@ from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 from projector.events import BoardEvents
-from projector.ops import compaction, generations
+from projector.ops import compaction, fencing, generations
 from projector.ops import rebuild as rebuilding
 from projector.ops.progress import Progress
 from projector.ops.verify import ChainVerifier
@@ -110,6 +110,12 @@ async def rebuild(settings: ProjectorSettings, *, verify_only: bool) -> int:
     progress.close()
     for problem in result.problems:
         print(f"rebuild: {problem}", file=sys.stderr)
+    for fence in result.fenced:
+        print(
+            f"rebuild: board {fence.board_id} is held for recovery: its commands are refused "
+            f"until it is recovered and `unfence --board {fence.board_id}` lifts the hold",
+            file=sys.stderr,
+        )
     return DONE if result.ok else FAILED
 
 
@@ -141,4 +147,23 @@ async def drop_generation(settings: ProjectorSettings, generation: int, out: Tex
             owner=f"drop-{settings.instance_id}",
         )
     _lines(out, [dropped.as_dict()])
+    return DONE
+
+
+async def fences(settings: ProjectorSettings, out: TextIO) -> int:
+    """One JSON line per board held for recovery."""
+    async with connected(settings) as servers:
+        held = await fencing.fences(servers.redis, servers.keys)
+    _lines(out, [fence.as_dict() for fence in held])
+    return DONE
+
+
+async def unfence(
+    settings: ProjectorSettings, board: uuid.UUID, *, force: bool, out: TextIO
+) -> int:
+    async with connected(settings) as servers:
+        lifted = await fencing.unfence(
+            servers.redis, servers.store, servers.keys, board, force=force
+        )
+    _lines(out, [{"unfenced": True, **lifted.as_dict()}])
     return DONE
