@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from cardstream_testing import free_port
 from cardstream_testing.gateway import TEMPLATE, Gateway, Upstreams
+from cardstream_testing.raw_http import get_status_line
 
 SHIPPED = {"client_header_timeout": "10s", "client_body_timeout": "10s", "send_timeout": "30s"}
 TIMEOUT_S = 1.0
@@ -63,19 +64,6 @@ async def _until_closed(reader: asyncio.StreamReader) -> bytes:
     return await asyncio.wait_for(reader.read(), BOUND_S)
 
 
-async def _get_root(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
-    """The status line of `GET /`, its answer read whole."""
-    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), BOUND_S)
-    length = next(
-        int(line.split(b":", 1)[1])
-        for line in head.split(b"\r\n")
-        if line.lower().startswith(b"content-length:")
-    )
-    await asyncio.wait_for(reader.readexactly(length), BOUND_S)
-    return head.split(b"\r\n", 1)[0]
-
-
 def test_the_template_ships_each_timeout() -> None:
     text = TEMPLATE.read_text()
     assert {d: v for d, v in SHIPPED.items() if f"    {d} {v};\n" in text} == SHIPPED
@@ -93,9 +81,9 @@ async def test_a_kept_alive_connections_next_head_is_timed_from_its_first_byte(
     stream: Stream,
 ) -> None:
     reader, writer = stream
-    first = await _get_root(reader, writer)
+    first = await get_status_line(reader, writer, "/", bound_s=BOUND_S)
     await asyncio.sleep(TIMEOUT_S * 2)  # idle: keepalive_timeout's business, not this one's
-    second = await _get_root(reader, writer)
+    second = await get_status_line(reader, writer, "/", bound_s=BOUND_S)
     writer.write(b"GET / HTTP/1.1\r\n")  # and no more
 
     assert first == second == b"HTTP/1.1 200 OK"

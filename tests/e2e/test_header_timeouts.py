@@ -16,6 +16,7 @@ from cardstream_runtime.header_deadline import HEADER_TIMEOUT_S
 from cardstream_testing import FerretDBServer, RedisServer
 from cardstream_testing.fullstack import FullStack, full_stack
 from cardstream_testing.processes import ServiceProcess
+from cardstream_testing.raw_http import get_status_line
 from pymongo import MongoClient
 
 WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
@@ -59,18 +60,6 @@ def _service(stack: FullStack, name: str) -> ServiceProcess:
     return process
 
 
-async def _healthz(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
-    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), BOUND_S)
-    length = next(
-        int(line.split(b":", 1)[1])
-        for line in head.split(b"\r\n")
-        if line.lower().startswith(b"content-length:")
-    )
-    await asyncio.wait_for(reader.readexactly(length), BOUND_S)
-    return head.split(b"\r\n", 1)[0]
-
-
 @contextlib.asynccontextmanager
 async def _connection(
     port: int,
@@ -95,9 +84,9 @@ async def test_a_service_closes_a_head_that_stops_and_keeps_one_that_came_whole(
         stopped = await asyncio.wait_for(reader.read(), SOONER_THAN_DEFAULT_S)
 
     async with _connection(port) as (reader, writer):
-        first = await _healthz(reader, writer)
+        first = await get_status_line(reader, writer, "/healthz", bound_s=BOUND_S)
         await asyncio.sleep(DEADLINE_S * 2)  # idle past the deadline: not the deadline's business
-        second = await _healthz(reader, writer)
+        second = await get_status_line(reader, writer, "/healthz", bound_s=BOUND_S)
 
     assert stopped == b""
     assert first == second == b"HTTP/1.1 200 OK"
