@@ -2,6 +2,7 @@
 servers and the nginx gateway, as supervised local processes. Run code: it imports no test code,
 and the test harness (`cardstream_testing`) builds on it."""
 
+from cardstream_devstack.cluster import RedisCluster, RedisClusterNode
 from cardstream_devstack.gateway import Gateway, Upstreams
 from cardstream_devstack.processes import (
     PortInUseError,
@@ -26,6 +27,8 @@ __all__ = [
     "FerretDBServer",
     "Gateway",
     "PortInUseError",
+    "RedisCluster",
+    "RedisClusterNode",
     "RedisServer",
     "ServerProcess",
     "ServerStartError",

@@ -5,6 +5,8 @@ a fault-injecting proxy."""
 from cardstream_testing.servers import (
     FerretDBServer,
     PortInUseError,
+    RedisCluster,
+    RedisClusterNode,
     RedisServer,
     ServerStartError,
     ferretdb_binary,
@@ -16,6 +18,8 @@ from cardstream_testing.servers import (
 __all__ = [
     "FerretDBServer",
     "PortInUseError",
+    "RedisCluster",
+    "RedisClusterNode",
     "RedisServer",
     "ServerStartError",
     "ferretdb_binary",

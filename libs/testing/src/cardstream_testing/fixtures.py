@@ -23,14 +23,14 @@ from contracts.streams import StreamKeys
 from pymongo import AsyncMongoClient, MongoClient
 from redis.asyncio import Redis
 
-from cardstream_testing.servers import FerretDBServer, RedisServer
+from cardstream_testing.servers import FerretDBServer, RedisCluster, RedisServer
 
 # What `signer` signs for and `stream_keys` spreads over; apps a test starts are configured alike.
 ISSUER = "cardstream-test"
 AUDIENCE = "cardstream"
 PARTITIONS = 4
 
-SERVER_FIXTURES = ("redis_server", "mongo_server")
+SERVER_FIXTURES = ("redis_server", "mongo_server", "redis_cluster")
 _running = pytest.StashKey[pytest.Item]()
 
 
@@ -78,6 +78,18 @@ def mongo_server(
     # Only built when a test asks for it: FerretDB is the slower of the two to start.
     with FerretDBServer(tmp_path_factory.mktemp("ferretdb")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RedisCluster]:
+    """Three primaries and three replicas, shared by the session as the single server is. A
+    test may fail a primary over (`CLUSTER FAILOVER`): the cluster stays whole, only roles swap,
+    so no test may count on which node is a primary. A test that kills a node starts its own."""
+    _refuse_for_running_test(request, "redis_cluster")
+    with RedisCluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster
 
 
 @pytest.fixture
