@@ -238,12 +238,47 @@ class RedisCluster:
         *,
         timeout: float | None = None,
         what: Callable[[], str] = lambda: "the condition never held",
-    ) -> None:
+        raising: bool = True,
+    ) -> bool:
+        """Polls `condition` until it holds (True) or the timeout passes: then ServerStartError
+        saying `what`, or False if not `raising`."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while not condition():
             if time.monotonic() > deadline:
+                if not raising:
+                    return False
                 raise ServerStartError(f"redis cluster in {self.data_dir}: {what()}")
             time.sleep(_POLL_INTERVAL)
+        return True
+
+    def replica_of(self, primary: RedisClusterNode) -> RedisClusterNode:
+        for node in self.replicas():
+            with node.client() as client:
+                if int(client.info("replication")["master_port"]) == primary.port:
+                    return node
+        raise ServerStartError(f"{primary.address} has no replica")
+
+    def fail_over(self, replica: RedisClusterNode) -> None:
+        """A manual failover (`CLUSTER FAILOVER`, nothing killed): the replica catches up with its
+        primary, which pauses its clients meanwhile, and takes its place; the primary becomes its
+        replica. Waits until the cluster is whole again with the roles swapped."""
+        with replica.client() as client:
+            primary_port = int(client.info("replication")["master_port"])
+        [primary] = [node for node in self.nodes if node.port == primary_port]
+
+        def swapped() -> bool:
+            return replica.role() == "master" and primary.role() == "slave"
+
+        deadline = time.monotonic() + self.timeout
+        while not swapped():
+            # A request can be lost (seen right after the cluster formed): Redis gives up on one
+            # after 5 s (its manual failover timeout); asked again, it starts anew.
+            with replica.client() as client:
+                client.execute_command("CLUSTER FAILOVER")
+            left = max(0.0, deadline - time.monotonic())
+            if not self.wait_for(swapped, timeout=min(6.0, left), raising=False) and not left:
+                raise ServerStartError(f"{replica.address} never took over from {primary.address}")
+        self.wait_until_ok()
 
     def kill(self, node: RedisClusterNode) -> None:
         """SIGKILL, as a crash would: the others take it for failed after the node timeout, and

@@ -65,6 +65,18 @@ class TestTheSharedCluster:
                 config = {name: client.config_get(name)[name] for name in DURABLE}
             assert config == DURABLE, node.address
 
+    def test_a_replica_takes_over_on_request_and_its_primary_follows_it(
+        self, redis_cluster: RedisCluster
+    ) -> None:
+        primary = redis_cluster.primaries()[0]
+        replica = redis_cluster.replica_of(primary)
+
+        redis_cluster.fail_over(replica)
+
+        assert (replica.role(), primary.role()) == ("master", "slave")
+        assert _primary_port(primary) == replica.port
+        assert redis_cluster.problems() == []
+
     def test_its_url_names_every_node_for_the_services(self, redis_cluster: RedisCluster) -> None:
         url = redis_cluster.url
 
