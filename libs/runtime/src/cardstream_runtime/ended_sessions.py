@@ -24,6 +24,8 @@ from typing import cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from cardstream_runtime.redis_urls import AnyRedis
+
 log = logging.getLogger("cardstream.ended_sessions")
 
 # How long an ended session stays denied: the longest access token lifetime the auth service
@@ -56,7 +58,7 @@ async def end_session(redis: Redis, key_prefix: str, sid: str, *, now: float) ->
 class EndedSessions:
     def __init__(
         self,
-        redis: Redis,
+        redis: AnyRedis,
         *,
         key_prefix: str = "",
         clock: Callable[[], float] = time.time,

@@ -14,8 +14,8 @@ from cardstream_runtime.errors import error_middleware
 from cardstream_runtime.jwt import KeySource, SharedSecretVerifier, verifier_from_settings
 from cardstream_runtime.limits import RateLimiter
 from cardstream_runtime.logs import request_context_middleware
+from cardstream_runtime.redis_urls import AnyRedis, redis_from_url
 from contracts.streams import StreamKeys
-from redis.asyncio import Redis
 
 from boards.adapters.redis_config import RedisSafety, check_redis_safety
 from boards.adapters.redis_store import RedisEventStore
@@ -44,7 +44,7 @@ class UnsafeRedisError(RuntimeError):
 def create_app(
     settings: BoardsSettings,
     *,
-    redis: Redis | None = None,
+    redis: AnyRedis | None = None,
     keys: KeySource | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> web.Application:
@@ -68,10 +68,10 @@ def create_app(
     return app
 
 
-def _redis_ctx(given: Redis | None):  # type: ignore[no-untyped-def]
+def _redis_ctx(given: AnyRedis | None):  # type: ignore[no-untyped-def]
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[settings_key]
-        redis = given or Redis.from_url(
+        redis = given or redis_from_url(
             settings.redis_url,
             decode_responses=False,
             socket_timeout=settings.redis_timeout_s,
@@ -104,6 +104,11 @@ def _redis_ctx(given: Redis | None):  # type: ignore[no-untyped-def]
 
 
 def _judge(safety: RedisSafety, settings: BoardsSettings) -> None:
+    if safety.unreachable:
+        log.warning(
+            "Redis Cluster nodes not answering (their configuration is unchecked)",
+            extra={"fields": {"nodes": safety.unreachable}},
+        )
     if safety.safe:
         return
     if settings.production:

@@ -6,7 +6,7 @@ from aiohttp import web
 from cardstream_runtime.ended_sessions import EndedSessions
 from cardstream_runtime.jwt import SharedSecretVerifier, TokenVerifier
 from cardstream_runtime.limits import RateLimiter
-from redis.asyncio import Redis
+from cardstream_runtime.redis_urls import AnyRedis
 
 from boards.adapters.event_store import EventStore
 from boards.adapters.redis_config import RedisSafety
@@ -14,7 +14,8 @@ from boards.service import BoardCommands
 from boards.settings import BoardsSettings
 
 settings_key = web.AppKey("settings", BoardsSettings)
-redis_key = web.AppKey("redis", Redis)
+# A single server's client or a cluster's (BOARDS_REDIS_URL, `cardstream_runtime.redis_urls`).
+redis_key: web.AppKey[AnyRedis] = web.AppKey("redis")
 store_key = web.AppKey("store", EventStore)
 commands_key = web.AppKey("commands", BoardCommands)
 verifier_key = web.AppKey("verifier", TokenVerifier)

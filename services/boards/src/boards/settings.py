@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Self
 
 from cardstream_runtime.jwt import DEFAULT_SHARED_SECRET_LIFETIME_S
+from cardstream_runtime.redis_urls import check_redis_url
 from cardstream_runtime.settings import ServiceSettings
 from contracts.streams import DEFAULT_PARTITIONS
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -23,6 +24,8 @@ class BoardsSettings(ServiceSettings):
     # Each of our tokens names one service; this one accepts only its own name (the access
     # token; the read token, for the projector, is refused).
     jwt_audience: str = "cardstream-boards"
+    # One server (redis://) or a Redis Cluster (redis+cluster://host:port,...; any nodes of it:
+    # the client learns the others), `cardstream_runtime.redis_urls`.
     redis_url: str = "redis://127.0.0.1:6379/0"
     # A Redis call that gets no answer within this fails (503), so a frozen Redis cannot hold a
     # board's committer, and every command queued behind it, for as long as TCP lets it.
@@ -45,6 +48,11 @@ class BoardsSettings(ServiceSettings):
     nextauth_audience: str = ""
     # The longest `exp - iat` accepted; a NextAuth token is not revocable, so keep it short.
     nextauth_max_lifetime_s: int = Field(default=DEFAULT_SHARED_SECRET_LIFETIME_S, ge=60, le=3600)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _usable_redis_url(cls, value: str) -> str:
+        return check_redis_url(value)
 
     @field_validator("nextauth_issuers")
     @classmethod

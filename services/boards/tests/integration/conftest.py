@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -8,11 +9,14 @@ import pytest
 from boards.adapters.event_store import EventStore, NewEvents
 from boards.adapters.memory_store import InMemoryEventStore
 from boards.adapters.redis_store import RedisEventStore
+from cardstream_runtime.redis_urls import AnyRedis, redis_from_url
+from cardstream_testing import RedisCluster
 from contracts.chain import ZERO_HASH, link
 from contracts.envelope import event_adapter, event_envelope
 from contracts.events import BoardCreated, BoardRenamed, Event
 from contracts.streams import StreamKeys
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 
 @pytest.fixture
@@ -22,23 +26,53 @@ async def redis_store(redis: Redis, stream_keys: StreamKeys) -> RedisEventStore:
     return store
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def store(
-    request: pytest.FixtureRequest, redis: Redis, stream_keys: StreamKeys
-) -> EventStore:
-    """The same contract suite runs against the fake and the real adapter."""
-    if request.param == "memory":
-        return InMemoryEventStore()
-    store = RedisEventStore(redis, stream_keys)
+@pytest.fixture
+async def cluster_client(redis_cluster: RedisCluster) -> AsyncIterator[AsyncRedisCluster]:
+    """A client of the shared cluster, as the service builds one from BOARDS_REDIS_URL."""
+    client = redis_from_url(redis_cluster.url, decode_responses=False)
+    assert isinstance(client, AsyncRedisCluster)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def cluster_store(
+    cluster_client: AsyncRedisCluster, stream_keys: StreamKeys
+) -> RedisEventStore:
+    store = RedisEventStore(cluster_client, stream_keys)
     await store.install()
     return store
+
+
+# The client the `store` fixture's store writes with, for fixtures that write beside it.
+STORE_CLIENT = pytest.StashKey[AnyRedis]()
+
+
+@pytest.fixture(params=["memory", "redis", "cluster"])
+async def store(
+    request: pytest.FixtureRequest, stream_keys: StreamKeys
+) -> AsyncIterator[EventStore]:
+    """The same contract suite runs against the fake and the real adapter, on one server and on
+    a Redis Cluster (each server is started only for the tests that ask for it)."""
+    if request.param == "memory":
+        yield InMemoryEventStore()
+        return
+    server = request.getfixturevalue(
+        "redis_cluster" if request.param == "cluster" else "redis_server"
+    )
+    client = redis_from_url(server.url, decode_responses=False)
+    request.node.stash[STORE_CLIENT] = client
+    store = RedisEventStore(client, stream_keys)
+    await store.install()
+    yield store
+    await client.aclose()
 
 
 class Fences:
     """Holds a board as the projector does when its log lost versions (`StreamKeys.fenced` in
     Redis; the fake's own dict), and lifts it as an operator does."""
 
-    def __init__(self, store: EventStore, redis: Redis, keys: StreamKeys) -> None:
+    def __init__(self, store: EventStore, redis: AnyRedis | None, keys: StreamKeys) -> None:
         self.store = store
         self.redis = redis
         self.keys = keys
@@ -47,12 +81,14 @@ class Fences:
         if isinstance(self.store, InMemoryEventStore):
             self.store.fence(board_id, reason)
             return
+        assert self.redis is not None
         await self.redis.hset(self._key(board_id), str(board_id), reason)  # type: ignore[misc]
 
     async def lift(self, board_id: UUID) -> None:
         if isinstance(self.store, InMemoryEventStore):
             self.store.unfence(board_id)
             return
+        assert self.redis is not None
         await self.redis.hdel(self._key(board_id), str(board_id))  # type: ignore[misc]
 
     def _key(self, board_id: UUID) -> str:
@@ -60,8 +96,9 @@ class Fences:
 
 
 @pytest.fixture
-def fences(store: EventStore, redis: Redis, stream_keys: StreamKeys) -> Fences:
-    return Fences(store, redis, stream_keys)
+def fences(request: pytest.FixtureRequest, store: EventStore, stream_keys: StreamKeys) -> Fences:
+    """On the store's own Redis: the single server's or the cluster's."""
+    return Fences(store, request.node.stash.get(STORE_CLIENT, None), stream_keys)
 
 
 def renames(count: int, *, start: int = 0) -> list[Event]:

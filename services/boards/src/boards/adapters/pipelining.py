@@ -15,13 +15,37 @@ and the caller, not this layer, decides whether to send it again (ADR 003).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import contextlib
+from typing import Any, Protocol
 
 import hiredis
+from cardstream_runtime.redis_urls import AnyRedis
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.exceptions import (
+    AskError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 Batch = list[tuple[tuple[Any, ...], asyncio.Future[Any]]]
+# Commands whose first key is not their first argument: FCALL name numkeys key ...
+_KEY_AT = {"FCALL": 3, "FCALL_RO": 3}
+
+
+class Pipeline(Protocol):
+    async def execute(self, *args: Any) -> Any: ...
+
+
+def auto_pipeline(redis: AnyRedis) -> Pipeline:
+    """The pipeline for this client: one round trip for all, or one per primary of a cluster."""
+    if isinstance(redis, RedisCluster):
+        return ClusterAutoPipeline(redis)
+    return AutoPipeline(redis)
 
 
 class AutoPipeline:
@@ -49,13 +73,7 @@ class AutoPipeline:
                 if not isinstance(exc, Exception):
                     raise
                 continue
-            for (_, future), result in zip(batch, results, strict=True):
-                if future.done():
-                    continue  # its caller gave up (cancelled); the command still ran
-                if isinstance(result, Exception):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+            _deliver(batch, results)
 
     async def _round_trip(self, batch: Batch) -> list[Any]:
         pool = self._redis.connection_pool
@@ -77,6 +95,97 @@ class AutoPipeline:
             raise
         finally:
             await pool.release(connection)
+
+
+class ClusterAutoPipeline:
+    """AutoPipeline on a Redis Cluster: each command goes to the primary serving its first key's
+    hash slot, and the commands queued for one primary share its round trip, every primary's in
+    flight at once. The store's calls name keys of one partition only, whose hash tag puts them
+    all in one slot (contracts.streams), so the first key's slot is the slot of them all.
+
+    A command answered MOVED or ASK, or TRYAGAIN, was not run (its slot moved in a failover or a
+    resharding, or is moving): it is sent again through redis-py's own path, which follows the
+    redirection and mends the slot map for the commands after it. A round trip that breaks fails
+    its commands, as AutoPipeline's does (each may or may not have run), and the slot map is read
+    again from the nodes, so that the next commands go to whichever primary serves the slot now.
+    """
+
+    def __init__(self, cluster: RedisCluster, *, max_batch: int = 256) -> None:
+        self._cluster = cluster
+        self._max_batch = max_batch
+        self._queues: dict[str, Batch] = {}
+        self._flushers: dict[str, asyncio.Task[None]] = {}
+
+    async def execute(self, *args: Any) -> Any:
+        await self._cluster.initialize()  # a no-op but the first time and after aclose()
+        node = self._primary_for(args)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queues.setdefault(node.name, []).append((args, future))
+        flusher = self._flushers.get(node.name)
+        if flusher is None or flusher.done():
+            self._flushers[node.name] = asyncio.create_task(self._flush(node))
+        try:
+            return await future
+        except (AskError, TryAgainError):  # MovedError is an AskError
+            return await self._cluster.execute_command(*args)
+
+    def _primary_for(self, args: tuple[Any, ...]) -> ClusterNode:
+        key = args[_KEY_AT.get(str(args[0]).upper(), 1)]
+        node = self._cluster.get_node_from_key(key)
+        assert node is not None  # a primary, or SlotNotCoveredError
+        return node
+
+    async def _flush(self, node: ClusterNode) -> None:
+        queue = self._queues[node.name]
+        while queue:
+            batch = queue[: self._max_batch]
+            del queue[: self._max_batch]
+            try:
+                results = await _node_round_trip(node, batch)
+            except BaseException as exc:
+                _fail(batch, exc if isinstance(exc, Exception) else ConnectionError())
+                if not isinstance(exc, Exception):
+                    raise
+                if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
+                    await self._relearn(node)
+                continue
+            _deliver(batch, results)
+
+    async def _relearn(self, failed: ClusterNode) -> None:
+        # Until a failover completes the nodes still name the lost primary, and commands for its
+        # slots fail fast (connection refused); once a replica is promoted, they name it.
+        with contextlib.suppress(RedisError, RedisClusterException):
+            await self._cluster.nodes_manager.initialize(last_failed_node_name=failed.name)
+
+
+async def _node_round_trip(node: ClusterNode, batch: Batch) -> list[Any]:
+    connection = node.acquire_connection()
+    try:
+        await connection.send_packed_command(
+            b"".join([hiredis.pack_command(args) for args, _ in batch]), check_health=False
+        )
+        results: list[Any] = []
+        for _ in batch:
+            try:
+                results.append(await connection.read_response())
+            except ResponseError as exc:  # this command's own error, a redirection among them
+                results.append(exc)
+        return results
+    except BaseException:
+        await connection.disconnect(nowait=True)
+        raise
+    finally:
+        node.release(connection)
+
+
+def _deliver(batch: Batch, results: list[Any]) -> None:
+    for (_, future), result in zip(batch, results, strict=True):
+        if future.done():
+            continue  # its caller gave up (cancelled); the command still ran
+        if isinstance(result, Exception):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
 
 
 def _fail(batch: Batch, error: Exception) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -11,11 +12,13 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+from cardstream_runtime.redis_urls import AnyRedis
 from contracts.chain import ZERO_HASH, event_hash
 from contracts.envelope import AnyEvent
 from contracts.streams import EVENT_FIELD, StreamKeys, board_entry_id
 from contracts.upcasting import parse_event
-from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ResponseError
 
 from boards.adapters.event_store import (
     IDEMPOTENCY_TTL_SECONDS,
@@ -32,10 +35,14 @@ from boards.adapters.event_store import (
     check_group,
     one_of_one,
 )
-from boards.adapters.pipelining import AutoPipeline
+from boards.adapters.pipelining import auto_pipeline
+
+log = logging.getLogger("boards.store")
 
 APPEND_FUNCTION = "cardstream_append"
 SNAPSHOT_FUNCTION = "cardstream_save_snapshot"
+# What Redis answers an FCALL of a function it has not loaded (redis-py drops the "ERR ").
+FUNCTION_MISSING = "Function not found"
 READ_PAGE = 1000
 # Boards whose key names are kept ready (about 1 KiB each); past this the oldest are forgotten.
 KEYED_BOARDS = 10_000
@@ -83,12 +90,48 @@ def append_library() -> str:
     return files("boards.adapters").joinpath("append.lua").read_text(encoding="utf-8")
 
 
+async def install_functions(redis: AnyRedis) -> None:
+    """FUNCTION LOAD REPLACE of our library: on a cluster, on every primary. Each replicates it to
+    its replicas, as it does writes, so a replica promoted later has it; a primary that joins
+    later gets it when an FCALL there first finds it missing (`RedisEventStore._fcall`)."""
+    library = append_library()
+    if isinstance(redis, RedisCluster):
+        await redis.initialize()
+        await redis.execute_command(
+            "FUNCTION LOAD", "REPLACE", library, target_nodes=RedisCluster.PRIMARIES
+        )
+    else:
+        await redis.function_load(library, replace=True)
+
+
+def append_call(keys: BoardKeys, group: Sequence[NewEvents], ttl: int) -> list[Any]:
+    """The arguments of the FCALL that appends a group (after "FCALL"): the function, the number
+    of keys, the keys (every one under the board's partition tag), then the arguments."""
+    args: list[Any] = [group[0].expected_version, group[0].epoch, ttl, keys.board, len(group)]
+    for batch in group:
+        args += (batch.request_hash, batch.result, len(batch.events), *batch.events)
+    return [
+        APPEND_FUNCTION,
+        6 + len(group),
+        keys.log,
+        keys.head,
+        keys.feed,
+        keys.epoch,
+        keys.head_hash,
+        keys.fenced,
+        *(f"{keys.command_prefix}{batch.command_id}" for batch in group),
+        *args,
+    ]
+
+
 class RedisEventStore:
-    """The Redis client must be created with `decode_responses=False`: events stay bytes."""
+    """The Redis client must be created with `decode_responses=False`: events stay bytes. It may
+    be a single server's or a cluster's (`cardstream_runtime.redis_urls`): every call names keys
+    of one partition only, so each goes to the one primary serving that partition's slot."""
 
     def __init__(
         self,
-        redis: Redis,
+        redis: AnyRedis,
         keys: StreamKeys,
         *,
         idempotency_ttl: int = IDEMPOTENCY_TTL_SECONDS,
@@ -97,11 +140,24 @@ class RedisEventStore:
         self._keys = keys
         self._ttl = idempotency_ttl
         self._epochs: dict[int, str] = {}
-        self._pipeline = AutoPipeline(redis)
+        self._pipeline = auto_pipeline(redis)
         self._board_keys: OrderedDict[UUID, BoardKeys] = OrderedDict()
 
     async def install(self) -> None:
-        await self._redis.function_load(append_library(), replace=True)
+        await install_functions(self._redis)
+
+    async def _fcall(self, *args: Any) -> Any:
+        # Through the pipeline: other boards' calls issued meanwhile share its round trip.
+        try:
+            return await self._pipeline.execute("FCALL", *args)
+        except ResponseError as exc:
+            if not str(exc).startswith(FUNCTION_MISSING):
+                raise
+        # Redis ran nothing: the primary has not got our library (it joined the cluster after
+        # the start, or its functions were flushed). Loaded everywhere, the call goes again.
+        log.warning("a Redis primary had no cardstream functions; loading them")
+        await self.install()
+        return await self._pipeline.execute("FCALL", *args)
 
     async def epoch(self, board_id: UUID) -> str:
         partition = self._keys.partition_of(board_id)
@@ -124,24 +180,7 @@ class RedisEventStore:
     async def append_group(self, group: Sequence[NewEvents]) -> Appended | Duplicates:
         check_group(group)
         keys = self._keys_of(group[0].board_id)
-        args: list[Any] = [group[0].expected_version, group[0].epoch, self._ttl, keys.board]
-        args.append(len(group))
-        for batch in group:
-            args += (batch.request_hash, batch.result, len(batch.events), *batch.events)
-        # Through the pipeline: other boards' groups issued meanwhile share its round trip.
-        reply: list[Any] = await self._pipeline.execute(
-            "FCALL",
-            APPEND_FUNCTION,
-            6 + len(group),
-            keys.log,
-            keys.head,
-            keys.feed,
-            keys.epoch,
-            keys.head_hash,
-            keys.fenced,
-            *(f"{keys.command_prefix}{batch.command_id}" for batch in group),
-            *args,
-        )
+        reply: list[Any] = await self._fcall(*append_call(keys, group, self._ttl))
         return self._outcome(reply, group[0].board_id, keys.partition)
 
     def _keys_of(self, board_id: UUID) -> BoardKeys:
@@ -227,5 +266,5 @@ class RedisEventStore:
 
     async def save_snapshot(self, board_id: UUID, version: int, data: bytes) -> bool:
         key = self._keys.board_snapshot(board_id)
-        stored = await self._redis.fcall(SNAPSHOT_FUNCTION, 1, key, version, data)
+        stored = await self._fcall(SNAPSHOT_FUNCTION, 1, key, version, data)
         return bool(stored)

@@ -16,8 +16,14 @@ from contracts.commands import CreateBoard
 from contracts.envelope import AnyCommand, command_adapter
 from contracts.openapi import served
 from pydantic import ValidationError
+from redis.exceptions import (
+    ClusterDownError,
+    OutOfMemoryError,
+    RedisClusterException,
+    RedisError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import OutOfMemoryError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from boards.adapters.event_store import (
@@ -106,6 +112,11 @@ def command_errors(exc: Exception) -> ApiError | None:
             # The append may or may not have happened: a retry with the same command id is safe.
             log.warning("event store unreachable", exc_info=exc)
             return ApiError(503, "store_unavailable", "try again with the same command_id")
+        case ClusterDownError() | TryAgainError() | RedisClusterException():
+            # A Redis Cluster refused it before running it: a failover under way, a slot moving
+            # or served by no node. Nothing was written; the retry is as safe.
+            log.warning("event store cluster not serving", exc_info=exc)
+            return ApiError(503, "store_unavailable", "try again with the same command_id")
         case _:
             return None
 
@@ -185,10 +196,12 @@ async def readyz(request: web.Request) -> web.Response:
         await redis.ping()
         checked.append(await check_redis_safety(redis))
 
-    answer = await probe(check(), RedisError)
+    answer = await probe(check(), RedisError, RedisClusterException)
     if answer != "ok":
         return web.json_response({"status": "unavailable", "redis": answer}, status=503)
     safety = checked[0]
     if not safety.safe:
         return web.json_response({"status": "unsafe", "problems": safety.problems}, status=503)
-    return web.json_response({"status": "ready"})
+    # Nodes of a cluster that are down are named, but a cluster that serves is ready.
+    unreachable = {"unreachable": safety.unreachable} if safety.unreachable else {}
+    return web.json_response({"status": "ready", **unreachable})
