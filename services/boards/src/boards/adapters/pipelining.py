@@ -118,16 +118,20 @@ class ClusterAutoPipeline:
 
     async def execute(self, *args: Any) -> Any:
         await self._cluster.initialize()  # a no-op but the first time and after aclose()
-        node = self._primary_for(args)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queues.setdefault(node.name, []).append((args, future))
-        flusher = self._flushers.get(node.name)
-        if flusher is None or flusher.done():
-            self._flushers[node.name] = asyncio.create_task(self._flush(node))
+        self._enqueue(self._primary_for(args), (args, future))
         try:
             return await future
         except (AskError, TryAgainError):  # MovedError is an AskError
             return await self._cluster.execute_command(*args)
+
+    def _enqueue(
+        self, node: ClusterNode, item: tuple[tuple[Any, ...], asyncio.Future[Any]]
+    ) -> None:
+        self._queues.setdefault(node.name, []).append(item)
+        flusher = self._flushers.get(node.name)
+        if flusher is None or flusher.done():
+            self._flushers[node.name] = asyncio.create_task(self._flush(node))
 
     def _primary_for(self, args: tuple[Any, ...]) -> ClusterNode:
         key = args[_KEY_AT.get(str(args[0]).upper(), 1)]
@@ -143,11 +147,12 @@ class ClusterAutoPipeline:
             try:
                 results = await _node_round_trip(node, batch)
             except BaseException as exc:
+                if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
+                    # Before the callers hear it, so that what they send next goes by the new map.
+                    await self._relearn(node)
                 _fail(batch, exc if isinstance(exc, Exception) else ConnectionError())
                 if not isinstance(exc, Exception):
                     raise
-                if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
-                    await self._relearn(node)
                 continue
             _deliver(batch, results)
 
@@ -156,6 +161,21 @@ class ClusterAutoPipeline:
         # slots fail fast (connection refused); once a replica is promoted, they name it.
         with contextlib.suppress(RedisError, RedisClusterException):
             await self._cluster.nodes_manager.initialize(last_failed_node_name=failed.name)
+        # What was queued for the failed node meanwhile, unsent, goes where the map says now.
+        queue = self._queues[failed.name]
+        waiting = queue[:]
+        queue.clear()
+        for args, future in waiting:
+            try:
+                node = self._primary_for(args)
+            except RedisClusterException as exc:  # no node serves its slot now
+                if not future.done():
+                    future.set_exception(exc)
+                continue
+            if node.name == failed.name:
+                queue.append((args, future))
+            else:
+                self._enqueue(node, (args, future))
 
 
 async def _node_round_trip(node: ClusterNode, batch: Batch) -> list[Any]:
