@@ -8,7 +8,7 @@ import pytest
 from boards.entrypoints.http import command_errors
 from boards.settings import BoardsSettings
 from pydantic import ValidationError
-from redis.exceptions import ClusterDownError, SlotNotCoveredError, TryAgainError
+from redis.exceptions import ClusterDownError, ClusterError, SlotNotCoveredError, TryAgainError
 
 
 @pytest.mark.parametrize(
@@ -16,9 +16,10 @@ from redis.exceptions import ClusterDownError, SlotNotCoveredError, TryAgainErro
     [
         ClusterDownError("CLUSTERDOWN The cluster is down"),
         TryAgainError("TRYAGAIN Multiple keys request during rehashing of slot"),
+        ClusterError("TTL exhausted."),
         SlotNotCoveredError('Slot "12" not covered by the cluster.'),
     ],
-    ids=["cluster down", "try again", "slot not covered"],
+    ids=["cluster down", "try again", "out of redirections", "slot not covered"],
 )
 def test_a_refusal_of_the_cluster_is_a_retryable_503(refusal: Exception) -> None:
     # Each comes before Redis ran the append: nothing was written, the retry is safe.

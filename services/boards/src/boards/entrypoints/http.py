@@ -17,7 +17,7 @@ from contracts.envelope import AnyCommand, command_adapter
 from contracts.openapi import served
 from pydantic import ValidationError
 from redis.exceptions import (
-    ClusterDownError,
+    ClusterError,
     OutOfMemoryError,
     RedisClusterException,
     RedisError,
@@ -112,9 +112,10 @@ def command_errors(exc: Exception) -> ApiError | None:
             # The append may or may not have happened: a retry with the same command id is safe.
             log.warning("event store unreachable", exc_info=exc)
             return ApiError(503, "store_unavailable", "try again with the same command_id")
-        case ClusterDownError() | TryAgainError() | RedisClusterException():
-            # A Redis Cluster refused it before running it: a failover under way, a slot moving
-            # or served by no node. Nothing was written; the retry is as safe.
+        case ClusterError() | TryAgainError() | RedisClusterException():
+            # A Redis Cluster refused it before running it (CLUSTERDOWN: a failover under way;
+            # TRYAGAIN: a slot moving; redis-py out of redirections; a slot served by no node).
+            # Nothing was written; the retry is as safe.
             log.warning("event store cluster not serving", exc_info=exc)
             return ApiError(503, "store_unavailable", "try again with the same command_id")
         case _:
