@@ -80,6 +80,12 @@ class RedisClusterNode(RedisServer):
             info: dict[str, str] = client.cluster("INFO")  # parsed by redis-py
         return info
 
+    def view(self) -> dict[str, dict[str, str]]:
+        """CLUSTER NODES as this node sees the cluster, by address (redis-py's parsing)."""
+        with self.client() as client:
+            nodes: dict[str, dict[str, str]] = client.cluster("NODES")
+        return nodes
+
     def role(self) -> str:
         """The node's own word for its role, `master` or `slave` (a failover swaps them)."""
         with self.client() as client:
@@ -202,7 +208,22 @@ class RedisCluster:
                 problems.append(f"{node.address} does not answer: {exc}")
         if primaries != self.primary_count:
             problems.append(f"{primaries} running primaries, not {self.primary_count}")
+        if every_node_up and not problems:
+            problems += self._disagreements(running)
         return problems
+
+    def _disagreements(self, running: list[RedisClusterNode]) -> list[str]:
+        # Each node's word on whom it follows ("-": no one) is the truth; the cluster is settled
+        # once every node's view says the same. Until then a primary may not yet know a replica
+        # as its own, and ignores that replica's request to take over (CLUSTER FAILOVER).
+        views = {node.address: node.view() for node in running}
+        follows = {address: view[address]["master_id"] for address, view in views.items()}
+        return [
+            f"{address} sees {other} following {info['master_id']}, not {follows[other]}"
+            for address, view in views.items()
+            for other, info in view.items()
+            if other in follows and info["master_id"] != follows[other]
+        ]
 
     def _node_problems(self, node: RedisClusterNode, *, every_node_up: bool) -> list[str]:
         info = node.cluster_info()
@@ -271,8 +292,9 @@ class RedisCluster:
 
         deadline = time.monotonic() + self.timeout
         while not swapped():
-            # A request can be lost (seen right after the cluster formed): Redis gives up on one
-            # after 5 s (its manual failover timeout); asked again, it starts anew.
+            # A request can be lost (a primary ignores one from a replica it does not yet know
+            # as its own, which `wait_until_ok` now waits out): Redis gives up on it after 5 s,
+            # its manual failover timeout; asked again, it starts anew.
             with replica.client() as client:
                 client.execute_command("CLUSTER FAILOVER")
             left = max(0.0, deadline - time.monotonic())
