@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 from cardstream_runtime.logs import configure_logging
+from cardstream_runtime.mongo import mongo_client
 from cardstream_runtime.service import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run, serve
 from pymongo import AsyncMongoClient
 
@@ -46,9 +47,7 @@ async def serve_auth(settings: AuthSettings) -> int:
 
 
 def _client(settings: AuthSettings) -> AsyncMongoClient[dict[str, Any]]:
-    return AsyncMongoClient(
-        settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=settings.mongo_timeout_ms
-    )
+    return mongo_client(settings.mongo_url, timeout_ms=settings.mongo_timeout_ms)
 
 
 async def rewrap_keys(settings: AuthSettings, *, seal_plain: bool) -> int:

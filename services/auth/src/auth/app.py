@@ -18,6 +18,7 @@ from cardstream_runtime.deadlines import deadline_middleware
 from cardstream_runtime.errors import error_middleware
 from cardstream_runtime.jwt import TokenVerifier
 from cardstream_runtime.logs import request_context_middleware
+from cardstream_runtime.mongo import mongo_client
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
@@ -148,11 +149,7 @@ def _judge_state_redis(problems: list[str], settings: AuthSettings) -> None:
 def _mongo_ctx(given: AsyncMongoClient[Doc] | None) -> AppContext:
     async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[settings_key]
-        client: AsyncMongoClient[Doc] = given or AsyncMongoClient(
-            settings.mongo_url,
-            tz_aware=True,
-            serverSelectionTimeoutMS=settings.mongo_timeout_ms,
-        )
+        client = given or mongo_client(settings.mongo_url, timeout_ms=settings.mongo_timeout_ms)
         app[mongo_key] = client
         try:
             yield

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any
 
 from aiohttp import web
 from cardstream_runtime.deadlines import deadline_middleware
@@ -17,8 +16,8 @@ from cardstream_runtime.ended_sessions import EndedSessions
 from cardstream_runtime.errors import error_middleware
 from cardstream_runtime.jwt import KeySource, verifier_from_settings
 from cardstream_runtime.logs import request_context_middleware
+from cardstream_runtime.mongo import mongo_client
 from contracts.envelope import AnyEvent
-from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 from projector.applied import AppliedVersions, announce, listen
@@ -110,11 +109,7 @@ def _store_ctx(given: ReadStore | None) -> AppContext:
             yield
             return
         settings = app[settings_key]
-        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-            settings.mongo_url,
-            tz_aware=True,
-            serverSelectionTimeoutMS=settings.mongo_timeout_ms,
-        )
+        client = mongo_client(settings.mongo_url, timeout_ms=settings.mongo_timeout_ms)
         try:
             store = MongoReadStore(client[settings.mongo_db])
             store.switch_to((await store.generation_pointer()).live)

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from cardstream_runtime.mongo import mongo_client
 from cardstream_runtime.service import EXIT_FAILED, EXIT_OK
 from contracts.streams import StreamKeys
-from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 from projector.events import BoardEvents
@@ -44,9 +44,7 @@ class Servers:
 @contextlib.asynccontextmanager
 async def connected(settings: ProjectorSettings) -> AsyncIterator[Servers]:
     redis = Redis.from_url(settings.redis_url, decode_responses=False)
-    client: AsyncMongoClient[Doc] = AsyncMongoClient(
-        settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=settings.mongo_timeout_ms
-    )
+    client = mongo_client(settings.mongo_url, timeout_ms=settings.mongo_timeout_ms)
     try:
         yield Servers(redis, MongoReadStore(client[settings.mongo_db]), stream_keys(settings))
     finally:
