@@ -92,11 +92,18 @@ def test_each_image_of_ours_is_built_from_its_target_of_the_dockerfile(service: 
     assert spec["image"].partition(":")[0] == f"cardstream-{target}"
 
 
-@pytest.mark.parametrize("service", sorted(services()))
+def long_running() -> list[str]:
+    """Every service but the one-shot jobs (`restart: "no"`), which others wait to complete."""
+    return sorted(name for name, spec in services().items() if spec.get("restart") != "no")
+
+
+def test_the_one_shot_jobs_are_the_replica_set_set_up_only() -> None:
+    assert set(services()) - set(long_running()) == {"mongo-init"}
+
+
+@pytest.mark.parametrize("service", long_running())
 def test_each_long_running_service_is_health_checked(service: str) -> None:
     spec = services()[service]
-    if spec.get("restart") == "no":
-        pytest.skip("a one-shot job: others wait for it to complete")
     checked_by_image = "build" in spec and spec["build"]["target"] in dockerfile_targets_with(
         "HEALTHCHECK"
     )
