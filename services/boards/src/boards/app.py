@@ -16,7 +16,9 @@ from cardstream_runtime.limits import RateLimiter
 from cardstream_runtime.logs import request_context_middleware
 from cardstream_runtime.redis_urls import AnyRedis, redis_from_url
 from contracts.streams import StreamKeys
+from redis.asyncio.cluster import RedisCluster
 
+from boards.adapters.pipelining import ReplicaWait
 from boards.adapters.redis_config import RedisSafety, check_redis_safety
 from boards.adapters.redis_store import RedisEventStore
 from boards.entrypoints.http import command_errors, routes
@@ -80,10 +82,12 @@ def _redis_ctx(given: AnyRedis | None):  # type: ignore[no-untyped-def]
         try:
             safety = await check_redis_safety(redis)
             _judge(safety, settings)
+            _judge_replica_acks(redis, settings)
             store = RedisEventStore(
                 redis,
                 StreamKeys(prefix=settings.key_prefix, partitions=settings.partitions),
                 idempotency_ttl=settings.idempotency_ttl_seconds,
+                replica_wait=_replica_wait(settings),
             )
             await store.install()
             app[redis_key] = redis
@@ -119,6 +123,25 @@ def _judge(safety: RedisSafety, settings: BoardsSettings) -> None:
         "Redis is not configured safely (allowed in development)",
         extra={"fields": {"problems": safety.problems}},
     )
+
+
+def _replica_wait(settings: BoardsSettings) -> ReplicaWait | None:
+    if not settings.replica_acks:
+        return None
+    return ReplicaWait(settings.replica_acks, settings.replica_wait_ms)
+
+
+def _judge_replica_acks(redis: AnyRedis, settings: BoardsSettings) -> None:
+    # A cluster fails over to a replica by itself; without a wait for one, the appends its
+    # primary acknowledged last are lost when it does (docs/adr/011-replica-acks.md).
+    if not isinstance(redis, RedisCluster) or settings.replica_acks:
+        return
+    if settings.production:
+        raise UnsafeRedisError(
+            "refusing to start on a Redis Cluster with BOARDS_REPLICA_ACKS=0: a failover "
+            "would lose acknowledged events"
+        )
+    log.warning("on a Redis Cluster without BOARDS_REPLICA_ACKS (allowed in development)")
 
 
 def _verifier_ctx(given: KeySource | None):  # type: ignore[no-untyped-def]

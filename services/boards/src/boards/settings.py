@@ -30,6 +30,13 @@ class BoardsSettings(ServiceSettings):
     # A Redis call that gets no answer within this fails (503), so a frozen Redis cannot hold a
     # board's committer, and every command queued behind it, for as long as TCP lets it.
     redis_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    # Replicas that must confirm an append's writes (`WAIT`) before it is acknowledged, so that
+    # a replica promoted in a failover has every acknowledged event (docs/adr/011). 0: no wait
+    # (one server without replicas); production on a cluster refuses 0.
+    replica_acks: int = Field(default=0, ge=0, le=16)
+    # How long an append waits for them; then 503 `replication_timeout` (the events are on the
+    # primary; the retry with the same command_id is answered once replicas have them).
+    replica_wait_ms: int = Field(default=1000, ge=1, le=30_000)
     # Changing the partition count moves boards between feeds: only on an empty log.
     partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1, le=1024)
     key_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9:_-]*$")
@@ -61,6 +68,14 @@ class BoardsSettings(ServiceSettings):
             if not value or value != value.strip() or "\0" in value:
                 raise ValueError("an issuer is a non-empty string without spaces around it or NUL")
         return values
+
+    @model_validator(mode="after")
+    def _wait_within_timeout(self) -> Self:
+        # WAIT holds the connection until it answers: past the socket timeout, every append
+        # that waits for a missing replica would end as a broken connection instead of a 503.
+        if self.replica_acks and self.replica_wait_ms >= self.redis_timeout_s * 1000:
+            raise ValueError("replica_wait_ms must be below redis_timeout_s")
+        return self
 
     @model_validator(mode="after")
     def _nextauth_complete(self) -> Self:

@@ -8,6 +8,7 @@ from uuid import UUID
 import pytest
 from boards.adapters.event_store import EventStore, NewEvents
 from boards.adapters.memory_store import InMemoryEventStore
+from boards.adapters.pipelining import ReplicaWait
 from boards.adapters.redis_store import RedisEventStore
 from cardstream_runtime.redis_urls import AnyRedis, redis_from_url
 from cardstream_testing import RedisCluster
@@ -39,11 +40,12 @@ async def cluster_client(redis_cluster: RedisCluster) -> AsyncIterator[AsyncRedi
 async def cluster_store(
     cluster_client: AsyncRedisCluster, stream_keys: StreamKeys
 ) -> RedisEventStore:
-    store = RedisEventStore(cluster_client, stream_keys)
+    store = RedisEventStore(cluster_client, stream_keys, replica_wait=REPLICA_WAIT)
     await store.install()
     return store
 
 
+REPLICA_WAIT = ReplicaWait(replicas=1, timeout_ms=2000)
 # The client the `store` fixture's store writes with, for fixtures that write beside it.
 STORE_CLIENT = pytest.StashKey[AnyRedis]()
 
@@ -62,7 +64,9 @@ async def store(
     )
     client = redis_from_url(server.url, decode_responses=False)
     request.node.stash[STORE_CLIENT] = client
-    store = RedisEventStore(client, stream_keys)
+    # On the cluster as production runs it: every append waits for its primary's replica.
+    wait = REPLICA_WAIT if request.param == "cluster" else None
+    store = RedisEventStore(client, stream_keys, replica_wait=wait)
     await store.install()
     yield store
     await client.aclose()

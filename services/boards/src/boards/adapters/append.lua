@@ -12,7 +12,7 @@
 --       (s), 4 board id, 5 number of commands n; then for each command in order: its request
 --       hash, its result to record, its number of events k, and its k encoded events
 -- Returns {"OK", version after the last} | {"DUPLICATE", i, hash, result, ...} for every command
---       of the group recorded before (nothing written) | {"FENCED", why} | {"CONFLICT", version}
+--       of the group recorded before (nothing written but their records' ttl set again) | {"FENCED", why} | {"CONFLICT", version}
 --       | {"NO_EPOCH"} | {"EPOCH", epoch} | {"CHAIN", head hash or ""} | {"CORRUPT", reason}
 
 local FIXED_KEYS = 6
@@ -114,11 +114,21 @@ local function check_chain(head_hash, current, args, commands)
   return previous, nil
 end
 
-local function duplicates(keys, commands)
+-- A found record's ttl is set again: a write, replicated, so that a WAIT after this call on the
+-- caller's connection counts only replicas that have the record, and the original append with
+-- it. Without a write Redis would answer that WAIT at once (it waits for the connection's own
+-- last write), and a retry after a replication timeout would be acknowledged unreplicated.
+local function touch(record, ttl)
+  redis.call('EXPIRE', record, ttl)
+end
+
+local function duplicates(keys, commands, ttl)
   local found = {}
   for i = 1, #commands do
-    local earlier = redis.call('HMGET', keys[FIXED_KEYS + i], 'hash', 'result')
+    local record = keys[FIXED_KEYS + i]
+    local earlier = redis.call('HMGET', record, 'hash', 'result')
     if earlier[1] then
+      touch(record, ttl)
       table.insert(found, i)
       table.insert(found, earlier[1])
       table.insert(found, earlier[2])
@@ -142,7 +152,7 @@ local function check(keys, args, commands)
   if not epoch then
     return nil, nil, {'NO_EPOCH'}
   end
-  local recorded = duplicates(keys, commands)
+  local recorded = duplicates(keys, commands, tonumber(args[3]))
   if recorded then
     return nil, nil, recorded
   end
@@ -212,5 +222,21 @@ local function save_snapshot(keys, args)
   return 1
 end
 
+-- A command's record, read for a retry the append did not see (one refused or changing nothing
+-- when decided again), touched for the same reason as in `duplicates`.
+-- KEYS: 1 command record   ARGV: 1 record ttl (s)   Returns {hash, result} or {}
+local function recorded(keys, args)
+  local earlier = redis.call('HMGET', keys[1], 'hash', 'result')
+  if not earlier[1] then
+    return {}
+  end
+  touch(keys[1], tonumber(args[1]))
+  return earlier
+end
+
 redis.register_function('cardstream_append', append)
+-- allow-oom: its one write, a ttl, takes no memory, and a full Redis must still answer retries.
+redis.register_function{
+  function_name = 'cardstream_recorded', callback = recorded, flags = {'allow-oom'}
+}
 redis.register_function('cardstream_save_snapshot', save_snapshot)

@@ -55,6 +55,18 @@ class CorruptLogError(EventStoreError):
     """A key the append touches is not what the store wrote; nothing was written."""
 
 
+class ReplicationTimeoutError(EventStoreError):
+    """The primary has the call's effects (fsynced to its AOF), but fewer replicas than required
+    confirmed them within the wait (`WAIT`): not acknowledged, because a failover now could lose
+    them. The caller retries with the same command id; the retry is answered from the command's
+    record once enough replicas have it (docs/adr/011-replica-acks.md)."""
+
+    def __init__(self, acked: int, required: int) -> None:
+        super().__init__(f"{acked} of {required} replicas confirmed the write in time")
+        self.acked = acked
+        self.required = required
+
+
 @dataclass(frozen=True, slots=True)
 class Recorded:
     """What an earlier append of the same command id stored: its request hash and response."""

@@ -10,12 +10,17 @@ connection: redis-py's own pipeline packed each argument in Python and did bookk
 command that this use has no need of, about a fifth of the command path's time in its profile
 (bench/profiles/). No retry here: after a broken connection a command may or may not have run,
 and the caller, not this layer, decides whether to send it again (ADR 003).
+
+With a `ReplicaWait`, each round trip ends in `WAIT replicas timeout` on the same connection,
+which Redis answers once that many replicas have every write of that connection so far, the
+round trip's among them: no command's answer is released before it (docs/adr/011-replica-acks.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import hiredis
@@ -24,6 +29,8 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.exceptions import (
     AskError,
+    ClusterError,
+    MovedError,
     RedisClusterException,
     RedisError,
     ResponseError,
@@ -32,26 +39,49 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from boards.adapters.event_store import ReplicationTimeoutError
+
 Batch = list[tuple[tuple[Any, ...], asyncio.Future[Any]]]
 # Commands whose first key is not their first argument: FCALL name numkeys key ...
 _KEY_AT = {"FCALL": 3, "FCALL_RO": 3}
+# As redis-py's own cluster client: a command redirected this many times is given up (503).
+REDIRECTIONS = 16
+# A TRYAGAIN (a slot moving, the command's keys split between the two nodes) is sent again
+# after this: the migration of a key takes about a round trip.
+TRY_AGAIN_PAUSE_S = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaWait:
+    """How many replicas must confirm a round trip's writes (`WAIT`), and how long to wait."""
+
+    replicas: int
+    timeout_ms: int
+
+    def __post_init__(self) -> None:
+        # WAIT with a timeout of 0 blocks forever: a lost replica would freeze the store.
+        if self.replicas < 1 or self.timeout_ms < 1:
+            raise ValueError("a replica wait needs at least one replica and a timeout")
 
 
 class Pipeline(Protocol):
     async def execute(self, *args: Any) -> Any: ...
 
 
-def auto_pipeline(redis: AnyRedis) -> Pipeline:
+def auto_pipeline(redis: AnyRedis, *, wait: ReplicaWait | None = None) -> Pipeline:
     """The pipeline for this client: one round trip for all, or one per primary of a cluster."""
     if isinstance(redis, RedisCluster):
-        return ClusterAutoPipeline(redis)
-    return AutoPipeline(redis)
+        return ClusterAutoPipeline(redis, wait=wait)
+    return AutoPipeline(redis, wait=wait)
 
 
 class AutoPipeline:
-    def __init__(self, redis: Redis, *, max_batch: int = 256) -> None:
+    def __init__(
+        self, redis: Redis, *, max_batch: int = 256, wait: ReplicaWait | None = None
+    ) -> None:
         self._redis = redis
         self._max_batch = max_batch
+        self._wait = wait
         self._queue: Batch = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -79,16 +109,7 @@ class AutoPipeline:
         pool = self._redis.connection_pool
         connection = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
-            await connection.send_packed_command(
-                b"".join([hiredis.pack_command(args) for args, _ in batch]), check_health=False
-            )
-            results: list[Any] = []
-            for _ in batch:
-                try:
-                    results.append(await connection.read_response())
-                except ResponseError as exc:  # this command's own error (OOM, a script error)
-                    results.append(exc)
-            return results
+            return await _exchange(connection, [args for args, _ in batch], self._wait)
         except BaseException:
             # Replies may be left unread on it: never hand this connection to anyone again.
             await connection.disconnect(nowait=True)
@@ -110,20 +131,67 @@ class ClusterAutoPipeline:
     again from the nodes, so that the next commands go to whichever primary serves the slot now.
     """
 
-    def __init__(self, cluster: RedisCluster, *, max_batch: int = 256) -> None:
+    def __init__(
+        self, cluster: RedisCluster, *, max_batch: int = 256, wait: ReplicaWait | None = None
+    ) -> None:
         self._cluster = cluster
         self._max_batch = max_batch
+        self._wait = wait
         self._queues: dict[str, Batch] = {}
         self._flushers: dict[str, asyncio.Task[None]] = {}
+        self._map_reader: asyncio.Task[None] | None = None
 
     async def execute(self, *args: Any) -> Any:
         await self._cluster.initialize()  # a no-op but the first time and after aclose()
+        node = self._primary_for(args)
+        # Redirections are followed here, not by redis-py: its path would run the command on a
+        # connection of its own, where our WAIT could not follow it.
+        for _ in range(REDIRECTIONS):
+            try:
+                return await self._queued(node, args)
+            except MovedError as moved:
+                await self._read_map()
+                node = self._cluster.get_node(moved.host, moved.port) or self._primary_for(args)
+            except AskError as ask:
+                return await self._asking(ask, args)
+            except TryAgainError:
+                await asyncio.sleep(TRY_AGAIN_PAUSE_S)
+                node = self._primary_for(args)
+        raise ClusterError(f"{args[0]} redirected {REDIRECTIONS} times")
+
+    async def _queued(self, node: ClusterNode, args: tuple[Any, ...]) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._enqueue(self._primary_for(args), (args, future))
+        self._enqueue(node, (args, future))
+        return await future
+
+    async def _asking(self, ask: AskError, args: tuple[Any, ...]) -> Any:
+        # The slot is moving and the keys are at its new node already: ASKING there, on the
+        # connection and right before the command (and the WAIT after it), alone.
+        node = self._cluster.get_node(ask.host, ask.port)
+        if node is None:
+            raise ClusterError(f"asked to go to {ask.host}:{ask.port}, a node not in the map")
+        connection = node.acquire_connection()
         try:
-            return await future
-        except (AskError, TryAgainError):  # MovedError is an AskError
-            return await self._cluster.execute_command(*args)
+            _, result = await _exchange(connection, [("ASKING",), args], self._wait)
+        except BaseException:
+            await connection.disconnect(nowait=True)
+            raise
+        finally:
+            node.release(connection)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    async def _read_map(self, failed: str | None = None) -> None:
+        # Callers redirected at once (a failover moved many slots) share one reading of it.
+        reader = self._map_reader
+        if reader is None or reader.done():
+            manager = self._cluster.nodes_manager
+            reader = self._map_reader = asyncio.create_task(
+                manager.initialize(last_failed_node_name=failed)
+            )
+        with contextlib.suppress(RedisError, RedisClusterException):
+            await asyncio.shield(reader)
 
     def _enqueue(
         self, node: ClusterNode, item: tuple[tuple[Any, ...], asyncio.Future[Any]]
@@ -145,7 +213,7 @@ class ClusterAutoPipeline:
             batch = queue[: self._max_batch]
             del queue[: self._max_batch]
             try:
-                results = await _node_round_trip(node, batch)
+                results = await _node_round_trip(node, batch, self._wait)
             except BaseException as exc:
                 if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
                     # Before the callers hear it, so that what they send next goes by the new map.
@@ -159,8 +227,7 @@ class ClusterAutoPipeline:
     async def _relearn(self, failed: ClusterNode) -> None:
         # Until a failover completes the nodes still name the lost primary, and commands for its
         # slots fail fast (connection refused); once a replica is promoted, they name it.
-        with contextlib.suppress(RedisError, RedisClusterException):
-            await self._cluster.nodes_manager.initialize(last_failed_node_name=failed.name)
+        await self._read_map(failed.name)
         # What was queued for the failed node meanwhile, unsent, goes where the map says now.
         queue = self._queues[failed.name]
         waiting = queue[:]
@@ -178,24 +245,46 @@ class ClusterAutoPipeline:
                 self._enqueue(node, (args, future))
 
 
-async def _node_round_trip(node: ClusterNode, batch: Batch) -> list[Any]:
+async def _node_round_trip(node: ClusterNode, batch: Batch, wait: ReplicaWait | None) -> list[Any]:
     connection = node.acquire_connection()
     try:
-        await connection.send_packed_command(
-            b"".join([hiredis.pack_command(args) for args, _ in batch]), check_health=False
-        )
-        results: list[Any] = []
-        for _ in batch:
-            try:
-                results.append(await connection.read_response())
-            except ResponseError as exc:  # this command's own error, a redirection among them
-                results.append(exc)
-        return results
+        return await _exchange(connection, [args for args, _ in batch], wait)
     except BaseException:
         await connection.disconnect(nowait=True)
         raise
     finally:
         node.release(connection)
+
+
+async def _exchange(
+    connection: Any, commands: list[tuple[Any, ...]], wait: ReplicaWait | None
+) -> list[Any]:
+    """One round trip on one connection: the commands, then the WAIT if any. Each command's own
+    error (OOM, a script error, a redirection) is its result; a broken connection raises."""
+    sent = [*commands, ("WAIT", wait.replicas, wait.timeout_ms)] if wait else commands
+    await connection.send_packed_command(
+        b"".join([hiredis.pack_command(args) for args in sent]), check_health=False
+    )
+    results: list[Any] = []
+    for _ in commands:
+        try:
+            results.append(await connection.read_response())
+        except ResponseError as exc:
+            results.append(exc)
+    if wait is None:
+        return results
+    try:
+        acked = int(await connection.read_response())
+    except ResponseError:  # a node no longer a primary ("WAIT cannot be used with replica ...")
+        acked = 0
+    if acked >= wait.replicas:
+        return results
+    # What ran is on the primary but not on enough replicas: not to be acknowledged. A command
+    # that failed (ran nothing) keeps its own error.
+    return [
+        result if isinstance(result, Exception) else ReplicationTimeoutError(acked, wait.replicas)
+        for result in results
+    ]
 
 
 def _deliver(batch: Batch, results: list[Any]) -> None:

@@ -35,12 +35,13 @@ from boards.adapters.event_store import (
     check_group,
     one_of_one,
 )
-from boards.adapters.pipelining import auto_pipeline
+from boards.adapters.pipelining import ReplicaWait, auto_pipeline
 
 log = logging.getLogger("boards.store")
 
 APPEND_FUNCTION = "cardstream_append"
 SNAPSHOT_FUNCTION = "cardstream_save_snapshot"
+RECORDED_FUNCTION = "cardstream_recorded"
 # What Redis answers an FCALL of a function it has not loaded (redis-py drops the "ERR ").
 FUNCTION_MISSING = "Function not found"
 READ_PAGE = 1000
@@ -135,12 +136,16 @@ class RedisEventStore:
         keys: StreamKeys,
         *,
         idempotency_ttl: int = IDEMPOTENCY_TTL_SECONDS,
+        replica_wait: ReplicaWait | None = None,
     ) -> None:
         self._redis = redis
         self._keys = keys
         self._ttl = idempotency_ttl
         self._epochs: dict[int, str] = {}
-        self._pipeline = auto_pipeline(redis)
+        self._replica_wait = replica_wait
+        # With a replica wait, every call through it is answered only once enough replicas
+        # have its writes (ReplicationTimeoutError if not in time).
+        self._pipeline = auto_pipeline(redis, wait=replica_wait)
         self._board_keys: OrderedDict[UUID, BoardKeys] = OrderedDict()
 
     async def install(self) -> None:
@@ -229,10 +234,17 @@ class RedisEventStore:
 
     async def recorded(self, board_id: UUID, command_id: UUID) -> Recorded | None:
         key = self._keys.command(board_id, command_id)
-        values: list[Any] = await self._redis.hmget(key, ["hash", "result"])
+        values = await self._record(key)
         if values[0] is None:
             return None
         return Recorded(values[0].decode(), bytes(values[1]))
+
+    async def _record(self, key: str) -> list[Any]:
+        if self._replica_wait is None:
+            values: list[Any] = await self._redis.hmget(key, ["hash", "result"])
+            return values
+        # Its answer may be sent to the client: only once the record is on enough replicas.
+        return list(await self._fcall(RECORDED_FUNCTION, 1, key, self._ttl)) or [None, None]
 
     async def head(self, board_id: UUID) -> int:
         value: bytes | None = await self._redis.get(self._keys.board_head(board_id))  # type: ignore[assignment]

@@ -30,6 +30,7 @@ from boards.adapters.event_store import (
     BoardFencedError,
     CorruptLogError,
     IdempotencyMismatchError,
+    ReplicationTimeoutError,
     VersionConflictError,
 )
 from boards.adapters.redis_config import RedisSafety, check_redis_safety
@@ -108,6 +109,20 @@ def command_errors(exc: Exception) -> ApiError | None:
         case OutOfMemoryError():
             log.error("Redis refused the append: it is out of memory")
             return ApiError(503, "store_full", "the event store is full; nothing was written")
+        case ReplicationTimeoutError():
+            # Written on the primary, not yet on enough replicas: the retry with the same
+            # command id is answered from its record once they have it.
+            log.warning(
+                "replicas did not confirm an append in time",
+                extra={"fields": {"acked": exc.acked, "required": exc.required}},
+            )
+            return ApiError(
+                503,
+                "replication_timeout",
+                "try again with the same command_id",
+                {"replicas_acked": exc.acked, "replicas_required": exc.required},
+                headers={"Retry-After": "1"},
+            )
         case RedisConnectionError() | RedisTimeoutError():
             # The append may or may not have happened: a retry with the same command id is safe.
             log.warning("event store unreachable", exc_info=exc)
