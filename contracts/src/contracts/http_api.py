@@ -102,7 +102,9 @@ _BOARDS: list[Endpoint] = [
             413: error("payload_too_large"),
             422: error("invalid_command", "wrong_endpoint", "idempotency_mismatch"),
             429: error("rate_limited"),
-            503: error("store_unavailable", "store_full", "deadline_exceeded"),
+            503: error(
+                "store_unavailable", "store_full", "replication_timeout", "deadline_exceeded"
+            ),
         },
         params=(_CORRELATION,),
         body=TaggedCommand,
@@ -137,7 +139,9 @@ _BOARDS: list[Endpoint] = [
                 "limit_exceeded",
             ),
             429: error("rate_limited"),
-            503: error("store_unavailable", "store_full", "deadline_exceeded"),
+            503: error(
+                "store_unavailable", "store_full", "replication_timeout", "deadline_exceeded"
+            ),
         },
         params=(_PATH_BOARD, _CORRELATION),
         body=TaggedCommand,
