@@ -21,10 +21,9 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import cast
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio.client import PubSub
 
-from cardstream_runtime.redis_urls import AnyRedis
+from cardstream_runtime.redis_urls import REDIS_ERRORS, AnyRedis, pubsub_for
 
 log = logging.getLogger("cardstream.ended_sessions")
 
@@ -45,14 +44,19 @@ def ended_channel(key_prefix: str) -> str:
     return f"{key_prefix}cs:sessions:ended"
 
 
-async def end_session(redis: Redis, key_prefix: str, sid: str, *, now: float) -> None:
-    """What the auth service does when a session ends: denied, trimmed, announced, in one go."""
+async def end_session(redis: AnyRedis, key_prefix: str, sid: str, *, now: float) -> None:
+    """What the auth service does when a session ends: denied and trimmed in one transaction,
+    then announced. The set is what counts, the message only a wake-up, so it goes after the
+    set has the session: a subscriber that hears it and reads the set finds the session there.
+    (A PUBLISH inside the transaction would make a cluster refuse it: redis-py sends no PUBLISH
+    in a cluster pipeline. A PUBLISH lost after the write is made up for by every process
+    reading the set again whenever its subscription was lost.)"""
     key = denied_key(key_prefix)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.zadd(key, {sid: now + DENY_FOR_S})
         pipe.zremrangebyscore(key, "-inf", now)
-        pipe.publish(ended_channel(key_prefix), sid)
         await pipe.execute()
+    await redis.publish(ended_channel(key_prefix), sid)
 
 
 class EndedSessions:
@@ -99,9 +103,11 @@ class EndedSessions:
 
     async def run(self) -> None:
         """Keeps the list current until cancelled, across lost connections."""
+        attempt = 0
         while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            pubsub: PubSub | None = None
             try:
+                pubsub = await pubsub_for(self._redis, attempt)
                 await pubsub.subscribe(self.channel)
                 await self._load()
                 while True:
@@ -110,12 +116,14 @@ class EndedSessions:
                     if message is not None and isinstance(message.get("data"), bytes):
                         sid = message["data"].decode(errors="replace")
                         self._deny(sid, self._clock() + DENY_FOR_S)
-            except RedisError:
+            except REDIS_ERRORS:
                 log.warning("lost the ended sessions channel; reading them again", exc_info=True)
+                attempt += 1
                 await asyncio.sleep(RETRY_PAUSE_S)
             finally:
-                with contextlib.suppress(RedisError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                if pubsub is not None:
+                    with contextlib.suppress(*REDIS_ERRORS):
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _load(self) -> None:
         now = self._clock()

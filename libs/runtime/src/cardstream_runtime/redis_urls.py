@@ -14,14 +14,21 @@ to the primary serving its key's hash slot and follows MOVED and ASK redirection
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 from urllib.parse import unquote
 
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 AnyRedis: TypeAlias = Redis | RedisCluster
+
+# What a call to either client can raise when Redis fails it: redis-py's cluster client raises
+# RedisClusterException, which is not a RedisError, when it cannot reach any node it knows.
+REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException)
 
 CLUSTER_SCHEMES = {"redis+cluster": False, "rediss+cluster": True}
 
@@ -89,3 +96,23 @@ def redis_from_url(url: str, **options: Any) -> AnyRedis:
         ssl=address.tls,
         **options,
     )
+
+
+async def pubsub_for(redis: AnyRedis, attempt: int = 0) -> PubSub:
+    """A pub/sub connection for a subscriber's `attempt`-th try (0, then 1, 2... after each loss).
+
+    On a cluster a classic PUBLISH reaches every node over the cluster bus, so a subscriber may
+    listen on any node, replicas too. redis-py would take the primary of the channel's slot from
+    its slot map, which names a dead primary until a failover completes: instead each try takes
+    the next node the client knows (after reading the map again), so a subscriber whose node
+    died listens on another at its next try, whether or not its replica was promoted yet."""
+    if not isinstance(redis, RedisCluster):
+        return redis.pubsub(ignore_subscribe_messages=True)
+    if attempt:
+        # Nothing else may have told the client of the change (a process that only listens).
+        with contextlib.suppress(RedisError, RedisClusterException):
+            await redis.nodes_manager.initialize()
+    else:
+        await redis.initialize()  # a no-op once the client knows the cluster
+    nodes = sorted(redis.get_nodes(), key=lambda node: node.name)
+    return redis.pubsub(node=nodes[attempt % len(nodes)], ignore_subscribe_messages=True)

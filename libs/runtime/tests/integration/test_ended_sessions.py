@@ -13,8 +13,25 @@ from cardstream_runtime.ended_sessions import (
     end_session,
 )
 from cardstream_runtime.jwt import Claims, InvalidTokenError, StaticKeys, TokenVerifier
+from cardstream_runtime.redis_urls import AnyRedis
 from contracts.streams import StreamKeys
 from redis.asyncio import Redis
+
+# Every test here that uses Redis runs on one server and on the test cluster.
+pytestmark = pytest.mark.redis_kinds("server", "cluster")
+
+
+async def _kill_other_connections(redis: AnyRedis) -> None:
+    """Closes every connection but the test's own, on each node of a cluster."""
+    if isinstance(redis, Redis):
+        targets: list[tuple[Redis, dict[str, object]]] = [(redis, {})]
+    else:
+        targets = [(redis, {"target_nodes": node}) for node in redis.get_nodes()]  # type: ignore[misc]
+    for client, target in targets:
+        own = int(await client.execute_command("CLIENT ID", **target))
+        for each in await client.execute_command("CLIENT LIST", **target):
+            if int(each["id"]) != own:
+                await client.execute_command("CLIENT KILL ID", each["id"], **target)
 
 
 def _heard(ended: EndedSessions, sid: str) -> asyncio.Event:
@@ -24,7 +41,7 @@ def _heard(ended: EndedSessions, sid: str) -> asyncio.Event:
     return event
 
 
-async def test_sessions_ended_before_start_are_read_at_start(redis: Redis, key_prefix: str):
+async def test_sessions_ended_before_start_are_read_at_start(redis: AnyRedis, key_prefix: str):
     await end_session(redis, key_prefix, "before", now=time.time())
 
     async with EndedSessions(redis, key_prefix=key_prefix).running() as ended:
@@ -34,7 +51,7 @@ async def test_sessions_ended_before_start_are_read_at_start(redis: Redis, key_p
 
 
 async def test_a_session_ended_while_running_is_denied_and_listeners_hear_it(
-    redis: Redis, key_prefix: str
+    redis: AnyRedis, key_prefix: str
 ):
     heard: list[str] = []
     async with EndedSessions(redis, key_prefix=key_prefix).running() as ended:
@@ -47,7 +64,7 @@ async def test_a_session_ended_while_running_is_denied_and_listeners_hear_it(
     assert heard == ["s1"]
 
 
-async def test_expired_entries_are_forgotten_and_trimmed(redis: Redis, key_prefix: str):
+async def test_expired_entries_are_forgotten_and_trimmed(redis: AnyRedis, key_prefix: str):
     long_ago = time.time() - DENY_FOR_S - 10
     await end_session(redis, key_prefix, "old", now=long_ago)
     await end_session(redis, key_prefix, "new", now=time.time())
@@ -59,15 +76,12 @@ async def test_expired_entries_are_forgotten_and_trimmed(redis: Redis, key_prefi
     assert await redis.zrange(denied_key(key_prefix), 0, -1) == [b"new"]
 
 
-async def test_the_list_is_read_again_after_a_lost_connection(redis: Redis, key_prefix: str):
+async def test_the_list_is_read_again_after_a_lost_connection(redis: AnyRedis, key_prefix: str):
     async with EndedSessions(redis, key_prefix=key_prefix).running() as ended:
         away = _heard(ended, "while-away")
         # Kill the list's own connections (its pub/sub among them): a session ended meanwhile
         # is in the set only, not in any message the list could have heard.
-        own = (await redis.client_info())["id"]
-        for client in await redis.client_list():
-            if int(client["id"]) != own:
-                await redis.client_kill_filter(_id=int(client["id"]))
+        await _kill_other_connections(redis)
         await redis.zadd(denied_key(key_prefix), {"while-away": time.time() + 60})
         await asyncio.wait_for(away.wait(), 10)
         assert ended.ended("while-away")

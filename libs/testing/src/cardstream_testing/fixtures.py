@@ -19,9 +19,9 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from cardstream_runtime.devtoken import DevSigner
+from cardstream_runtime.redis_urls import AnyRedis, redis_from_url
 from contracts.streams import StreamKeys
 from pymongo import AsyncMongoClient, MongoClient
-from redis.asyncio import Redis
 
 from cardstream_testing.servers import FerretDBServer, RedisCluster, RedisServer
 
@@ -92,9 +92,29 @@ def redis_cluster(
         yield cluster
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`@pytest.mark.redis_kinds("server", "cluster")` runs a test (or a module's, a class's)
+    once on each: its `redis_url`, `redis` and what is built from them name that one."""
+    marker = metafunc.definition.get_closest_marker("redis_kinds")
+    if marker is not None and "redis_kind" in metafunc.fixturenames:
+        metafunc.parametrize("redis_kind", marker.args, ids=[str(kind) for kind in marker.args])
+
+
 @pytest.fixture
-def redis_url(redis_server: RedisServer) -> str:
-    return redis_server.url
+def redis_kind() -> str:
+    """`server` (one Redis) unless the test is marked to run on others (`redis_kinds`)."""
+    return "server"
+
+
+@pytest.fixture
+def redis_url(request: pytest.FixtureRequest, redis_kind: str) -> str:
+    """The shared single server's URL, or the shared cluster's (`redis+cluster://`) for a test
+    run on it; a cluster is started only if some test asks for it."""
+    if redis_kind not in ("server", "cluster"):
+        raise ValueError(f"no Redis of kind {redis_kind!r}: server or cluster")
+    fixture = "redis_cluster" if redis_kind == "cluster" else "redis_server"
+    server: RedisServer | RedisCluster = request.getfixturevalue(fixture)
+    return server.url
 
 
 @pytest.fixture
@@ -118,8 +138,8 @@ def mongo_db_name(mongo_server: FerretDBServer) -> Iterator[str]:
 
 
 @pytest_asyncio.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=False)
+async def redis(redis_url: str) -> AsyncIterator[AnyRedis]:
+    client = redis_from_url(redis_url, decode_responses=False)
     yield client
     await client.aclose()
 
