@@ -19,9 +19,9 @@ from cardstream_runtime.errors import error_middleware
 from cardstream_runtime.jwt import TokenVerifier
 from cardstream_runtime.logs import request_context_middleware
 from cardstream_runtime.mongo import mongo_client
+from cardstream_runtime.redis_urls import AnyRedis, redis_from_url
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from redis.asyncio import Redis
 
 from auth.adapters.aesgcm_key_encryption import AesGcmKeyEncryption
 from auth.adapters.mongo_accounts import MongoAccounts
@@ -66,8 +66,8 @@ class UnsafeStateRedisError(RuntimeError):
 def create_app(
     settings: AuthSettings,
     *,
-    redis: Redis | None = None,
-    state_redis: Redis | None = None,
+    redis: AnyRedis | None = None,
+    state_redis: AnyRedis | None = None,
     mongo: AsyncMongoClient[Doc] | None = None,
     http_client: aiohttp.ClientSession | None = None,
     clock: Callable[[], float] = time.time,
@@ -97,9 +97,9 @@ def create_app(
     return app
 
 
-def _redis_ctx(given: Redis | None) -> AppContext:
+def _redis_ctx(given: AnyRedis | None) -> AppContext:
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
-        redis = given or Redis.from_url(app[settings_key].redis_url, decode_responses=False)
+        redis = given or redis_from_url(app[settings_key].redis_url, decode_responses=False)
         app[redis_key] = redis
         try:
             yield
@@ -110,7 +110,7 @@ def _redis_ctx(given: Redis | None) -> AppContext:
     return redis_ctx
 
 
-def _state_redis_ctx(given: Redis | None) -> AppContext:
+def _state_redis_ctx(given: AnyRedis | None) -> AppContext:
     async def state_redis_ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[settings_key]
         url = settings.state_redis_url
@@ -118,7 +118,7 @@ def _state_redis_ctx(given: Redis | None) -> AppContext:
         if given is not None:
             state = given
         elif url:
-            state = Redis.from_url(url, decode_responses=False)
+            state = redis_from_url(url, decode_responses=False)
         else:
             state = app[redis_key]  # development only: settings refuse it in production
         app[state_redis_key] = state

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from cardstream_runtime.ended_sessions import ended_channel
 from cardstream_runtime.header_deadline import HEADER_TIMEOUT_S
 from cardstream_runtime.limits import parse_networks
+from cardstream_runtime.redis_urls import check_redis_url, is_cluster_url
 from cardstream_runtime.settings import Mode
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,6 +73,7 @@ class AuthSettings(BaseSettings):
     provider_jwks_min_refetch_s: float = Field(default=10.0, ge=0)
 
     # The event log's Redis: the ended-sessions deny list and channel, which every service reads.
+    # One server (redis://) or a Redis Cluster (redis+cluster://host:port,...), as for boards.
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Auth's short-lived state (login states, used ID tokens): a Redis of its own with its own
     # memory cap, so that a login flood fills that one and never the event log's. Empty means
@@ -121,6 +123,19 @@ class AuthSettings(BaseSettings):
     @classmethod
     def _urls(cls, value: str, info: ValidationInfo) -> str:
         return _http_url(value, info.field_name or "url")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _usable_redis_url(cls, value: str) -> str:
+        return check_redis_url(value)
+
+    @field_validator("state_redis_url")
+    @classmethod
+    def _one_state_server(cls, value: str) -> str:
+        # Its safety check reads one server's memory settings; a few keys need no cluster.
+        if is_cluster_url(value):
+            raise ValueError("state_redis_url names one Redis server, not a cluster")
+        return value
 
     @field_validator("post_login_redirect")
     @classmethod

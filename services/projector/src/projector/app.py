@@ -17,8 +17,8 @@ from cardstream_runtime.errors import error_middleware
 from cardstream_runtime.jwt import KeySource, verifier_from_settings
 from cardstream_runtime.logs import request_context_middleware
 from cardstream_runtime.mongo import mongo_client
+from cardstream_runtime.redis_urls import redis_from_url
 from contracts.envelope import AnyEvent
-from redis.asyncio import Redis
 
 from projector.applied import AppliedVersions, announce, listen
 from projector.apply.consumer import LogDivergedError
@@ -93,7 +93,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
-    redis = Redis.from_url(app[settings_key].redis_url, decode_responses=False)
+    redis = redis_from_url(app[settings_key].redis_url, decode_responses=False)
     app[redis_key] = redis
     app[board_log_key] = BoardLog(redis, app[stream_keys_key])
     try:

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 
 import orjson
-from redis.asyncio import Redis
+from cardstream_runtime.redis_urls import AnyRedis
 
 from projector import channels
 
@@ -79,13 +79,13 @@ def decode(data: bytes) -> tuple[int, dict[str, int]] | None:
 
 
 async def announce(
-    redis: Redis, channel: str, generation: int, versions: Mapping[str, int]
+    redis: AnyRedis, channel: str, generation: int, versions: Mapping[str, int]
 ) -> None:
     await redis.publish(channel, encode(generation, versions))
 
 
 async def listen(
-    redis: Redis, channel: str, applied: AppliedVersions, generation: Callable[[], int]
+    redis: AnyRedis, channel: str, applied: AppliedVersions, generation: Callable[[], int]
 ) -> None:
     """Wakes `applied`'s waiters on what the appliers announce about the generation this process
     reads (`generation()`, asked at each message: a rebuild may switch it)."""

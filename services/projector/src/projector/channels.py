@@ -7,8 +7,8 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from cardstream_runtime.redis_urls import REDIS_ERRORS, AnyRedis, pubsub_for
+from redis.asyncio.client import PubSub
 
 log = logging.getLogger("projector.channels")
 
@@ -27,16 +27,19 @@ LISTEN_TIMEOUT_S = 1.0
 
 
 async def listen(
-    redis: Redis,
+    redis: AnyRedis,
     channel: str,
     heard: Callable[[bytes], None],
     *,
     lost: Callable[[], None] | None = None,
 ) -> None:
-    """Calls `heard` with each message's data; `lost` after a reconnect (messages may be missed)."""
+    """Calls `heard` with each message's data; `lost` after a reconnect (messages may be missed).
+    On a cluster each reconnect listens on another node (`pubsub_for`)."""
+    attempt = 0
     while True:
-        pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        pubsub: PubSub | None = None
         try:
+            pubsub = await pubsub_for(redis, attempt)
             await pubsub.subscribe(channel)
             while True:
                 raise_if_cancelling()
@@ -44,11 +47,13 @@ async def listen(
                 message = await pubsub.get_message(timeout=LISTEN_TIMEOUT_S)
                 if message is not None and isinstance(message.get("data"), bytes):
                     heard(message["data"])
-        except RedisError:
+        except REDIS_ERRORS:
             log.warning("lost the channel %s; resubscribing", channel, exc_info=True)
             if lost is not None:
                 lost()
+            attempt += 1
             await asyncio.sleep(RETRY_PAUSE_S)
         finally:
-            with contextlib.suppress(RedisError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            if pubsub is not None:
+                with contextlib.suppress(*REDIS_ERRORS):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -24,8 +24,8 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+from cardstream_runtime.redis_urls import AnyRedis
 from contracts.streams import StreamKeys
-from redis.asyncio import Redis
 
 from projector.store.port import ReadStore
 from projector.streams import BoardLog, id_text
@@ -86,7 +86,7 @@ def _int_or_none(value: object) -> int | None:
 
 
 class BoardFences:
-    def __init__(self, redis: Redis, keys: StreamKeys) -> None:
+    def __init__(self, redis: AnyRedis, keys: StreamKeys) -> None:
         self._redis = redis
         self._keys = keys
 

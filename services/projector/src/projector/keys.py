@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 from cardstream_runtime.ended_sessions import EndedSessions
 from cardstream_runtime.jwt import TokenVerifier
+from cardstream_runtime.redis_urls import AnyRedis
 from contracts.streams import StreamKeys
-from redis.asyncio import Redis
 
 from projector.applied import AppliedVersions
 from projector.apply.supervisor import Supervisor
@@ -18,7 +18,7 @@ from projector.streams import BoardLog
 
 settings_key = web.AppKey("settings", ProjectorSettings)
 stream_keys_key = web.AppKey("stream_keys", StreamKeys)
-redis_key = web.AppKey("redis", Redis)
+redis_key: web.AppKey[AnyRedis] = web.AppKey("redis")
 board_log_key = web.AppKey("board_log", BoardLog)
 read_store_key: web.AppKey[ReadStore] = web.AppKey("read_store")
 verifier_key = web.AppKey("verifier", TokenVerifier)

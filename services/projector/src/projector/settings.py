@@ -6,9 +6,10 @@ import os
 import socket
 from enum import StrEnum
 
+from cardstream_runtime.redis_urls import check_redis_url
 from cardstream_runtime.settings import ServiceSettings
 from contracts.streams import DEFAULT_PARTITIONS
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 
@@ -34,6 +35,8 @@ class ProjectorSettings(ServiceSettings):
 
     port: int = 8082
     jwt_audience: str = "cardstream-projector"
+    # The event log's Redis: one server (redis://) or a Redis Cluster
+    # (redis+cluster://host:port,...), read by `cardstream_runtime.redis_urls`.
     redis_url: str = "redis://127.0.0.1:6379/0"
     mongo_url: str = "mongodb://127.0.0.1:27017/"
     mongo_db: str = "cardstream"
@@ -70,6 +73,11 @@ class ProjectorSettings(ServiceSettings):
     # Open sockets per user and process; the next is closed with 4429 once authenticated. A
     # person has a socket per tab; a runaway script opening sockets stops here.
     ws_per_user: int = Field(default=20, ge=1, le=10_000)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _usable_redis_url(cls, value: str) -> str:
+        return check_redis_url(value)
 
     @property
     def applies(self) -> bool:

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from cardstream_runtime.redis_urls import AnyRedis
 from contracts.envelope import AnyEvent
 from contracts.streams import BOARD_FIELD, EVENT_FIELD, VERSION_FIELD, StreamKeys, board_entry_id
 from contracts.upcasting import parse_event
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from projector.settings import ProjectorSettings
@@ -159,7 +159,7 @@ def checked(event: AnyEvent, board_id: UUID, version: int) -> AnyEvent:
 class BoardLog:
     """Boards' own logs in Redis: the one reader of them in the projector."""
 
-    def __init__(self, redis: Redis, keys: StreamKeys) -> None:
+    def __init__(self, redis: AnyRedis, keys: StreamKeys) -> None:
         self._redis = redis
         self._keys = keys
 
@@ -267,7 +267,7 @@ def _parsed(version: int, raw: bytes, board_id: UUID) -> AnyEvent:
 class Feeds:
     """The partition feeds, read whole or by range (not through a consumer group)."""
 
-    def __init__(self, redis: Redis, keys: StreamKeys) -> None:
+    def __init__(self, redis: AnyRedis, keys: StreamKeys) -> None:
         self._redis = redis
         self._keys = keys
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cardstream_runtime.redis_urls import AnyRedis
 from cardstream_testing.feeds import append, envelopes
 from contracts.envelope import event_adapter
 from contracts.events import (
@@ -38,7 +39,9 @@ from projector.ops.rebuild import Rebuild, RebuildOptions, verify_live
 from projector.store.mongo import MongoReadStore
 from projector.store.port import Checkpoint
 from projector.streams import dead_letter_key
-from redis.asyncio import Redis
+
+# Run on one server and on the test cluster.
+pytestmark = pytest.mark.redis_kinds("server", "cluster")
 
 
 @pytest.fixture
@@ -53,7 +56,7 @@ LEGACY_MEMBER_ADDED = (
 
 
 def _applier(
-    redis: Redis, keys: StreamKeys, store: MongoReadStore, name: str = "one", **kw: Any
+    redis: AnyRedis, keys: StreamKeys, store: MongoReadStore, name: str = "one", **kw: Any
 ) -> PartitionApplier:
     return PartitionApplier(
         redis, keys, store, 0, consumer=name, block_ms=50, claim_idle_ms=0, **kw
@@ -100,7 +103,7 @@ async def _docs(store: MongoReadStore, board: uuid.UUID) -> dict[str, Any]:
 
 class TestApplying:
     async def test_applies_the_feed_in_order(
-        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+        self, redis: AnyRedis, keys: StreamKeys, read_store: MongoReadStore
     ) -> None:
         board = uuid.uuid4()
         await append(redis, keys, envelopes(board, _story(board, renames=5)))
@@ -115,7 +118,7 @@ class TestApplying:
         assert checkpoint.epoch == "test-epoch"
 
     async def test_a_large_batch_lets_the_rest_of_the_process_run_while_it_applies(
-        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+        self, redis: AnyRedis, keys: StreamKeys, read_store: MongoReadStore
     ) -> None:
         board = uuid.uuid4()
         renames = 3 * YIELD_EVERY
@@ -143,7 +146,7 @@ class TestApplying:
         assert len({v for v in seen if 0 < v < renames + 3}) >= 2
 
     async def test_a_rewound_group_applies_nothing_twice(
-        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+        self, redis: AnyRedis, keys: StreamKeys, read_store: MongoReadStore
     ) -> None:
         board = uuid.uuid4()
         await append(redis, keys, envelopes(board, _story(board, renames=3)))
@@ -160,7 +163,7 @@ class TestApplying:
         assert await read_store.events.count_documents({"board_id": str(board)}) == events_before
 
     async def test_heals_a_gap_in_the_feed_from_the_boards_log(
-        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+        self, redis: AnyRedis, keys: StreamKeys, read_store: MongoReadStore
     ) -> None:
         board = uuid.uuid4()
         events = envelopes(board, _story(board, renames=4))
@@ -179,7 +182,7 @@ class TestApplying:
         assert versions == list(range(1, 8))
 
     async def test_starts_from_its_checkpoint_not_the_groups_position(
-        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+        self, redis: AnyRedis, keys: StreamKeys, read_store: MongoReadStore
     ) -> None:
         board = uuid.uuid4()
         await append(redis, keys, envelopes(board, _story(board, renames=2)))
@@ -204,7 +207,7 @@ class TestTheArchive:
 
     @pytest.mark.parametrize("healed", [False, True], ids=["from the feed", "healed from the log"])
     async def test_keeps_a_legacy_event_as_stored_not_as_upcast(
-        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore, healed: bool
+        self, redis: AnyRedis, keys: StreamKeys, read_store: MongoReadStore, healed: bool
     ) -> None:
         board = uuid.uuid4()
         await append(redis, keys, envelopes(board, _story(board)))
@@ -238,7 +241,7 @@ class TestTheArchive:
 
 class TestPoison:
     async def test_a_poison_entry_is_parked_and_other_boards_keep_flowing(
-        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+        self, redis: AnyRedis, keys: StreamKeys, read_store: MongoReadStore
     ) -> None:
         good, other = uuid.uuid4(), uuid.uuid4()
         await append(redis, keys, envelopes(good, _story(good)))
@@ -256,7 +259,7 @@ class TestPoison:
             assert await read_store.board_version(board) == version
 
     async def test_an_event_that_cannot_be_applied_blocks_only_its_board(
-        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+        self, redis: AnyRedis, keys: StreamKeys, read_store: MongoReadStore
     ) -> None:
         bad, good = uuid.uuid4(), uuid.uuid4()
         ghost = uuid.uuid4()
@@ -290,7 +293,7 @@ class TestPoison:
 
 class TestDivergence:
     async def test_refuses_a_log_of_another_epoch(
-        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+        self, redis: AnyRedis, keys: StreamKeys, read_store: MongoReadStore
     ) -> None:
         board = uuid.uuid4()
         await append(redis, keys, envelopes(board, _story(board)))
@@ -299,7 +302,7 @@ class TestDivergence:
             await _applier(redis, keys, read_store).start()
 
     async def test_refuses_a_feed_that_ends_below_its_checkpoint(
-        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+        self, redis: AnyRedis, keys: StreamKeys, read_store: MongoReadStore
     ) -> None:
         board = uuid.uuid4()
         await append(redis, keys, envelopes(board, _story(board)))
@@ -308,9 +311,9 @@ class TestDivergence:
             await _applier(redis, keys, read_store).start()
 
     async def test_another_event_at_an_applied_version_stops_the_board(
-        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+        self, redis: AnyRedis, keys: StreamKeys, read_store: MongoReadStore
     ) -> None:
-        # Issue 12, hole 4: Redis restored from an older copy, and the board written again from
+        # Issue 12, hole 4: AnyRedis restored from an older copy, and the board written again from
         # version 1. The new history's events must not be taken for redeliveries.
         board, other = uuid.uuid4(), uuid.uuid4()
         await append(redis, keys, envelopes(board, _story(board, renames=2)))
@@ -335,7 +338,7 @@ class TestDivergence:
         assert await read_store.board_version(other) == 3  # other boards flow on
 
     async def test_an_event_that_does_not_chain_to_the_applied_one_stops_the_board(
-        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+        self, redis: AnyRedis, keys: StreamKeys, read_store: MongoReadStore
     ) -> None:
         board = uuid.uuid4()
         story = envelopes(board, _story(board, renames=1))
@@ -367,7 +370,7 @@ class TestDivergence:
         assert await read_store.board_version(board) == 4
 
     async def test_verify_reports_a_board_whose_log_lost_versions_the_read_models_have(
-        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+        self, redis: AnyRedis, keys: StreamKeys, read_store: MongoReadStore
     ) -> None:
         board = uuid.uuid4()
         story = envelopes(board, _story(board, renames=2))
@@ -388,7 +391,7 @@ class TestDivergence:
         ]
 
     async def test_verify_takes_no_board_whose_log_grew_since_its_end_was_read_for_one_that_lost(
-        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+        self, redis: AnyRedis, keys: StreamKeys, read_store: MongoReadStore
     ) -> None:
         # Writes go on while a verification runs, and the appliers follow them: a board's read
         # models may pass the log's end read before its turn. Only its end now may tell.
@@ -406,7 +409,7 @@ class TestDivergence:
 
 class TestTwoAppliers:
     async def test_alternating_appliers_apply_each_event_once(
-        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+        self, redis: AnyRedis, keys: StreamKeys, read_store: MongoReadStore
     ) -> None:
         board = uuid.uuid4()
         events = envelopes(board, _story(board, renames=30))
@@ -430,7 +433,7 @@ class TestTwoAppliers:
 class TestTornWrites:
     async def test_a_crash_between_card_and_board_writes_is_repaired_by_the_next_holder(
         self,
-        redis: Redis,
+        redis: AnyRedis,
         keys: StreamKeys,
         read_store: MongoReadStore,
         monkeypatch: pytest.MonkeyPatch,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cardstream_runtime.redis_urls import AnyRedis
 from contracts.streams import StreamKeys
 from projector import cli
 from projector.ops.generations import GenerationInUseError, drop_generation
@@ -14,10 +15,12 @@ from projector.store.port import collection_name
 from projector.streams import lease_key, rebuild_lock_key
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from redis.asyncio import Redis
 
 Doc = dict[str, Any]
 BASES = ("boards", "cards", "memberships", "checkpoints")
+
+# Run on one server and on the test cluster.
+pytestmark = pytest.mark.redis_kinds("server", "cluster")
 
 
 @pytest.fixture
@@ -30,7 +33,7 @@ async def _generation(db: AsyncDatabase[Doc], generation: int) -> None:
         await db[collection_name(base, generation)].insert_one({"_id": f"{base}-{generation}"})
 
 
-async def _groups(redis: Redis, keys: StreamKeys, group: str) -> int:
+async def _groups(redis: AnyRedis, keys: StreamKeys, group: str) -> int:
     found = 0
     for partition in range(keys.partitions):
         groups = await redis.xinfo_groups(keys.feed(partition))
@@ -44,7 +47,7 @@ async def _collections(db: AsyncDatabase[Doc], generation: int) -> list[str]:
 
 
 @pytest.fixture
-async def switched(db: AsyncDatabase[Doc], redis: Redis, stream_keys: StreamKeys) -> None:
+async def switched(db: AsyncDatabase[Doc], redis: AnyRedis, stream_keys: StreamKeys) -> None:
     """Generation 1 is live after a rebuild; 0 is its predecessor, 2 a rebuild under way."""
     for generation in (0, 1, 2):
         await _generation(db, generation)
@@ -55,7 +58,7 @@ async def switched(db: AsyncDatabase[Doc], redis: Redis, stream_keys: StreamKeys
     await db[GENERATIONS].insert_one({"_id": POINTER_ID, "live": 1, "building": 2, "previous": 0})
 
 
-async def _drop(redis: Redis, db: AsyncDatabase[Doc], keys: StreamKeys, generation: int) -> Any:
+async def _drop(redis: AnyRedis, db: AsyncDatabase[Doc], keys: StreamKeys, generation: int) -> Any:
     return await drop_generation(
         redis, MongoReadStore(db), keys, generation=generation, group="projector", owner="test"
     )
@@ -63,7 +66,7 @@ async def _drop(redis: Redis, db: AsyncDatabase[Doc], keys: StreamKeys, generati
 
 @pytest.mark.usefixtures("switched")
 async def test_the_previous_generation_loses_its_collections_and_groups_only(
-    redis: Redis, db: AsyncDatabase[Doc], stream_keys: StreamKeys
+    redis: AnyRedis, db: AsyncDatabase[Doc], stream_keys: StreamKeys
 ) -> None:
     dropped = await _drop(redis, db, stream_keys, 0)
 
@@ -80,7 +83,7 @@ async def test_the_previous_generation_loses_its_collections_and_groups_only(
 @pytest.mark.usefixtures("switched")
 @pytest.mark.parametrize(("generation", "reason"), [(1, "live"), (2, "being built")])
 async def test_the_live_and_the_building_generation_are_refused(
-    redis: Redis, db: AsyncDatabase[Doc], stream_keys: StreamKeys, generation: int, reason: str
+    redis: AnyRedis, db: AsyncDatabase[Doc], stream_keys: StreamKeys, generation: int, reason: str
 ) -> None:
     with pytest.raises(GenerationInUseError, match=reason):
         await _drop(redis, db, stream_keys, generation)
@@ -90,7 +93,7 @@ async def test_the_live_and_the_building_generation_are_refused(
 
 @pytest.mark.usefixtures("switched")
 async def test_a_generation_still_applied_somewhere_is_refused(
-    redis: Redis, db: AsyncDatabase[Doc], stream_keys: StreamKeys
+    redis: AnyRedis, db: AsyncDatabase[Doc], stream_keys: StreamKeys
 ) -> None:
     # A projector that has not followed the switch yet still holds a lease of the old group.
     await redis.set(lease_key(stream_keys, 3, "projector"), "slow-projector", px=60_000)
@@ -103,7 +106,7 @@ async def test_a_generation_still_applied_somewhere_is_refused(
 
 @pytest.mark.usefixtures("switched")
 async def test_nothing_is_dropped_while_a_rebuild_holds_the_lock(
-    redis: Redis, db: AsyncDatabase[Doc], stream_keys: StreamKeys
+    redis: AnyRedis, db: AsyncDatabase[Doc], stream_keys: StreamKeys
 ) -> None:
     await redis.set(rebuild_lock_key(stream_keys), "rebuild-1", px=60_000)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 
 import orjson
-from redis.asyncio import Redis
+from cardstream_runtime.redis_urls import AnyRedis
 
 from auth.domain.login import LoginState
 
 
 class RedisLoginStates:
-    def __init__(self, redis: Redis, *, key_prefix: str) -> None:
+    def __init__(self, redis: AnyRedis, *, key_prefix: str) -> None:
         self._redis = redis
         self._prefix = f"{key_prefix}auth:login:"
 

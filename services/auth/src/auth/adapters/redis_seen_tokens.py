@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import math
 
-from redis.asyncio import Redis
+from cardstream_runtime.redis_urls import AnyRedis
 
 
 class RedisSeenTokens:
-    def __init__(self, redis: Redis, *, key_prefix: str) -> None:
+    def __init__(self, redis: AnyRedis, *, key_prefix: str) -> None:
         self._redis = redis
         self._prefix = f"{key_prefix}auth:seen-id-token:"
 

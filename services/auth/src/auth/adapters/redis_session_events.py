@@ -11,12 +11,12 @@ import time
 from collections.abc import Callable
 
 from cardstream_runtime.ended_sessions import end_session
-from redis.asyncio import Redis
+from cardstream_runtime.redis_urls import AnyRedis
 
 
 class RedisSessionEvents:
     def __init__(
-        self, redis: Redis, *, key_prefix: str, clock: Callable[[], float] = time.time
+        self, redis: AnyRedis, *, key_prefix: str, clock: Callable[[], float] = time.time
     ) -> None:
         self._redis = redis
         self._key_prefix = key_prefix

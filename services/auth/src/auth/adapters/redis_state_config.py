@@ -11,9 +11,11 @@ signing in, while a refused write is a 503 `store_full` to a new sign-in only (d
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from cardstream_runtime.deadlines import PROBE_TIMEOUT_S
-from redis.asyncio import Redis
+from cardstream_runtime.redis_urls import AnyRedis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 SHARED = (
@@ -23,7 +25,7 @@ SHARED = (
 REQUIRED_POLICY = "noeviction"
 
 
-async def check_state_redis(state: Redis, event_log: Redis) -> list[str]:
+async def check_state_redis(state: AnyRedis, event_log: AnyRedis) -> list[str]:
     """What makes `state` unfit to hold auth's state beside `event_log`; empty when nothing."""
     if state is event_log:
         return [SHARED]
@@ -35,10 +37,10 @@ async def check_state_redis(state: Redis, event_log: Redis) -> list[str]:
         return [f"the state Redis or the event log's gave no answer within {PROBE_TIMEOUT_S:g} s"]
 
 
-async def _problems(state: Redis, event_log: Redis) -> list[str]:
+async def _problems(state: AnyRedis, event_log: AnyRedis) -> list[str]:
     problems = []
     try:
-        if await _run_id(state) == await _run_id(event_log):
+        if await _run_ids(state) & await _run_ids(event_log):
             problems.append("AUTH_STATE_REDIS_URL names the event log's Redis server")
     except RedisError as exc:
         problems.append(f"cannot tell the state Redis from the event log's: {exc}")
@@ -57,12 +59,16 @@ async def _problems(state: Redis, event_log: Redis) -> list[str]:
     return problems
 
 
-async def _run_id(redis: Redis) -> str:
-    # Different for every running server, whatever address each client knows it by.
-    return str((await redis.info("server"))["run_id"])
+async def _run_ids(redis: AnyRedis) -> set[str]:
+    # Different for every running server, whatever address each client knows it by; a cluster's
+    # are those of all its nodes (the state Redis must be none of them).
+    if isinstance(redis, RedisCluster):
+        infos: dict[str, Any] = await redis.info("server", target_nodes=RedisCluster.ALL_NODES)
+        return {str(info["run_id"]) for info in infos.values()}
+    return {str((await redis.info("server"))["run_id"])}
 
 
-async def _config(redis: Redis, name: str) -> str:
+async def _config(redis: AnyRedis, name: str) -> str:
     reply = await redis.config_get(name)
     value = reply.get(name.encode(), reply.get(name))  # type: ignore[call-overload]
     return value.decode() if isinstance(value, bytes) else str(value or "")

@@ -28,11 +28,11 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from cardstream_runtime.redis_urls import AnyRedis
 from contracts.envelope import AnyEvent
 from contracts.streams import StreamKeys
 from contracts.upcasting import parse_event
 from pydantic import ValidationError
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from projector.apply.history import divergence
@@ -82,7 +82,7 @@ class PartitionApplier:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: AnyRedis,
         keys: StreamKeys,
         store: ReadStore,
         partition: int,

@@ -13,15 +13,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from redis.asyncio import Redis
+from cardstream_runtime.redis_urls import REDIS_ERRORS, AnyRedis
 from redis.asyncio.lock import Lock
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import LockError
 
 log = logging.getLogger("projector.leases")
 
 
 class Lease:
-    def __init__(self, redis: Redis, key: str, owner: str, ttl_ms: int) -> None:
+    def __init__(self, redis: AnyRedis, key: str, owner: str, ttl_ms: int) -> None:
         self.key = key
         self.owner = owner
         self.ttl_ms = ttl_ms
@@ -46,7 +46,7 @@ class Lease:
         return True
 
     async def release(self) -> None:
-        with contextlib.suppress(RedisError):
+        with contextlib.suppress(*REDIS_ERRORS):
             await self._lock.release()
 
 
@@ -74,7 +74,7 @@ async def _renew(lease: Lease, lost: asyncio.Event, stop: asyncio.Event) -> None
             return
         try:
             renewed = await lease.renew()
-        except RedisError:
+        except REDIS_ERRORS:
             renewed = False
         if not renewed:
             log.warning("lost a lease", extra={"fields": {"key": lease.key}})

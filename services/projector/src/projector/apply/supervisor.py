@@ -16,11 +16,11 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+from cardstream_runtime.redis_urls import REDIS_ERRORS, AnyRedis
 from contracts.envelope import AnyEvent
 from contracts.streams import StreamKeys
 from pymongo.errors import PyMongoError
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from projector.apply.consumer import EventFailedError, LogDivergedError, PartitionApplier
 from projector.apply.leases import Lease, kept
@@ -42,7 +42,7 @@ def generation_group(group: str, generation: int) -> str:
 class Supervisor:
     def __init__(
         self,
-        redis: Redis,
+        redis: AnyRedis,
         store: ReadStore,
         keys: StreamKeys,
         settings: ProjectorSettings,
@@ -109,7 +109,7 @@ class Supervisor:
         try:
             if not await lease.acquire():
                 return
-        except RedisError:
+        except REDIS_ERRORS:
             log.warning("cannot reach Redis to take a lease", exc_info=True)
             return
         applier = PartitionApplier(
@@ -154,7 +154,7 @@ class Supervisor:
                 if self.on_diverged is not None:
                     self.on_diverged(exc)
                 return
-            except (RedisError, PyMongoError, OSError):
+            except (RedisError, RedisClusterException, PyMongoError, OSError):
                 # Infrastructure, not the events: nothing was acknowledged; try again shortly.
                 log.warning("applying failed; retrying", exc_info=True)
                 with contextlib.suppress(TimeoutError):

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from cardstream_runtime.mongo import mongo_client
+from cardstream_runtime.redis_urls import AnyRedis, redis_from_url
 from cardstream_runtime.service import EXIT_FAILED, EXIT_OK
 from contracts.streams import StreamKeys
-from redis.asyncio import Redis
 
 from projector.events import BoardEvents
 from projector.ops import compaction, fencing, generations
@@ -32,7 +32,7 @@ FAILED = EXIT_FAILED
 
 @dataclass(frozen=True, slots=True)
 class Servers:
-    redis: Redis
+    redis: AnyRedis
     store: MongoReadStore
     keys: StreamKeys
 
@@ -43,7 +43,7 @@ class Servers:
 
 @contextlib.asynccontextmanager
 async def connected(settings: ProjectorSettings) -> AsyncIterator[Servers]:
-    redis = Redis.from_url(settings.redis_url, decode_responses=False)
+    redis = redis_from_url(settings.redis_url, decode_responses=False)
     client = mongo_client(settings.mongo_url, timeout_ms=settings.mongo_timeout_ms)
     try:
         yield Servers(redis, MongoReadStore(client[settings.mongo_db]), stream_keys(settings))

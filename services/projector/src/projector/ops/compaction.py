@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from cardstream_runtime.redis_urls import AnyRedis
 from contracts.streams import StreamKeys
-from redis.asyncio import Redis
 
 from projector.ops.progress import Progress
 from projector.store.port import ReadStore
@@ -81,7 +81,7 @@ async def _stores(store: ReadStore) -> list[ReadStore]:
 
 
 async def compact_board(
-    redis: Redis,
+    redis: AnyRedis,
     stores: Sequence[ReadStore],
     keys: StreamKeys,
     board_id: str,
@@ -128,7 +128,7 @@ async def compact_feed(
 
 
 async def compact(
-    redis: Redis,
+    redis: AnyRedis,
     store: ReadStore,
     keys: StreamKeys,
     progress: Progress,

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import uuid
 
+from cardstream_runtime.redis_urls import AnyRedis
 from contracts.streams import StreamKeys
-from redis.asyncio import Redis
 
 from projector.fences import BoardFences, Fence
 from projector.store.port import ReadStore
@@ -25,12 +25,12 @@ class FenceError(Exception):
     """The fence was not lifted: the board has none, or is not recovered yet."""
 
 
-async def fences(redis: Redis, keys: StreamKeys) -> list[Fence]:
+async def fences(redis: AnyRedis, keys: StreamKeys) -> list[Fence]:
     return await BoardFences(redis, keys).all()
 
 
 async def unfence(
-    redis: Redis, store: ReadStore, keys: StreamKeys, board_id: uuid.UUID, *, force: bool
+    redis: AnyRedis, store: ReadStore, keys: StreamKeys, board_id: uuid.UUID, *, force: bool
 ) -> Fence:
     """Lifts the board's fence and answers it; `FenceError` when it has none or, unless `force`,
     when its archive or read models are still beyond its log."""

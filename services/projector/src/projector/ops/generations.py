@@ -10,12 +10,13 @@ streams are kept: what was parked there is evidence, whichever generation parked
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from cardstream_runtime.redis_urls import AnyRedis
 from contracts.streams import StreamKeys
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from projector.apply.leases import Lease
@@ -43,7 +44,7 @@ class DroppedGeneration:
 
 
 async def drop_generation(
-    redis: Redis,
+    redis: AnyRedis,
     store: ReadStore,
     keys: StreamKeys,
     *,
@@ -62,7 +63,10 @@ async def drop_generation(
             raise GenerationInUseError(f"generation {generation} is being built")
         consumer_group = generation_group(group, generation)
         leases = [lease_key(keys, p, consumer_group) for p in range(keys.partitions)]
-        if await redis.exists(*leases):
+        # One EXISTS a lease: each partition's lease lies in that partition's slot, and a
+        # cluster refuses a command naming several slots' keys (an operator's command: 16 calls
+        # at once cost nothing).
+        if any(await asyncio.gather(*(redis.exists(lease) for lease in leases))):
             raise GenerationInUseError(
                 f"a projector still applies generation {generation} (its leases are held): "
                 "wait until every projector has followed the switch"

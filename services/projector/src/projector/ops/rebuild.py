@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cardstream_runtime.redis_urls import AnyRedis
 from contracts.streams import StreamKeys
-from redis.asyncio import Redis
 
 from projector.apply.consumer import EventFailedError, PartitionApplier
 from projector.apply.leases import Lease, kept
@@ -129,7 +129,7 @@ async def fold(
 class Rebuild:
     def __init__(
         self,
-        redis: Redis,
+        redis: AnyRedis,
         store: ReadStore,
         keys: StreamKeys,
         options: RebuildOptions,
@@ -417,13 +417,13 @@ def _verify_user_index(index: dict[str, dict[str, Doc]], result: Verification) -
 
 
 async def rebuild(
-    redis: Redis, store: ReadStore, keys: StreamKeys, options: RebuildOptions, progress: Progress
+    redis: AnyRedis, store: ReadStore, keys: StreamKeys, options: RebuildOptions, progress: Progress
 ) -> Verification:
     return await Rebuild(redis, store, keys, options, progress).run()
 
 
 async def verify_live(
-    redis: Redis, store: ReadStore, keys: StreamKeys, progress: Progress
+    redis: AnyRedis, store: ReadStore, keys: StreamKeys, progress: Progress
 ) -> Verification:
     """The live generation against folds of the log, changing nothing."""
     live = store.at((await store.generation_pointer()).live)

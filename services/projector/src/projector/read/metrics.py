@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cardstream_runtime.redis_urls import AnyRedis
 from contracts.streams import StreamKeys
-from redis.asyncio import Redis
 
 from projector.store.port import Checkpoint, ReadStore
 from projector.streams import EntryId, Feeds, dead_letter_key, parse_id
@@ -38,7 +38,7 @@ def _first_id(reply: Sequence[Any]) -> EntryId | None:
     return parse_id(reply[0][0]) if reply else None
 
 
-async def partition_lags(redis: Redis, store: ReadStore, keys: StreamKeys) -> list[PartitionLag]:
+async def partition_lags(redis: AnyRedis, store: ReadStore, keys: StreamKeys) -> list[PartitionLag]:
     partitions = range(keys.partitions)
     checkpoints = await asyncio.gather(*(store.checkpoint(p) for p in partitions))
     async with redis.pipeline(transaction=False) as pipe:

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from cardstream_runtime.redis_urls import REDIS_ERRORS, AnyRedis
 from contracts.streams import StreamKeys
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
 
 from projector.channels import raise_if_cancelling
 from projector.read.ws.batches import BoardBatch
@@ -30,11 +30,16 @@ class FeedTail:
     A partition is followed from the moment a subscription asks (`follow`), starting at the feed's
     newest entry then, before that subscription reads anything else; it is dropped once no board
     of it is wanted. A process without subscribers reads no feed at all.
+
+    On a Redis Cluster one XREAD may name the feeds of one slot only, and each partition has a
+    slot of its own: there each followed feed gets a blocking XREAD loop of its own (a
+    connection each, to the primary serving it), so one partition's entries never wait on
+    another's read. One server keeps the single XREAD over every followed feed.
     """
 
     def __init__(
         self,
-        redis: Redis,
+        redis: AnyRedis,
         keys: StreamKeys,
         *,
         wanted: Callable[[str], bool],
@@ -72,6 +77,7 @@ class FeedTail:
         self._partition_of_feed[feed] = partition
         self._followed.set()
         if self._reading is not None and not self._reading.done():
+            # (One server only: on a cluster `_run_per_feed` starts this feed's own read.)
             self._reading.cancel()  # read again, with this feed too
 
     def _unfollow_unwanted(self) -> None:
@@ -82,6 +88,9 @@ class FeedTail:
                 del self._positions[feed]
 
     async def run(self) -> None:
+        if isinstance(self._redis, RedisCluster):
+            await self._run_per_feed()
+            return
         while True:
             raise_if_cancelling()
             self._unfollow_unwanted()
@@ -93,6 +102,36 @@ class FeedTail:
             if reply:
                 self._dispatch(self._batches(reply))
 
+    async def _run_per_feed(self) -> None:
+        tails: dict[str, asyncio.Task[None]] = {}
+        try:
+            while True:
+                raise_if_cancelling()
+                self._followed.clear()
+                for feed in self._positions:
+                    if feed not in tails or tails[feed].done():
+                        tails[feed] = asyncio.create_task(self._tail(feed), name=f"ws-feed-{feed}")
+                await self._followed.wait()
+        finally:
+            for task in tails.values():
+                task.cancel()
+            await asyncio.gather(*tails.values(), return_exceptions=True)
+
+    async def _tail(self, feed: str) -> None:
+        # Ends once the feed is no longer followed; checked and left with no await in between,
+        # so a `follow` of it again finds this task done and starts another.
+        while feed in self._positions:
+            raise_if_cancelling()
+            try:
+                reply = await self._xread({feed: self._positions[feed]})
+            except REDIS_ERRORS:
+                log.warning("cannot read the feed %s; retrying", feed, exc_info=True)
+                await asyncio.sleep(RETRY_PAUSE_S)
+                continue
+            if reply and feed in self._positions:
+                self._dispatch(self._batches(reply))
+            self._unfollow_unwanted()
+
     async def _xread(self, positions: Any) -> Any:
         return await self._redis.xread(positions, count=self._count, block=self._block_ms)
 
@@ -103,7 +142,7 @@ class FeedTail:
         except asyncio.CancelledError:
             raise_if_cancelling()  # our own stop; otherwise `follow` asked for another read
             return None
-        except RedisError:
+        except REDIS_ERRORS:
             log.warning("cannot read the feeds; retrying", exc_info=True)
             await asyncio.sleep(RETRY_PAUSE_S)
             return None

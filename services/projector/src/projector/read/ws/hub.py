@@ -17,6 +17,7 @@ from aiohttp import WSMsgType, hdrs, web
 from cardstream_runtime.ended_sessions import EndedSessions
 from cardstream_runtime.errors import error_response
 from cardstream_runtime.jwt import Claims, InvalidTokenError, TokenVerifier
+from cardstream_runtime.redis_urls import REDIS_ERRORS, AnyRedis
 from contracts.streams import StreamKeys
 from contracts.wire import (
     AuthMessage,
@@ -26,8 +27,6 @@ from contracts.wire import (
     client_message_adapter,
 )
 from pydantic import ValidationError
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from projector.read.cache import BoardCache
 from projector.read.ws.connection import CLOSE_TIMEOUT_S, Connection
@@ -54,7 +53,7 @@ HEARTBEAT_S = 30.0
 class WebSocketHub:
     def __init__(
         self,
-        redis: Redis,
+        redis: AnyRedis,
         keys: StreamKeys,
         store: ReadStore,
         cache: BoardCache,
@@ -125,7 +124,7 @@ class WebSocketHub:
         await self._subs.snapshots.close()
         try:
             await self._presence.clear()
-        except RedisError:
+        except REDIS_ERRORS:
             log.warning("cannot clear presence; it lapses on its own", exc_info=True)
 
     def _session_ended(self, sid: str) -> None:

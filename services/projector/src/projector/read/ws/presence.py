@@ -20,9 +20,9 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+from cardstream_runtime.redis_urls import REDIS_ERRORS, AnyRedis
 from contracts.streams import StreamKeys
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
 
 from projector import channels
 from projector.channels import raise_if_cancelling
@@ -72,7 +72,7 @@ class _Local:
 class Presence:
     def __init__(
         self,
-        redis: Redis,
+        redis: AnyRedis,
         keys: StreamKeys,
         process_id: str,
         on_viewers: Callable[[str, Viewers], None],
@@ -134,7 +134,7 @@ class Presence:
             try:
                 await self._write()
                 await self._read()
-            except RedisError:
+            except REDIS_ERRORS:
                 log.warning("cannot update presence; retrying", exc_info=True)
                 await asyncio.sleep(RETRY_PAUSE_S)
                 self._wake.set()
@@ -185,9 +185,14 @@ class Presence:
     async def _publish(self, boards: set[str]) -> None:
         if not boards:
             return
+        messages = [self._process + b" " + board.encode() for board in boards]
+        if isinstance(self._redis, RedisCluster):
+            # redis-py sends no PUBLISH in a cluster pipeline; any node broadcasts it.
+            await asyncio.gather(*(self._redis.publish(self.channel, m) for m in messages))
+            return
         async with self._redis.pipeline(transaction=False) as pipe:
-            for board in boards:
-                pipe.publish(self.channel, self._process + b" " + board.encode())
+            for message in messages:
+                pipe.publish(self.channel, message)
             await pipe.execute()
 
     async def _read(self) -> None:
