@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 from cardstream_runtime.jwt import InvalidTokenError
+from cardstream_runtime.redis_urls import pubsub_for
 from cardstream_testing.answers import read_answer
 from yarl import URL
 
@@ -37,11 +38,12 @@ class TestRefresh:
         assert claims.sub == r1["user"]["id"]
         assert claims.sid == helpers.claims_of(r1["access_token"])["sid"]
 
+    @pytest.mark.redis_kinds("server", "cluster")
     async def test_reusing_a_spent_token_revokes_the_whole_family(self, browser, http, redis):
         auth = browser.auth
         _, r1, _ = await browser.login()
         _, r2 = await _refresh(http, auth, r1["refresh_token"])
-        pubsub = redis.pubsub()
+        pubsub = await pubsub_for(redis)
         await pubsub.subscribe(auth.settings.sessions_channel)
 
         reuse_status, reuse = await _refresh(http, auth, r1["refresh_token"])
@@ -225,11 +227,12 @@ class TestAbsoluteLifetime:
             assert body["error"]["code"] == "session_expired"
 
 
+@pytest.mark.redis_kinds("server", "cluster")
 class TestLogout:
     async def test_logout_publishes_the_session_and_ends_refresh(self, browser, http, redis):
         auth = browser.auth
         _, tokens, _ = await browser.login()
-        pubsub = redis.pubsub()
+        pubsub = await pubsub_for(redis)
         await pubsub.subscribe(auth.settings.sessions_channel)
 
         async with http.post(
@@ -247,7 +250,7 @@ class TestLogout:
     async def test_browser_logout_with_the_cookie_clears_it(self, browser, redis):
         auth = browser.auth
         await browser.callback(await browser.approve(await browser.start_login()), json=False)
-        pubsub = redis.pubsub()
+        pubsub = await pubsub_for(redis)
         await pubsub.subscribe(auth.settings.sessions_channel)
         url = f"{auth.url}/auth/logout"
 
@@ -268,7 +271,7 @@ class TestLogout:
 
     async def test_logout_with_an_access_token(self, browser, http, redis):
         _, tokens, _ = await browser.login()
-        pubsub = redis.pubsub()
+        pubsub = await pubsub_for(redis)
         await pubsub.subscribe(browser.auth.settings.sessions_channel)
 
         async with http.post(

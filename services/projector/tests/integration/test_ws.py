@@ -19,6 +19,7 @@ import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 from cardstream_runtime.devtoken import DevSigner
+from cardstream_runtime.redis_urls import AnyRedis
 from cardstream_testing.feeds import append, envelopes
 from contracts.envelope import AnyEvent, event_adapter
 from contracts.events import (
@@ -43,7 +44,6 @@ from projector.projection import apply_event
 from projector.read.ws.hub import WebSocketHub
 from projector.read.ws.snapshots import fold_detail
 from projector.settings import ProjectorSettings
-from redis.asyncio import Redis
 
 WAIT_S = 5.0
 Client = TestClient[web.Request, web.Application]
@@ -60,7 +60,7 @@ def app_settings() -> dict[str, Any]:
 class Boards:
     """Writes boards' events where the boards service would, numbering each board's versions."""
 
-    def __init__(self, redis: Redis, keys: StreamKeys) -> None:
+    def __init__(self, redis: AnyRedis, keys: StreamKeys) -> None:
         self.redis = redis
         self.keys = keys
         self.versions: dict[UUID, int] = {}
@@ -90,7 +90,7 @@ class Boards:
 
 
 @pytest.fixture
-def boards(redis: Redis, stream_keys: StreamKeys) -> Boards:
+def boards(redis: AnyRedis, stream_keys: StreamKeys) -> Boards:
     return Boards(redis, stream_keys)
 
 
@@ -219,6 +219,7 @@ class TestHandshake:
         assert await receive(ws) == {"type": "pong"}
 
 
+@pytest.mark.redis_kinds("server", "cluster")
 class TestSubscribe:
     async def test_a_member_gets_a_snapshot_then_live_events_in_order(
         self, client: Client, signer: DevSigner, boards: Boards
@@ -387,6 +388,7 @@ class TestSubscribe:
         gc.collect()
 
 
+@pytest.mark.redis_kinds("server", "cluster")
 class TestWhichFeedsAreRead:
     async def test_a_process_reads_only_the_partitions_of_the_boards_followed_there(
         self, client: Client, signer: DevSigner, boards: Boards, stream_keys: StreamKeys
@@ -401,6 +403,43 @@ class TestWhichFeedsAreRead:
         assert the_hub.followed_partitions == {stream_keys.partition_of(board)}
         last = await boards.renames(board, 3)
         assert await versions_until(ws, board, last) == [2, 3, 4]
+
+    @pytest.mark.redis_kinds("server", "cluster")
+    async def test_every_partition_followed_at_once_delivers_live_and_one_dropped_comes_back(
+        self, client: Client, signer: DevSigner, boards: Boards, stream_keys: StreamKeys
+    ) -> None:
+        # On a cluster each partition is in a slot of its own, most on different primaries:
+        # each followed feed is read by an XREAD of its own there.
+        by_partition: dict[int, UUID] = {}
+        while len(by_partition) < stream_keys.partitions:
+            board = await boards.create("alice")
+            by_partition.setdefault(stream_keys.partition_of(board), board)
+        ws = await connect(client, signer, "alice")
+        for board in by_partition.values():
+            await subscribe(ws, board)
+            assert (await receive(ws, "presence"))["type"] == "snapshot"
+        assert hub(client).followed_partitions == set(by_partition)
+        heads = {board: await boards.renames(board, 2) for board in by_partition.values()}
+        seen: dict[str, list[int]] = {}
+        while any(seen.get(str(b), [0])[-1] < head for b, head in heads.items()):
+            message = await receive(ws, "presence")
+            assert message["type"] == "events", message
+            seen.setdefault(message["board_id"], []).extend(e["version"] for e in message["events"])
+        assert seen == {str(b): list(range(2, head + 1)) for b, head in heads.items()}
+
+        # A feed no longer wanted is dropped after its tail's next read; followed again, it
+        # delivers what it missed (from the board's log) and what comes after.
+        dropped, other = by_partition[0], by_partition[1]
+        await ws.send_json({"type": "unsubscribe", "board_id": str(dropped)})
+        await ws.send_json({"type": "ping"})
+        assert await receive(ws, "presence") == {"type": "pong"}
+        missed = await boards.renames(dropped, 2)
+        nudge = await boards.renames(other, 1)
+        assert await versions_until(ws, other, nudge) == [nudge]
+        await subscribe(ws, dropped, since=heads[dropped])
+        last = await boards.renames(dropped, 2)
+        assert await versions_until(ws, dropped, last) == list(range(heads[dropped] + 1, last + 1))
+        assert missed < last
 
 
 class TestCatchUp:
@@ -619,8 +658,9 @@ class TestTokens:
         await kept.send_json({"type": "ping"})
         assert await receive(kept) == {"type": "pong"}
 
+    @pytest.mark.redis_kinds("server", "cluster")
     async def test_a_logout_published_by_the_auth_service_closes_that_sessions_sockets(
-        self, client: Client, signer: DevSigner, redis: Redis, stream_keys: StreamKeys
+        self, client: Client, signer: DevSigner, redis: AnyRedis, stream_keys: StreamKeys
     ) -> None:
         ended = await connect(client, signer, "alice", sid="gone")
         kept = await connect(client, signer, "alice", sid="stays")
@@ -753,6 +793,7 @@ class TestBackpressure:
         assert await versions_until(bob, board, following) == [following]
 
 
+@pytest.mark.redis_kinds("server", "cluster")
 class TestPresence:
     async def test_viewers_across_two_processes(
         self, make_client: MakeClient, signer: DevSigner, boards: Boards
@@ -779,7 +820,7 @@ class TestPresence:
         assert await _viewers(alice, until=both[:1]) == both[:1]
 
     async def test_the_viewers_of_a_dead_process_lapse(
-        self, client: Client, signer: DevSigner, boards: Boards, redis: Redis
+        self, client: Client, signer: DevSigner, boards: Boards, redis: AnyRedis
     ) -> None:
         board = await boards.create("alice", bob=Role.VIEWER)
         presence = hub(client)._presence
@@ -792,9 +833,10 @@ class TestPresence:
         assert not await redis.hexists(presence.key(str(board)), "dead-process")
 
 
+@pytest.mark.redis_kinds("server", "cluster")
 class TestShutdown:
     async def test_close_says_going_away_and_clears_this_process_presence(
-        self, make_client: MakeClient, signer: DevSigner, boards: Boards, redis: Redis
+        self, make_client: MakeClient, signer: DevSigner, boards: Boards, redis: AnyRedis
     ) -> None:
         client = await make_client()
         board = await boards.create("alice")
