@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 from cardstream_runtime.ended_sessions import (
@@ -13,7 +14,9 @@ from cardstream_runtime.ended_sessions import (
     end_session,
 )
 from cardstream_runtime.jwt import Claims, InvalidTokenError, StaticKeys, TokenVerifier
-from cardstream_runtime.redis_urls import AnyRedis
+from cardstream_runtime.redis_urls import REDIS_ERRORS, AnyRedis, redis_from_url
+from cardstream_testing import RedisCluster as RedisClusterHarness
+from cardstream_testing import RedisClusterNode
 from contracts.streams import StreamKeys
 from redis.asyncio import Redis
 
@@ -102,3 +105,48 @@ async def test_the_verifier_refuses_a_remembered_token_once_its_session_ends() -
     ended.add("s1")
     with pytest.raises(InvalidTokenError, match="session has ended"):
         await verifier.verify("token")
+
+
+def _listening_node(cluster: RedisClusterHarness) -> RedisClusterNode:
+    """The node on which a client holds a subscription (`sub=1` in its CLIENT LIST)."""
+    for node in cluster.nodes:
+        with node.client() as client:
+            if any(int(each["sub"]) for each in client.client_list()):
+                return node
+    raise AssertionError("nobody subscribed on any node")
+
+
+async def test_on_a_cluster_the_list_listens_on_another_node_once_its_node_dies(
+    tmp_path: Path, key_prefix: str
+) -> None:
+    # A cluster of the test's own: one of its nodes is killed. A node timeout of 1 s gets the
+    # killed node's replica promoted soon if it was a primary.
+    with RedisClusterHarness(tmp_path / "cluster", node_timeout_ms=1000) as cluster:
+        redis = redis_from_url(cluster.url, decode_responses=False)
+        try:
+            async with EndedSessions(redis, key_prefix=key_prefix).running() as ended:
+                await asyncio.to_thread(cluster.kill, _listening_node(cluster))
+                first = _heard(ended, "after-the-loss")
+                await _end_when_writable(redis, key_prefix, "after-the-loss")
+                await asyncio.wait_for(first.wait(), 15)
+                # Heard through the set, read again on reconnecting, or through a message; the
+                # next one can only come through a message on the new node's subscription.
+                second = _heard(ended, "by-message")
+                await end_session(redis, key_prefix, "by-message", now=time.time())
+                await asyncio.wait_for(second.wait(), 10)
+                assert ended.ended("after-the-loss")
+                assert ended.ended("by-message")
+        finally:
+            await redis.aclose()
+
+
+async def _end_when_writable(redis: AnyRedis, key_prefix: str, sid: str) -> None:
+    """Ends the session once the cluster takes the write: if the killed node was the primary
+    of the deny list's slot, not until its replica is promoted."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            await end_session(redis, key_prefix, sid, now=time.time())
+            return
+        except REDIS_ERRORS:
+            assert time.monotonic() < deadline, "the cluster never took the write"
