@@ -123,3 +123,11 @@ class TestAuthSettings:
 
         assert settings.allowed_domains == ["corp.example"]
         assert settings.allowed_emails == ["a@b.c"]
+
+    def test_the_event_logs_redis_may_be_a_cluster_and_the_states_may_not(self):
+        cluster = "redis+cluster://10.0.0.1:6379,10.0.0.2:6379"
+        assert AuthSettings(**BASE, redis_url=cluster).redis_url == cluster
+        with pytest.raises(ValidationError, match="each node of a cluster URL"):
+            AuthSettings(**BASE, redis_url="redis+cluster://nohost")
+        with pytest.raises(ValidationError, match="one Redis server, not a cluster"):
+            AuthSettings(**BASE, state_redis_url=cluster)

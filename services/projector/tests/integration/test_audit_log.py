@@ -32,6 +32,10 @@ HEAD = 10
 PAGE = 3
 
 
+# Run on one server and on the test cluster.
+pytestmark = pytest.mark.redis_kinds("server", "cluster")
+
+
 @pytest.fixture
 def keys(key_prefix: str) -> StreamKeys:
     return StreamKeys(prefix=key_prefix, partitions=4)

@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 import orjson
+import pytest
 from cardstream_testing.feeds import envelopes
 from contracts.envelope import AnyEvent
 from contracts.events import (
@@ -30,6 +31,9 @@ from projector.read.cache import BoardCache
 from projector.store.memory import InMemoryReadStore
 from projector.store.mongo import MongoReadStore
 from projector.store.port import ReadStore
+
+# Run on one server and on the test cluster.
+pytestmark = pytest.mark.redis_kinds("server", "cluster")
 
 
 async def _nothing(board_id: uuid.UUID, first: int, last: int | None, count: int) -> list[AnyEvent]:

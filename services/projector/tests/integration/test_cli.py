@@ -29,6 +29,10 @@ OPERATIONS = (
 )
 
 
+# Run on one server and on the test cluster.
+pytestmark = pytest.mark.redis_kinds("server", "cluster")
+
+
 @pytest.fixture
 def env(
     redis_url: str, mongo_url: str, mongo_db_name: str, key_prefix: str, tmp_path

@@ -10,6 +10,9 @@ from projector.store.mongo import MongoReadStore
 from projector.store.port import Checkpoint
 from redis.asyncio import Redis
 
+# Run on one server and on the test cluster.
+pytestmark = pytest.mark.redis_kinds("server", "cluster")
+
 
 @pytest.fixture
 def keys(key_prefix: str) -> StreamKeys:

@@ -21,6 +21,9 @@ from redis.asyncio import Redis
 
 from contracts import BoardCreated, BoardRenamed, MemberAdded, Role, event_adapter, event_envelope
 
+# Run on one server and on the test cluster.
+pytestmark = pytest.mark.redis_kinds("server", "cluster")
+
 
 @pytest.fixture
 def keys(key_prefix: str) -> StreamKeys:
