@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
+from cardstream_devstack.cluster import RedisCluster as RedisClusterHarness
+from cardstream_devstack.cluster import RedisClusterNode
 from cardstream_runtime.ended_sessions import (
     DENY_FOR_S,
     EndedSessions,
@@ -15,8 +17,6 @@ from cardstream_runtime.ended_sessions import (
 )
 from cardstream_runtime.jwt import Claims, InvalidTokenError, StaticKeys, TokenVerifier
 from cardstream_runtime.redis_urls import REDIS_ERRORS, AnyRedis, redis_from_url
-from cardstream_testing import RedisCluster as RedisClusterHarness
-from cardstream_testing import RedisClusterNode
 from contracts.streams import StreamKeys
 from redis.asyncio import Redis
 
