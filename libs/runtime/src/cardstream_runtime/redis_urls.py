@@ -116,3 +116,10 @@ async def pubsub_for(redis: AnyRedis, attempt: int = 0) -> PubSub:
         await redis.initialize()  # a no-op once the client knows the cluster
     nodes = sorted(redis.get_nodes(), key=lambda node: node.name)
     return redis.pubsub(node=nodes[attempt % len(nodes)], ignore_subscribe_messages=True)
+
+
+def config_value(reply: Any, name: str) -> str:
+    """One setting out of a `CONFIG GET name` reply, as text: its keys and values are bytes or
+    str depending on the client's `decode_responses`, and a setting the server lacks is absent."""
+    value = reply.get(name.encode(), reply.get(name))
+    return value.decode() if isinstance(value, bytes) else str(value or "")

@@ -14,7 +14,7 @@ import asyncio
 from typing import Any
 
 from cardstream_runtime.deadlines import PROBE_TIMEOUT_S
-from cardstream_runtime.redis_urls import AnyRedis
+from cardstream_runtime.redis_urls import AnyRedis, config_value
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
@@ -69,6 +69,4 @@ async def _run_ids(redis: AnyRedis) -> set[str]:
 
 
 async def _config(redis: AnyRedis, name: str) -> str:
-    reply = await redis.config_get(name)
-    value = reply.get(name.encode(), reply.get(name))  # type: ignore[call-overload]
-    return value.decode() if isinstance(value, bytes) else str(value or "")
+    return config_value(await redis.config_get(name), name)

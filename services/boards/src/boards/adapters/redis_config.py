@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from cardstream_runtime.redis_urls import AnyRedis
+from cardstream_runtime.redis_urls import AnyRedis, config_value
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -72,9 +72,7 @@ async def _problems(config_get: Callable[[str], Awaitable[Any]]) -> list[str]:
         except RedisError as exc:
             problems.append(f"cannot read {name}: {exc}")
             continue
-        value = reply.get(name.encode(), reply.get(name))
-        if isinstance(value, bytes):
-            value = value.decode()
+        value = config_value(reply, name)
         if value != wanted:
             problems.append(f"{name} is {value!r}, must be {wanted!r}")
     return problems
