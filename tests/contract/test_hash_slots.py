@@ -53,6 +53,9 @@ GLOBAL = {
     "another key, so its slot, on whichever primary, is all it needs",
     "cs:rebuild:lock": "one lock over every partition (a rebuild); SET NX and redis-py's lock "
     "scripts name it alone",
+    "cs:projector:members:projector": "the applying processes of one consumer group, one sorted "
+    "set the membership script names alone (a beat: ZREMRANGEBYSCORE, ZADD, PEXPIRE, ZRANGE) and "
+    "ZREM on leaving; it steers how many partitions each process asks for, the leases decide",
     "cs:sessions:ended": "a pub/sub channel, not a key: PUBLISH reaches every node of a cluster",
     "cs:presence": "a pub/sub channel, not a key",
     "cs:applied": "a pub/sub channel, not a key",
@@ -134,7 +137,12 @@ class TestEveryKeyBuilderIsPlaced:
             for name, value in vars(projector_streams).items()
             if name.endswith(("_key", "_channel")) and callable(value)
         }
-        global_builders = {"rebuild_lock_key", "presence_channel", "applied_channel"}
+        global_builders = {
+            "rebuild_lock_key",
+            "members_key",
+            "presence_channel",
+            "applied_channel",
+        }
         assert builders == PROJECTOR_PARTITION_KEYS | PROJECTOR_BOARD_KEYS | global_builders
 
     def test_of_the_ended_sessions(self) -> None:
@@ -152,6 +160,7 @@ class TestEveryKeyBuilderIsPlaced:
             ended_sessions.ended_channel(""),
             keys.sessions_ended(),
             projector_streams.rebuild_lock_key(keys),
+            projector_streams.members_key(keys, "projector"),
             projector_streams.presence_channel(keys),
             projector_streams.applied_channel(keys),
             RedisLoginStates(None, key_prefix="")._key("<state>"),  # type: ignore[arg-type]

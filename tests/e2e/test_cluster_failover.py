@@ -1,15 +1,19 @@
 """A primary of the Redis Cluster killed under load (issue 13, item 3): with BOARDS_REPLICA_ACKS=1
-no command the boards service acknowledged is lost when the primary's replica takes over.
+no command the boards service acknowledged is lost when the primary's replica takes over, and
+every WebSocket subscriber converges on the log.
 
-The boards service runs as a real process on its own cluster (3 primaries, a replica each, a
-1 s node timeout so that the cluster fails over by itself). Writers on boards spread over every
-primary send commands; mid-load one primary is SIGKILLed. Its replica is promoted by the cluster,
-and the killed node is started again and rejoins as the new primary's replica (until then the
-promoted primary has no replica to confirm anything: its appends are answered 503
-`replication_timeout`, as they must be). Every writer sends each command again, with the same
-command_id, until it is answered. Afterwards each board's log is read from the cluster: every
-acknowledged command is there exactly once, at the version it was answered with, and the
-versions have no gap. The test prints a JSON report.
+The boards service and two projector processes (sharing the partitions through their leases)
+run as real processes on their own cluster (3 primaries, a replica each, a 1 s node timeout so
+that the cluster fails over by itself). Writers on boards spread over every primary send
+commands; two subscribers, one on each projector, follow every board. Mid-load one primary is
+SIGKILLed. Its replica is promoted by the cluster, and the killed node is started again and
+rejoins as the new primary's replica (until then the promoted primary has no replica to confirm
+anything: its appends are answered 503 `replication_timeout`, as they must be). Every writer
+sends each command again, with the same command_id, until it is answered. Afterwards each
+board's log is read from the cluster: every acknowledged command is there exactly once, at the
+version it was answered with, and the versions have no gap; each subscriber's board is at the
+log's head, folded from the log's own events since its last snapshot, and equal to the read
+model. The test prints a JSON report.
 """
 
 from __future__ import annotations
@@ -27,9 +31,12 @@ from typing import Any
 import aiohttp
 from cardstream_runtime.devtoken import load_signer
 from cardstream_runtime.redis_urls import redis_from_url
-from cardstream_testing import RedisCluster, RedisClusterNode
+from cardstream_testing import FerretDBServer, RedisCluster, RedisClusterNode
 from cardstream_testing.answers import read_answer
+from cardstream_testing.chaos.subscribers import Subscriber, View
+from cardstream_testing.chaos.verify import Findings, check_subscribers
 from cardstream_testing.processes import ServiceProcess
+from contracts.read_models import BoardDetail
 from contracts.streams import StreamKeys
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.crc import key_slot
@@ -44,6 +51,7 @@ LOAD_AFTER_REJOIN_S = 2.0
 PACING_S = 0.01  # between one writer's commands: load, not a flood of one core
 RETRY_PACING_S = 0.05
 DEADLINE_S = 45.0
+CONVERGED_S = 20.0  # for the subscribers to reach every head once the load has stopped
 RETRYABLE = {500, 502, 503, 504}
 
 
@@ -80,6 +88,35 @@ def _boards_env(cluster: RedisCluster, key_file: Path) -> dict[str, str]:
         "BOARDS_COMMANDS_BURST": "100000",
         "BOARDS_LOG_LEVEL": "ERROR",
     }
+
+
+def _projector_env(
+    cluster: RedisCluster, key_file: Path, mongo_url: str, mongo_db: str
+) -> dict[str, str]:
+    return {
+        "PROJECTOR_REDIS_URL": cluster.url,
+        "PROJECTOR_MONGO_URL": mongo_url,
+        "PROJECTOR_MONGO_DB": mongo_db,
+        "PROJECTOR_LEASE_MS": "1500",
+        "PROJECTOR_JWT_PUBLIC_KEY_FILE": str(key_file),
+        "PROJECTOR_JWT_ISSUER": ISSUER,
+        "PROJECTOR_JWT_AUDIENCE": AUDIENCE,
+        "PROJECTOR_LOG_LEVEL": "ERROR",
+    }
+
+
+@dataclass
+class DevReader:
+    """Reads with one dev-signed token, which outlives the test."""
+
+    token: str
+    email: str = "alice (dev token)"
+
+    async def reading_token(self) -> str:
+        return self.token
+
+    async def renew(self, refused: str) -> None:
+        raise AssertionError("the projector refused a valid dev token")
 
 
 async def _send(
@@ -161,6 +198,36 @@ async def _kill_and_recover(cluster: RedisCluster, victim: RedisClusterNode, tal
     tally.rejoined_s = round(time.monotonic() - tally.killed_at, 2)
 
 
+async def _read_models(
+    url: str, token: str, logs: dict[str, list[dict[str, Any]]]
+) -> dict[str, BoardDetail]:
+    details = {}
+    async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=10)) as session:
+        for board, log in logs.items():
+            async with session.get(
+                f"/api/boards/{board}",
+                params={"min_version": str(len(log))},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as response:
+                assert response.status == 200, await response.text()
+                details[board] = BoardDetail.model_validate(await response.json())
+    return details
+
+
+def _subscriber_problems(
+    subscribers: list[Subscriber],
+    logs: dict[str, list[dict[str, Any]]],
+    details: dict[str, BoardDetail],
+) -> list[str]:
+    findings = Findings()
+    logged = {
+        board: [(e["version"], e["event_id"], e["command_id"]) for e in log]
+        for board, log in logs.items()
+    }
+    check_subscribers(subscribers, logged, details, findings)
+    return findings.subscriber_mismatches
+
+
 async def _logs(cluster: RedisCluster, boards: list[str]) -> dict[str, list[dict[str, Any]]]:
     client = redis_from_url(cluster.url, decode_responses=False)
     assert isinstance(client, AsyncRedisCluster)
@@ -193,28 +260,49 @@ def _check(tally: Tally, logs: dict[str, list[dict[str, Any]]]) -> dict[str, int
 
 
 class TestAPrimaryKilledUnderLoad:
-    async def test_no_acknowledged_command_is_lost_and_every_log_stays_gapless(
-        self, tmp_path: Path
+    async def test_no_acknowledged_command_is_lost_and_every_subscriber_converges(
+        self, tmp_path: Path, mongo_server: FerretDBServer, mongo_db_name: str
     ) -> None:
         rng = random.Random(SEED)
         print(f"failover test seed: {SEED}")
         started = time.monotonic()
         key_dir = tmp_path / "jwt"
         token = load_signer(key_dir, issuer=ISSUER, audience=AUDIENCE).token("alice")
+        public_key = key_dir / "public.pem"
         tally = Tally()
         with (
             RedisCluster(tmp_path / "cluster", node_timeout_ms=1000) as cluster,
             ServiceProcess(
                 "boards",
-                _boards_env(cluster, key_dir / "public.pem"),
+                _boards_env(cluster, public_key),
                 port_setting="BOARDS_PORT",
                 log_path=tmp_path / "boards.log",
             ) as service,
+            ServiceProcess(
+                "projector",
+                _projector_env(cluster, public_key, mongo_server.url, mongo_db_name),
+                port_setting="PROJECTOR_PORT",
+                log_path=tmp_path / "projector-1.log",
+            ) as first,
+            ServiceProcess(
+                "projector",
+                _projector_env(cluster, public_key, mongo_server.url, mongo_db_name),
+                port_setting="PROJECTOR_PORT",
+                log_path=tmp_path / "projector-2.log",
+            ) as second,
         ):
             timeout = aiohttp.ClientTimeout(total=5)
-            async with aiohttp.ClientSession(service.url, timeout=timeout) as session:
+            async with (
+                aiohttp.ClientSession(service.url, timeout=timeout) as session,
+                aiohttp.ClientSession(timeout=timeout) as reading,
+            ):
                 by_primary = await _create_boards(session, token, cluster, tally)
                 boards = [board for held in by_primary.values() for board in held]
+                subscribers = [
+                    Subscriber(projector.url, DevReader(token), {b: View(b) for b in boards})
+                    for projector in (first, second)
+                ]
+                following = [asyncio.create_task(s.run(reading)) for s in subscribers]
                 writers = [
                     asyncio.create_task(
                         _writer(n, random.Random(rng.random()), session, token, boards, tally)
@@ -227,10 +315,18 @@ class TestAPrimaryKilledUnderLoad:
                 await asyncio.sleep(LOAD_AFTER_REJOIN_S)  # load pacing: after the failover
                 tally.stop = True
                 await asyncio.gather(*writers)
-            logs = await _logs(cluster, boards)
+                logs = await _logs(cluster, boards)
+                heads = {board: len(log) for board, log in logs.items()}
+                until = time.monotonic() + CONVERGED_S
+                converged = [await s.until_at(heads, until) for s in subscribers]
+                details = await _read_models(first.url, token, logs)
+                for subscriber in subscribers:
+                    await subscriber.close()
+                await asyncio.gather(*following, return_exceptions=True)
             log_text = service.log()
 
         found = _check(tally, logs)
+        mismatches = _subscriber_problems(subscribers, logs, details)
         report = {
             "seed": SEED,
             "killed": victim.address,
@@ -244,6 +340,9 @@ class TestAPrimaryKilledUnderLoad:
             "rejoined_after_s": tally.rejoined_s,
             "unanswered_between_s": tally.seen_s,
             **found,
+            "subscribers": [s.stats() for s in subscribers],
+            "subscribers_converged": converged,
+            "subscriber_mismatches": mismatches[:10],
             "seconds": round(time.monotonic() - started, 1),
         }
         print(json.dumps(report))
@@ -255,3 +354,5 @@ class TestAPrimaryKilledUnderLoad:
         assert tally.unanswered["replication_timeout"], "no append met the replica-less primary"
         # Every acknowledged rename, and every create, is one event: nothing else was written.
         assert found["events_logged"] == len(tally.acknowledged)
+        assert converged == [True, True]
+        assert mismatches == []

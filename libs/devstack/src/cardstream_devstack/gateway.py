@@ -48,18 +48,23 @@ class GatewayConfigError(ValueError):
     pass
 
 
+# One value, or several for a placeholder alone on its line (that line is repeated per value).
+Value = str | tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Upstreams:
-    """host:port of each service; `auth=None` while no auth service runs."""
+    """host:port of each service, or a tuple of them for several instances (nginx spreads the
+    requests round-robin); `auth=None` while no auth service runs."""
 
-    boards: str
-    projector: str
+    boards: Value
+    projector: Value
     auth: str | None = None
 
 
 def template_values(
     *, listen: str, upstreams: Upstreams, web_root: Path | str, access_log: Path | str
-) -> dict[str, str]:
+) -> dict[str, Value]:
     return {
         "CARDSTREAM_LISTEN": listen,
         "CARDSTREAM_BOARDS": upstreams.boards,
@@ -70,8 +75,10 @@ def template_values(
     }
 
 
-def render_template(values: Mapping[str, str], template: Path = TEMPLATE) -> str:
-    """Fill every ${CARDSTREAM_*} placeholder, as envsubst would; none may be left out."""
+def render_template(values: Mapping[str, Value], template: Path = TEMPLATE) -> str:
+    """Fill every ${CARDSTREAM_*} placeholder, as envsubst would; none may be left out. A tuple
+    of values repeats its placeholder's line once per value (`server a;`, `server b;`), which
+    production gets from one name that resolves to several addresses instead."""
     text = template.read_text()
     wanted = set(_PLACEHOLDER.findall(text))
     if missing := sorted(wanted - values.keys()):
@@ -79,9 +86,20 @@ def render_template(values: Mapping[str, str], template: Path = TEMPLATE) -> str
     if unknown := sorted(values.keys() - wanted):
         raise GatewayConfigError(f"{template} has no placeholder for {', '.join(unknown)}")
     for name, value in values.items():
-        if not value or _UNSAFE.search(value):
+        items = value if isinstance(value, tuple) else (value,)
+        if not items or any(not item or _UNSAFE.search(item) for item in items):
             raise GatewayConfigError(f"{name}={value!r} is empty or not safe in an nginx config")
-    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
+    return "".join(_render_line(line, values) for line in text.splitlines(keepends=True))
+
+
+def _render_line(line: str, values: Mapping[str, Value]) -> str:
+    names = _PLACEHOLDER.findall(line)
+    several = [name for name in names if isinstance(values[name], tuple)]
+    if not several:
+        return _PLACEHOLDER.sub(lambda match: str(values[match.group(1)]), line)
+    if len(names) > 1:
+        raise GatewayConfigError(f"{several[0]} has several values: it must be alone on its line")
+    return "".join(_PLACEHOLDER.sub(item, line) for item in values[several[0]])
 
 
 def render_nginx_conf(

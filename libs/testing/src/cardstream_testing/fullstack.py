@@ -38,6 +38,12 @@ class FullStack:
     processes: list[ServiceProcess]
     # Auth's login states and used ID tokens (AUTH_STATE_REDIS_URL); the event log is apart.
     auth_state_redis_url: str
+    # nginx's access log: each line names the upstream that answered (`upstream=host:port/200`).
+    access_log: Path | None = None
+
+    def of(self, module: str) -> list[ServiceProcess]:
+        """The processes of one service (`boards`, `projector`), in the order they started."""
+        return [process for process in self.processes if process.module == module]
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,7 @@ class _Stores:
 
 
 def _services(
-    tmp: Path, public_url: str, stores: _Stores, env: Mapping[str, str]
+    tmp: Path, public_url: str, stores: _Stores, env: Mapping[str, str], instances: int
 ) -> list[ServiceProcess]:
     redis_url, mongo_url, db = stores.redis_url, stores.mongo_url, stores.db
     idp_port = free_port()
@@ -91,36 +97,46 @@ def _services(
         log_path=tmp / "auth.log",
     )
     jwks = f"{auth.url}/.well-known/jwks.json"
-    boards = ServiceProcess(
-        "boards",
-        {
-            "BOARDS_REDIS_URL": redis_url,
-            "BOARDS_JWKS_URL": jwks,
-            "BOARDS_JWT_ISSUER": public_url,
-            "BOARDS_JWT_AUDIENCE": "cardstream-boards",
-            "BOARDS_LOG_LEVEL": quiet,
-            **env,
-        },
-        port_setting="BOARDS_PORT",
-        log_path=tmp / "boards.log",
-    )
-    projector = ServiceProcess(
-        "projector",
-        {
-            "PROJECTOR_REDIS_URL": redis_url,
-            "PROJECTOR_MONGO_URL": mongo_url,
-            "PROJECTOR_MONGO_DB": db,
-            "PROJECTOR_JWKS_URL": jwks,
-            "PROJECTOR_JWT_ISSUER": public_url,
-            "PROJECTOR_JWT_AUDIENCE": "cardstream-projector",
-            "PROJECTOR_ALLOWED_ORIGINS": json.dumps([public_url]),
-            "PROJECTOR_LOG_LEVEL": quiet,
-            **env,
-        },
-        port_setting="PROJECTOR_PORT",
-        log_path=tmp / "projector.log",
-    )
-    return [idp, auth, boards, projector]
+    boards = [
+        ServiceProcess(
+            "boards",
+            {
+                "BOARDS_REDIS_URL": redis_url,
+                "BOARDS_JWKS_URL": jwks,
+                "BOARDS_JWT_ISSUER": public_url,
+                "BOARDS_JWT_AUDIENCE": "cardstream-boards",
+                "BOARDS_LOG_LEVEL": quiet,
+                **env,
+            },
+            port_setting="BOARDS_PORT",
+            log_path=tmp / _numbered("boards", n, instances),
+        )
+        for n in range(instances)
+    ]
+    projectors = [
+        ServiceProcess(
+            "projector",
+            {
+                "PROJECTOR_REDIS_URL": redis_url,
+                "PROJECTOR_MONGO_URL": mongo_url,
+                "PROJECTOR_MONGO_DB": db,
+                "PROJECTOR_JWKS_URL": jwks,
+                "PROJECTOR_JWT_ISSUER": public_url,
+                "PROJECTOR_JWT_AUDIENCE": "cardstream-projector",
+                "PROJECTOR_ALLOWED_ORIGINS": json.dumps([public_url]),
+                "PROJECTOR_LOG_LEVEL": quiet,
+                **env,
+            },
+            port_setting="PROJECTOR_PORT",
+            log_path=tmp / _numbered("projector", n, instances),
+        )
+        for n in range(instances)
+    ]
+    return [idp, auth, *boards, *projectors]
+
+
+def _numbered(name: str, n: int, instances: int) -> str:
+    return f"{name}.log" if instances == 1 else f"{name}-{n + 1}.log"
 
 
 @contextlib.contextmanager
@@ -133,26 +149,30 @@ def full_stack(
     web_root: Path,
     env: Mapping[str, str] | None = None,
     auth_state_maxmemory: str = AUTH_STATE_MAXMEMORY,
+    instances: int = 1,
 ) -> Iterator[FullStack]:
     """Starts everything in order (auth discovers the provider, services fetch auth's keys).
     `env`: settings added to every service's (each reads its own prefix).
-    `auth_state_maxmemory`: the cap of auth's state Redis, which the stack starts itself."""
+    `auth_state_maxmemory`: the cap of auth's state Redis, which the stack starts itself.
+    `instances`: how many boards and projector processes nginx spreads requests over."""
     public_port = free_port()
     public_url = f"http://127.0.0.1:{public_port}"
     with RedisServer(tmp / "auth-state-redis", maxmemory=auth_state_maxmemory) as state:
         stores = _Stores(redis_url, state.url, mongo_url, mongo_db)
-        processes = _services(tmp, public_url, stores, env or {})
+        processes = _services(tmp, public_url, stores, env or {}, instances)
         try:
             for process in processes:
                 process.start()
-            _, auth, boards, projector = processes
+            stack = FullStack(public_url, processes, state.url)
+            (auth,) = stack.of("auth")
             upstreams = Upstreams(
-                boards=f"127.0.0.1:{boards.port}",
-                projector=f"127.0.0.1:{projector.port}",
+                boards=tuple(f"127.0.0.1:{p.port}" for p in stack.of("boards")),
+                projector=tuple(f"127.0.0.1:{p.port}" for p in stack.of("projector")),
                 auth=f"127.0.0.1:{auth.port}",
             )
-            with Gateway(upstreams, web_root=web_root, port=public_port):
-                yield FullStack(public_url, processes, state.url)
+            with Gateway(upstreams, web_root=web_root, port=public_port) as gateway:
+                stack.access_log = gateway.access_log_path
+                yield stack
         finally:
             for process in reversed(processes):
                 process.stop()

@@ -2,8 +2,9 @@
 
 Key names come from `contracts.streams.StreamKeys`, which the writer shares; `stream_keys` builds
 it once from the settings. The keys only the projector uses (leases, dead letters, the rebuild
-lock, presence) are named here too, each under the hash tag of the partition it belongs to, so
-everything a partition touches stays in one Redis Cluster slot.
+lock, presence, the appliers' membership) are named here too, each of a partition under that
+partition's hash tag, so everything a partition touches stays in one Redis Cluster slot; the few
+global ones are each named alone by every command (tests/contract/test_hash_slots.py).
 
 A board's log has its versions as entry ids (`<version>-0`), so any range of versions is one
 XRANGE; a partition feed has Redis-generated ids and names board and version in its fields.
@@ -72,6 +73,11 @@ def lease_key(keys: StreamKeys, partition: int, group: str) -> str:
 
 def dead_letter_key(keys: StreamKeys, partition: int, group: str = "projector") -> str:
     return f"{keys.tag(partition)}:deadletter:{group}"
+
+
+def members_key(keys: StreamKeys, group: str) -> str:
+    """The processes applying the feeds for `group` (`projector.apply.members`)."""
+    return f"{keys.prefix}cs:projector:members:{group}"
 
 
 def rebuild_lock_key(keys: StreamKeys) -> str:

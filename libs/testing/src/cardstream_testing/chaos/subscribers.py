@@ -11,7 +11,7 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from contracts.envelope import event_adapter
@@ -19,12 +19,20 @@ from contracts.read_models import BoardDetail
 from projector.projection import BoardProjection, ProjectionError, apply_event
 from projector.views import detail_of
 
-from cardstream_testing.chaos.identity import Identity
-
 RESUBSCRIBE_S = 0.5
 RECONNECT_S = 0.5
 # Codes after which the subscription has ended (docs/websocket.md); subscribe again.
 ENDING = {"not_found", "forbidden", "unavailable", "internal"}
+
+
+class Reader(Protocol):
+    """Who a subscriber reads as: a signed-in `chaos.identity.Identity`, or a test's own."""
+
+    email: str
+
+    async def reading_token(self) -> str: ...
+
+    async def renew(self, refused: str) -> None: ...
 
 
 @dataclass
@@ -90,7 +98,7 @@ class View:
 @dataclass
 class Subscriber:
     url: str
-    user: Identity
+    user: Reader
     views: dict[str, View]
     connections: int = 0
     ended: int = 0  # subscriptions ended by the server (`unavailable` and the like)

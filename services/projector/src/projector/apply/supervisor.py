@@ -1,8 +1,12 @@
-"""Which partitions this process applies: those whose lease it holds.
+"""Which partitions this process applies: those whose lease it holds, about an even share.
 
-Every `lease_ms / 3` the supervisor tries to take each partition it does not hold, so partitions
-of a crashed process are picked up once its leases lapse. Several processes share the partitions
-first come, first served; any of them serves any board's readers and subscribers regardless.
+Every `lease_ms / 3` the supervisor beats on the appliers' membership (`projector.apply.members`)
+and works out its share: the partitions over the live appliers, rounded up. It releases what it
+holds beyond its share (each after the batch in flight, least preferred first) and tries to take
+free partitions, most preferred first, while it holds less. So a process that joins gets its share
+as the others let go, and the partitions of one that dies are taken once its leases lapse. Who
+applies a partition is only ever decided by its lease: the share steers, the lease excludes. Any
+process serves any board's readers and subscribers regardless.
 
 On the same beat it reads the generation pointer (docs/operations.md): when a rebuild has switched
 the read models to a new generation, it stops its appliers, moves the readers' store over and
@@ -24,9 +28,10 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from projector.apply.consumer import EventFailedError, LogDivergedError, PartitionApplier
 from projector.apply.leases import Lease, kept
+from projector.apply.members import Members, preference, share, to_release
 from projector.settings import ProjectorSettings
 from projector.store.port import ReadStore
-from projector.streams import lease_key
+from projector.streams import lease_key, members_key
 
 log = logging.getLogger("projector.supervisor")
 
@@ -59,6 +64,16 @@ class Supervisor:
         self.on_written = on_written
         self.on_diverged = on_diverged
         self.held: dict[int, asyncio.Task[None]] = {}
+        # The live appliers as of the last beat (this process among them once it applies).
+        self.members: list[str] = []
+        self._stops: dict[int, asyncio.Event] = {}
+        self._releasing: set[int] = set()
+        self._members = Members(
+            redis,
+            members_key(keys, settings.consumer_group),
+            settings.instance_id,
+            settings.lease_ms,
+        )
         self.diverged: LogDivergedError | None = None
         self._stop = asyncio.Event()
         # Set to stop the appliers of the current generation only (a switch-over).
@@ -75,11 +90,34 @@ class Supervisor:
         while not self._stop.is_set():
             await self._follow_generation()
             if self.settings.applies:
-                for partition in range(self.settings.partitions):
-                    if partition not in self.held:
-                        await self._try_take(partition)
+                await self.beat()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), interval)
+
+    @property
+    def share(self) -> int:
+        """How many partitions this process asks for now."""
+        return share(self.settings.partitions, len(self.members))
+
+    async def beat(self) -> None:
+        """One turn of sharing: renews the membership, lets go of what is beyond this process's
+        share and takes free partitions up to it. The loop calls it every `lease_ms / 3`."""
+        try:
+            self.members = await self._members.beat()
+        except REDIS_ERRORS:
+            # On a cluster the set's node may be down while the partitions' nodes are not: share
+            # by the appliers last seen (all of it before the first beat) and let the leases tell.
+            log.warning("cannot reach Redis to beat as an applier", exc_info=True)
+        me, limit = self.settings.instance_id, self.share
+        for partition in to_release(sorted(set(self.held) - self._releasing), me, limit):
+            log.info("releasing a partition", extra={"fields": {"partition": partition}})
+            self._releasing.add(partition)
+            self._stops[partition].set()
+        for partition in preference(me, range(self.settings.partitions)):
+            if len(self.held) - len(self._releasing) >= limit:
+                return
+            if partition not in self.held:
+                await self._try_take(partition)
 
     async def _follow_generation(self) -> None:
         try:
@@ -126,17 +164,37 @@ class Supervisor:
             on_applied=self.on_applied,
             on_written=self._written,
         )
+        stop = asyncio.Event()
         task = asyncio.create_task(
-            self._apply(applier, lease, self._generation_stop), name=f"partition-{partition}"
+            self._apply(applier, lease, stop, self._generation_stop), name=f"partition-{partition}"
         )
         self.held[partition] = task
-        task.add_done_callback(lambda _: self.held.pop(partition, None))
+        self._stops[partition] = stop
+        task.add_done_callback(lambda _: self._let_go(partition))
         log.info("took a partition", extra={"fields": {"partition": partition}})
 
+    async def released(self) -> None:
+        """Returns once the appliers told to let go have finished their batch and released."""
+        await asyncio.gather(
+            *(self.held[p] for p in self._releasing if p in self.held), return_exceptions=True
+        )
+
+    @property
+    def releasing(self) -> set[int]:
+        return set(self._releasing)
+
+    def _let_go(self, partition: int) -> None:
+        self.held.pop(partition, None)
+        self._stops.pop(partition, None)
+        self._releasing.discard(partition)
+
     async def _apply(
-        self, applier: PartitionApplier, lease: Lease, generation_stop: asyncio.Event
+        self,
+        applier: PartitionApplier,
+        lease: Lease,
+        stop: asyncio.Event,
+        generation_stop: asyncio.Event,
     ) -> None:
-        stop = asyncio.Event()
         watcher = asyncio.create_task(_first_of(stop, self._stop, generation_stop))
         try:
             await self._hold(applier, lease, stop)
@@ -172,6 +230,10 @@ class Supervisor:
         self._generation_stop.set()
         tasks = list(self.held.values())
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.settings.applies:
+            # Its leases are released: the others' shares grow on their next beat, not a lapse.
+            with contextlib.suppress(*REDIS_ERRORS):
+                await self._members.leave()
 
 
 async def hold_and_apply(applier: PartitionApplier, lease: Lease, stop: asyncio.Event) -> None:

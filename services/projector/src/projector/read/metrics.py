@@ -1,5 +1,6 @@
 """The projector's metrics in the Prometheus text format: how far each partition's read models
-are behind its feed, which partitions this process applies, what was parked.
+are behind its feed, which partitions this process applies and which feeds its WebSocket tail
+reads, how many processes apply, what was parked.
 
 Lag is measured against the MongoDB checkpoint, not the consumer group: the checkpoint is what
 the read models reflect (see `projector.apply.consumer`).
@@ -8,7 +9,7 @@ the read models reflect (see `projector.apply.consumer`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,9 +90,22 @@ def _family(name: str, help_text: str, samples: Sequence[tuple[str, float]]) -> 
     return lines
 
 
-def render(lags: Sequence[PartitionLag], *, held: int, websockets: int | None = None) -> str:
+def render(
+    lags: Sequence[PartitionLag],
+    *,
+    applied: Collection[int],
+    appliers: int,
+    tailed: Collection[int] | None = None,
+    websockets: int | None = None,
+) -> str:
+    """`applied`: the partitions whose lease this process holds; `appliers`: the live applying
+    processes it last saw; `tailed` and `websockets` for a serving process only."""
+
     def per_partition(field: str) -> list[tuple[str, float]]:
         return [(f'{{partition="{lag.partition}"}}', getattr(lag, field)) for lag in lags]
+
+    def whether(partitions: Collection[int]) -> list[tuple[str, float]]:
+        return [(f'{{partition="{lag.partition}"}}', lag.partition in partitions) for lag in lags]
 
     lines = [
         *_family(
@@ -113,9 +127,25 @@ def render(lags: Sequence[PartitionLag], *, held: int, websockets: int | None = 
         *_family(
             "cardstream_projector_partitions_held",
             "Partitions this process applies to MongoDB (holds the lease of).",
-            [("", held)],
+            [("", len(applied))],
+        ),
+        *_family(
+            "cardstream_projector_partition_applied",
+            "1 if this process applies the partition (holds its lease), else 0.",
+            whether(applied),
+        ),
+        *_family(
+            "cardstream_projector_appliers",
+            "Processes applying the feeds, as this process last saw them (0 if it does not apply).",
+            [("", appliers)],
         ),
     ]
+    if tailed is not None:
+        lines += _family(
+            "cardstream_projector_partition_tailed",
+            "1 if this process's WebSocket tail reads the partition's feed, else 0.",
+            whether(tailed),
+        )
     if websockets is not None:
         lines += _family(
             "cardstream_projector_websocket_connections",

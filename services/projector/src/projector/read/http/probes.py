@@ -54,10 +54,12 @@ async def metrics(request: web.Request) -> web.Response:
     except (TimeoutError, RedisError, PyMongoError, OSError) as exc:
         log.warning("cannot compute the metrics", exc_info=True)
         raise ApiError(503, "metrics_unavailable", f"{type(exc).__name__}: {exc}") from None
-    text = render(lags, held=len(app[supervisor_key].held), websockets=_websockets(app))
+    supervisor, hub = app[supervisor_key], app.get(hub_key)
+    text = render(
+        lags,
+        applied=set(supervisor.held),
+        appliers=len(supervisor.members),
+        tailed=hub.followed_partitions if hub is not None else None,
+        websockets=len(hub.connections) if hub is not None else None,
+    )
     return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
-
-
-def _websockets(app: web.Application) -> int | None:
-    hub = app.get(hub_key)
-    return len(hub.connections) if hub is not None else None
