@@ -8,6 +8,11 @@ the subscribers (`bench.subscribers`).
 Budgets (issue 11), reported and never asserted: p50 under 5 ms and p99 under 25 ms, nothing
 missing, at 1,000 commands/s with 100 subscribers on one board, and at 1,000 commands/s over 100
 boards with one subscriber on each.
+
+A cluster row (issue 13) runs that last load again with the event log on a Redis Cluster of 3
+primaries and 3 replicas on the same machine, appends acknowledged after a replica has them
+(`BOARDS_REPLICA_ACKS=1`, as production on a cluster must), beside the single-server row of the
+same run: `cluster_vs_single` gives the ratios.
 """
 
 from __future__ import annotations
@@ -26,10 +31,11 @@ from typing import Any
 import aiohttp
 import orjson
 from cardstream_devstack.processes import preexec
+from cardstream_runtime.redis_urls import AnyRedis, redis_from_url
+from cardstream_testing import RedisCluster
 from contracts.streams import StreamKeys
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
-from redis.asyncio import Redis
 
 from bench.append import COLUMNS, Api, BenchError, Card, command
 from bench.budgets import line
@@ -39,6 +45,7 @@ from bench.stack import (
     PARTITIONS,
     Doc,
     Servers,
+    cluster_facts,
     mongo_client,
     mongo_facts,
     redis_facts,
@@ -52,18 +59,21 @@ KEY_PREFIX = "bench-e2e:"
 class Row:
     """Commands/s offered, subscribers spread evenly over the boards (the commands go to the
     boards' cards in turn), and whether a projector applies the feeds to the read store: without
-    one, the row shows what applying costs the live path on the same cores."""
+    one, the row shows what applying costs the live path on the same cores; and whether the event
+    log is a Redis Cluster rather than one server."""
 
     rate: int
     subscribers: int
     boards: int = 1
     applier: bool = True
+    cluster: bool = False
 
     @property
     def name(self) -> str:
         boards = f"_boards_{self.boards}" if self.boards > 1 else ""
         applier = "" if self.applier else "_no_applier"
-        return f"paced_{self.rate}{boards}_subs_{self.subscribers}{applier}"
+        cluster = "_cluster" if self.cluster else ""
+        return f"paced_{self.rate}{boards}_subs_{self.subscribers}{applier}{cluster}"
 
 
 # In the order they run.
@@ -74,9 +84,12 @@ ROWS = (
     Row(1000, 100),
     Row(1000, 100, boards=100),
     Row(1000, 100, boards=100, applier=False),
+    Row(1000, 100, boards=100, cluster=True),
 )
 BUDGET_ROWS = ("paced_1000_subs_100", "paced_1000_boards_100_subs_100")
 BASELINE_ROW = "paced_1000_boards_100_subs_100_no_applier"
+# The same load on one server and on the cluster, in the same run.
+CLUSTER_ROWS = ("paced_1000_boards_100_subs_100", "paced_1000_boards_100_subs_100_cluster")
 BUDGET = {"p50_ms_under": 5, "p99_ms_under": 25, "missing": 0}
 # A card is moved by one request at a time, so the cards bound the requests in flight.
 CARDS = 64
@@ -225,7 +238,7 @@ class Running:
 
     settings: BenchSettings
     token: str
-    redis: Redis
+    redis: AnyRedis
     mongo: AsyncMongoClient[Doc]
     keys: StreamKeys
     boards: ServiceProcess
@@ -334,11 +347,24 @@ def _per(part: int, whole: int) -> float | None:
     return round(part / whole, 2) if whole else None
 
 
+async def _redis_facts(rig: Servers, redis: AnyRedis) -> tuple[dict[str, Any], dict[str, int]]:
+    """The event log's facts, and the pid of each of its processes by name."""
+    if isinstance(rig.redis, RedisCluster):
+        facts = await cluster_facts(rig.redis)
+        pids = {f"redis {address}": pid for address, pid in facts.pop("pids").items()}
+        return facts, pids
+    facts = await redis_facts(redis)  # type: ignore[arg-type]
+    return {k: v for k, v in facts.items() if k != "pid"}, {"redis": facts["pid"]}
+
+
 async def _measure(settings: BenchSettings, rig: Servers, spec: Row) -> dict[str, Any]:
-    redis = Redis.from_url(rig.redis.url, decode_responses=False)
+    redis = redis_from_url(rig.redis.url, decode_responses=False)
     mongo = mongo_client(rig.mongo.url)
     try:
-        facts, mongo_pid = await redis_facts(redis), (await mongo_facts(mongo))["pid"]
+        (_, redis_pids), mongo_pid = (
+            await _redis_facts(rig, redis),
+            (await mongo_facts(mongo))["pid"],
+        )
         boards_env = rig.env("BOARDS", KEY_PREFIX)
         projector_env = rig.env("PROJECTOR", KEY_PREFIX, mongo_url=rig.mongo.url)
         projector_env.update({"PROJECTOR_MONGO_DB": "e2e", "PROJECTOR_INSTANCE_ID": "bench"})
@@ -358,7 +384,7 @@ async def _measure(settings: BenchSettings, rig: Servers, spec: Row) -> dict[str
                 "subscribers": subscribers.pid,
                 "boards": boards.pid,
                 "projector": projector.pid,
-                "redis": facts["pid"],
+                **redis_pids,
                 "ferretdb": mongo_pid,
             }
             if spec.applier:
@@ -383,7 +409,7 @@ async def _measure(settings: BenchSettings, rig: Servers, spec: Row) -> dict[str
             )
             row = await measure_row(run, spec.rate, spec.subscribers, spec.boards)
         row["applier"] = spec.applier
-        row["redis"] = {k: v for k, v in (await redis_facts(redis)).items() if k != "pid"}
+        row["redis"] = {"cluster": spec.cluster, **(await _redis_facts(rig, redis))[0]}
     finally:
         await redis.aclose()
         await mongo.close()
@@ -407,7 +433,23 @@ def _report(settings: BenchSettings, rows: dict[str, Any]) -> dict[str, Any]:
             _budget_line(name, rows.get(name, {}), rows.get(BASELINE_ROW, {}))
             for name in BUDGET_ROWS
         ],
+        "cluster_vs_single": _cluster_vs_single(rows),
         "rows": rows,
+    }
+
+
+def _cluster_vs_single(rows: dict[str, Any]) -> dict[str, Any]:
+    """The cluster row's figures over the single server's, from the same run."""
+    single, cluster = (rows.get(name, {}) for name in CLUSTER_ROWS)
+    figures = ("p50_ms", "p99_ms", "commands_per_s")
+    return {
+        "rows": list(CLUSTER_ROWS),
+        **{
+            f"{figure}_ratio": round(cluster[figure] / single[figure], 2)
+            if isinstance(cluster.get(figure), int | float) and single.get(figure)
+            else None
+            for figure in figures
+        },
     }
 
 
@@ -437,7 +479,7 @@ def run(settings: BenchSettings) -> dict[str, Any]:
         name = spec.name
         log.info("e2e: %s, %.1fs", name, settings.seconds)
         try:
-            with servers("e2e") as rig:
+            with servers("e2e", cluster=spec.cluster) as rig:
                 rows[name] = run_async(_measure(settings, rig, spec))
         except Exception as exc:
             log.exception("e2e: %s failed", name)

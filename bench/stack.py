@@ -1,9 +1,11 @@
 """Private servers for the benchmarks that need the whole backend: Redis (AOF, fsync always, as
-production runs it) and FerretDB, in one temporary directory that goes when the benchmark ends,
-however it ends."""
+production runs it; one server, or a cluster of 3 primaries with a replica each) and FerretDB, in
+one temporary directory that goes when the benchmark ends, however it ends."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from cardstream_runtime.devtoken import DevSigner
-from cardstream_testing import FerretDBServer, RedisServer, log_tail
+from cardstream_testing import FerretDBServer, RedisCluster, RedisServer, log_tail
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
@@ -29,13 +31,17 @@ UNLIMITED_COMMANDS = {
 }
 UNLIMITED = {"BOARDS": UNLIMITED_COMMANDS, "PROJECTOR": {"PROJECTOR_WS_PER_USER": "10000"}}
 
+# On a cluster production refuses to acknowledge an append before a replica has it
+# (docs/adr/011-replica-acks.md): the cluster rows pay that wait, as production would.
+CLUSTER = {"BOARDS": {"BOARDS_REPLICA_ACKS": "1"}}
+
 Doc = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
 class Servers:
     root: Path
-    redis: RedisServer
+    redis: RedisServer | RedisCluster
     mongo: FerretDBServer
     signer: DevSigner
     key_file: Path
@@ -59,12 +65,17 @@ class Servers:
             f"{prefix}_MODE": "production",
             f"{prefix}_LOG_LEVEL": "WARNING",
             **UNLIMITED.get(prefix, {}),
+            **(CLUSTER.get(prefix, {}) if self.on_cluster else {}),
             **{f"{prefix}_{name.upper()}": value for name, value in settings.items()},
         }
 
+    @property
+    def on_cluster(self) -> bool:
+        return isinstance(self.redis, RedisCluster)
+
 
 @contextmanager
-def servers(name: str) -> Iterator[Servers]:
+def servers(name: str, *, cluster: bool = False) -> Iterator[Servers]:
     with tempfile.TemporaryDirectory(prefix=f"cardstream-bench-{name}-") as tmp:
         root = Path(tmp)
         signer = DevSigner.generate(issuer=ISSUER, audience=AUDIENCE)
@@ -72,7 +83,9 @@ def servers(name: str) -> Iterator[Servers]:
         key_file.write_bytes(signer.public_pem())
         log_path = root / "services.log"
         with (
-            RedisServer(root / "redis") as redis,
+            RedisCluster(root / "redis-cluster")
+            if cluster
+            else RedisServer(root / "redis") as redis,
             # As `make run` runs it: on idle CPU time, behind the live path.
             FerretDBServer(root / "ferretdb", background=True) as mongo,
             log_path.open("ab") as log,
@@ -101,6 +114,30 @@ async def redis_facts(redis: Redis) -> dict[str, Any]:
         "appendonly": settings.get("appendonly"),
         "appendfsync": settings.get("appendfsync"),
         "aof_rewrites": persistence.get("aof_rewrites"),
+    }
+
+
+async def cluster_facts(cluster: RedisCluster) -> dict[str, Any]:
+    """`redis_facts` of every node (pids by node), and how many are primaries."""
+    nodes: dict[str, Any] = {}
+    for node in cluster.nodes:
+        client = Redis(host="127.0.0.1", port=node.port)
+        try:
+            facts, replication = await asyncio.gather(
+                redis_facts(client), client.info("replication")
+            )
+        finally:
+            with contextlib.suppress(OSError):
+                await client.aclose()
+        nodes[node.address] = {**facts, "role": _text(replication["role"])}
+    first = next(iter(nodes.values()))
+    return {
+        "version": first["version"],
+        "pids": {address: facts["pid"] for address, facts in nodes.items()},
+        "primaries": sum(facts["role"] == "master" for facts in nodes.values()),
+        "nodes": len(nodes),
+        "appendonly": sorted({facts["appendonly"] for facts in nodes.values()}),
+        "appendfsync": sorted({facts["appendfsync"] for facts in nodes.values()}),
     }
 
 
