@@ -128,7 +128,7 @@ def scale_table(run: Mapping[str, Any]) -> str:
 
     def partitions_for(load: float) -> int:
         wanted = primaries(load) * PARTITIONS_PER_PRIMARY
-        return max(partitions, 2 ** math.ceil(math.log2(wanted)))
+        return max(int(partitions), 1 << math.ceil(math.log2(wanted)))
 
     head = "| | today (one machine) | " + " | ".join(f"{k:,}x" for k in SCALES) + " |"
     rows = [head, "| --- " * (2 + len(SCALES)) + "|"]
