@@ -2,6 +2,10 @@
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist), one per core here; each starts its own servers, and a test file
+# stays in one process so its module fixtures (a whole stack, a cluster) start once. 0: no xdist.
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: install lock run test test-unit test-integration test-e2e test-browser chaos lint typecheck bench schemas
 
@@ -17,20 +21,20 @@ run: install
 	$(PYTHON) scripts/devstack.py
 
 test: install
-	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q $(XDIST) $(PYTEST_ARGS)
 
 # One level of the pyramid each; the root conftest.py marks every test by its directory.
 test-unit: install
-	$(VENV)/bin/pytest -q -m unit $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -m unit $(XDIST) $(PYTEST_ARGS)
 
 test-integration: install
-	$(VENV)/bin/pytest -q -m integration $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -m integration $(XDIST) $(PYTEST_ARGS)
 
 test-e2e: install
-	$(VENV)/bin/pytest -q -m e2e $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -m e2e $(XDIST) $(PYTEST_ARGS)
 
 test-browser: install
-	$(VENV)/bin/pytest -q -m browser $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -m browser $(XDIST) $(PYTEST_ARGS)
 
 # Kills boards, projector, auth, FerretDB and Redis at random under load for CHAOS_SECONDS,
 # then checks the invariants (docs/chaos.md); the JSON report on stdout, exit 1 if one failed.

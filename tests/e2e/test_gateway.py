@@ -193,12 +193,13 @@ class TestCommandsReachTheBoardsService:
 
 
 class TestReadsReachTheProjector:
+    # Fixed ids: parameters must be the same in every collection (pytest-xdist's workers).
     @pytest.mark.parametrize(
         "path",
         [
             "/api/boards",
-            f"/api/boards/{uuid.uuid4()}",
-            f"/api/boards/{uuid.uuid4()}/cards/{uuid.uuid4()}?min_version=3&archived=true",
+            f"/api/boards/{uuid.UUID(int=1)}",
+            f"/api/boards/{uuid.UUID(int=2)}/cards/{uuid.UUID(int=3)}?min_version=3&archived=true",
         ],
     )
     async def test_gets_on_the_api_reach_the_read_side_unchanged(

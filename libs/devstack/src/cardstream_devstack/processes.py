@@ -50,7 +50,24 @@ def _below_ephemeral() -> tuple[int, int] | None:
     except (OSError, ValueError, IndexError):
         return None
     first, last = _LISTEN_PORTS
-    return (first, min(last, low - 1)) if low - 1 > first else None
+    if low - 1 <= first:
+        return None
+    return worker_slice(first, min(last, low - 1))
+
+
+def worker_slice(first: int, last: int) -> tuple[int, int]:
+    """This test worker's own slice of [first, last]: pytest-xdist runs the suite in several
+    processes at once, and each remembers only the ports it handed out itself, so two of them
+    choosing from one span could both choose a port before either binds it."""
+    try:
+        worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    except ValueError:
+        return first, last
+    if workers <= 1 or not 0 <= worker < workers:
+        return first, last
+    size = (last - first + 1) // workers
+    return first + worker * size, first + (worker + 1) * size - 1
 
 
 # Ports this process handed out lately: a caller often chooses several before binding any (a

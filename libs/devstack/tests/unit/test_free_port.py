@@ -39,3 +39,25 @@ def test_a_port_handed_out_is_not_handed_out_again_while_unbound() -> None:
     ports = [free_port() for _ in range(2000)]
 
     assert len(set(ports)) == len(ports)
+
+
+@pytest.mark.parametrize("workers", [2, 3, 7])
+def test_test_workers_choose_from_slices_that_do_not_overlap(
+    monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", str(workers))
+    slices = []
+    for worker in range(workers):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", f"gw{worker}")
+        slices.append(processes.worker_slice(20000, 32767))
+
+    ports = [set(range(first, last + 1)) for first, last in slices]
+    assert all(len(own) >= (32767 - 20000 + 1) // workers for own in ports)
+    assert sum(len(own) for own in ports) == len(set().union(*ports))
+
+
+def test_one_process_chooses_from_the_whole_span(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
+
+    assert processes.worker_slice(20000, 32767) == (20000, 32767)

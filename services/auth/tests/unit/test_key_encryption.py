@@ -9,6 +9,11 @@ from auth.adapters.aesgcm_key_encryption import AesGcmKeyEncryption
 from auth.domain.kek import DEVELOPMENT_KEY_ID, DEVELOPMENT_KEYS, new_key, parse_keys
 from auth.ports import KeyDecryptionError, Sealed
 
+# Fixed keys where a test's parameters name them: parameters (and so test ids) must be the same
+# in every collection, or pytest-xdist's workers disagree on which tests there are.
+KEY_A = base64.urlsafe_b64encode(bytes(range(32))).decode()
+KEY_B = base64.urlsafe_b64encode(bytes(range(32, 64))).decode()
+
 
 class TestParseKeys:
     def test_the_first_entry_is_current_and_order_is_kept(self):
@@ -27,11 +32,11 @@ class TestParseKeys:
             ("", "no key-encryption key"),
             ("# only a comment", "no key-encryption key"),
             ("no-colon", "id:key"),
-            (f"bad id:{new_key()}", "id:key"),
-            (f"{'x' * 65}:{new_key()}", "id:key"),
+            (f"bad id:{KEY_A}", "id:key"),
+            (f"{'x' * 65}:{KEY_A}", "id:key"),
             ("k:not base64!", "not base64"),
             ("k:c2hvcnQ=", "32 bytes"),
-            (f"k:{new_key()},k:{new_key()}", "given twice"),
+            (f"k:{KEY_A},k:{KEY_B}", "given twice"),
         ],
     )
     def test_malformed_entries_are_refused(self, text, says):
