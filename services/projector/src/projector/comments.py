@@ -71,6 +71,8 @@ def comment_writes(board_id: str, applied: Iterable[AnyEvent]) -> list[CommentWr
                 "created_at": event.occurred_at,
                 "edited_at": None,
                 "deleted": False,
+                # The cursor of a card's comments: the order they were made in.
+                "created_version": event.version,
                 "version": event.version,
             }
         elif isinstance(e, ev.CommentEdited):
