@@ -421,5 +421,5 @@ export class BoardPage {
 
 function commentCount(card) {
   if (!card.comments) return null;
-  return el("span", { class: "comment-count", title: `${card.comments} comment${card.comments === 1 ? "" : "s"}` }, `💬 ${card.comments}`);
+  return el("span", { class: "comment-count" }, `${card.comments} comment${card.comments === 1 ? "" : "s"}`);
 }

@@ -8,6 +8,12 @@ import { el } from "./ui.js";
 
 const KIND = { mention: "mentioned you", assignment: "assigned you" };
 
+// The excerpt is the comment's Markdown source: its mention tokens read as who they name.
+function readable(excerpt) {
+  const me = document.body.dataset.userId;
+  return excerpt.replace(/<@([^<>\s]{1,128})>/g, (token, userId) => (userId === me ? "@you" : "@…"));
+}
+
 export class NotificationsBell {
   constructor({ live, navigate }) {
     this.live = live;
@@ -95,8 +101,8 @@ export class NotificationsBell {
               el(
                 "button",
                 { type: "button", class: "quiet notification-open", onclick: () => this.openOne(n) },
-                el("strong", {}, n.actor_id), ` ${KIND[n.kind] ?? n.kind} on `, el("em", {}, n.card_title ?? "a card"),
-                n.excerpt ? el("span", { class: "excerpt" }, n.excerpt) : null,
+                el("strong", {}, n.actor_name || n.actor_id), ` ${KIND[n.kind] ?? n.kind} on `, el("em", {}, n.card_title ?? "a card"),
+                n.excerpt ? el("span", { class: "excerpt" }, readable(n.excerpt)) : null,
                 n.read ? null : el("span", { class: "visually-hidden" }, " (unread)"),
               ),
             ),

@@ -58,6 +58,8 @@ class NotificationView(Contract):
     # The start of the comment that mentions, for a mention.
     excerpt: str | None = None
     actor_id: UserId
+    # How the board knew the actor then (name, else email), when it did.
+    actor_name: str | None = None
     occurred_at: AwareDatetime
     version: EventVersion
     read: bool = False

@@ -16,6 +16,7 @@ from typing import Any
 from contracts.envelope import AnyEvent
 
 from contracts import events as ev
+from projector.projection import BoardProjection
 
 Doc = dict[str, Any]
 
@@ -53,9 +54,13 @@ def _assigned(e: ev.Event) -> list[str]:
 
 
 def notifications_of(
-    board_id: str, applied: Iterable[AnyEvent], card_title: Callable[[str], str | None]
+    board_id: str,
+    applied: Iterable[AnyEvent],
+    card_title: Callable[[str], str | None],
+    person: Callable[[str], str | None] = lambda _: None,
 ) -> list[Doc]:
-    """The notification documents the events make, read False."""
+    """The notification documents the events make, read False. `card_title` and `person` name
+    the card and the actor as the board knows them now (None: unknown)."""
     docs = []
     for event in applied:
         e = event.payload
@@ -88,12 +93,28 @@ def notifications_of(
                     "excerpt": None,
                     **extra,
                     "actor_id": event.actor,
+                    "actor_name": person(event.actor),
                     "occurred_at": event.occurred_at,
                     "version": event.version,
                     "read": False,
                 }
             )
     return docs
+
+
+def names(p: BoardProjection) -> tuple[Callable[[str], str | None], Callable[[str], str | None]]:
+    """How a projection names cards (title) and people (name, else email)."""
+
+    def card_title(card: str) -> str | None:
+        doc = p.cards.get(card)
+        return str(doc["title"]) if doc else None
+
+    def person(user: str) -> str | None:
+        members = p.board["members"] if p.board else []
+        member = next((m for m in members if m["user_id"] == user), None)
+        return (member.get("name") or member.get("email")) if member else None
+
+    return card_title, person
 
 
 def newest_first(docs: Iterable[Doc]) -> list[Doc]:

@@ -141,12 +141,7 @@ class InMemoryReadStore:
             held = comments.get(write.key)
             if held is not None and held["version"] < write.latest["version"]:
                 comments[write.key] = as_stored({**held, **write.latest})
-
-        def title(card: str) -> str | None:
-            doc = p.cards.get(card)
-            return str(doc["title"]) if doc else None
-
-        for doc in notes.notifications_of(p.board_id, p.applied, title):
+        for doc in notes.notifications_of(p.board_id, p.applied, *notes.names(p)):
             self._data.notifications.setdefault(doc["_id"], as_stored(doc))
 
     def _write_board(self, p: BoardProjection) -> bool:

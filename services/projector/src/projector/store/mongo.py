@@ -9,7 +9,7 @@ value, or `$in`), which MongoDB and the patched FerretDB answer from the `_id` i
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -147,7 +147,9 @@ class MongoReadStore:
         writes = [w for p in dirty for w in comment_writes(p.board_id, p.applied)]
         await self._bulk(self.comments, [InsertOne(w.insert) for w in writes if w.insert])
         await self._bulk(self.comments, [_comment_write(w) for w in writes if w.latest])
-        made = [d for p in dirty for d in notes.notifications_of(p.board_id, p.applied, _title(p))]
+        made = [
+            d for p in dirty for d in notes.notifications_of(p.board_id, p.applied, *notes.names(p))
+        ]
         await self._bulk(self.notices, [InsertOne(d) for d in made])
 
     async def _bulk(self, collection: AsyncCollection[Doc], requests: Iterable[Any]) -> None:
@@ -406,14 +408,6 @@ def _comment_write(write: CommentWrite) -> UpdateOne:
     return UpdateOne(
         {"_id": write.key, "version": {"$lt": write.latest["version"]}}, {"$set": write.latest}
     )
-
-
-def _title(p: BoardProjection) -> Callable[[str], str | None]:
-    def title(card: str) -> str | None:
-        doc = p.cards.get(card)
-        return str(doc["title"]) if doc else None
-
-    return title
 
 
 def _membership_write(board_id: str, user_id: str, entry: Doc) -> UpdateOne:
