@@ -143,6 +143,9 @@ _BOARDS: list[Endpoint] = [
                 "member_not_found",
                 "last_owner",
                 "limit_exceeded",
+                "comment_not_found",
+                "comment_exists",
+                "not_comment_author",
             ),
             429: error("rate_limited"),
             503: error(
