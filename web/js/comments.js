@@ -68,6 +68,7 @@ export class CommentsSection {
       } else if (type === "CommentDeleted") {
         this.gone.add(p.comment_id);
         this.comments.delete(p.comment_id);
+        if (this.editing === p.comment_id) this.editing = null;
       } else continue;
       changed = true;
     }
@@ -96,15 +97,17 @@ export class CommentsSection {
         "li",
         { class: "comment", "data-id": c.comment_id, "data-author": c.author_id },
         el("div", { class: "comment-head" }, avatar(c.author_id, this.name(c.author_id), "small"), el("strong", {}, this.name(c.author_id)), c.edited_at ? el("span", { class: "hint" }, " (edited)") : null, actions),
-        this.editing === c.comment_id ? this.buildForm(c) : body,
+        this.editing === c.comment_id ? this.editForm : body,
       );
     });
     this.list.replaceChildren(...(items.length ? items : [el("li", { class: "hint" }, "No comments yet.")]));
     this.form.hidden = !this.board.canEdit;
   }
 
+  // The edit form is built once per edit, so live changes re-rendering the list keep what is typed.
   startEdit(commentId) {
     this.editing = commentId;
+    this.editForm = this.buildForm(this.comments.get(commentId));
     this.render();
     this.list.querySelector(`li[data-id="${commentId}"] textarea`)?.focus();
   }
