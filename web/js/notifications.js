@@ -42,8 +42,10 @@ export class NotificationsBell {
     });
     this.live.addEventListener("open", this.onOpen);
     this.live.addEventListener("message", this.onMessage);
+    // A board page opens the socket itself once its board is read (until then "Live" would claim
+    // a board not yet followed); any other page opens it here.
     if (this.live.authed) this.onOpen();
-    else this.live.connect();
+    else if (!location.pathname.startsWith("/boards/")) this.live.connect();
   }
 
   async load() {
