@@ -170,9 +170,30 @@ EXPECTED_API = {
     "EVENT_FIELD",
     "BOARD_FIELD",
     "VERSION_FIELD",
+    # comments
+    "AddComment",
+    "EditComment",
+    "DeleteComment",
+    "CommentAdded",
+    "CommentEdited",
+    "CommentDeleted",
+    "CommentBody",
+    "CommentId",
+    "MAX_COMMENT",
 }
 
-VERBS = {"Create", "Rename", "Archive", "Restore", "Add", "Move", "Edit", "Change", "Remove"}
+VERBS = {
+    "Create",
+    "Rename",
+    "Archive",
+    "Restore",
+    "Add",
+    "Move",
+    "Edit",
+    "Change",
+    "Remove",
+    "Delete",
+}
 
 # Events no command asks for by name: the server emits them to keep order keys short.
 MAINTENANCE_EVENTS = (contracts.CardsRebalanced, contracts.ColumnsRebalanced)
@@ -195,6 +216,9 @@ EVENT_OF: dict[type[Contract], type[Contract]] = {
     AddMember: MemberAdded,
     ChangeMemberRole: MemberRoleChanged,
     RemoveMember: MemberRemoved,
+    contracts.AddComment: contracts.CommentAdded,
+    contracts.EditComment: contracts.CommentEdited,
+    contracts.DeleteComment: contracts.CommentDeleted,
 }
 
 _WORDS = re.compile(r"[A-Z][a-z]*")

@@ -59,6 +59,7 @@ GLOBAL = {
     "cs:sessions:ended": "a pub/sub channel, not a key: PUBLISH reaches every node of a cluster",
     "cs:presence": "a pub/sub channel, not a key",
     "cs:applied": "a pub/sub channel, not a key",
+    "cs:notifications": "a pub/sub channel, not a key",
     "auth:login:<state>": "in auth's own Redis (AUTH_STATE_REDIS_URL), one key per login, each "
     "command naming one",
     "auth:seen-id-token:<hash>": "in auth's own Redis, one key per ID token, SET NX alone",
@@ -142,6 +143,7 @@ class TestEveryKeyBuilderIsPlaced:
             "members_key",
             "presence_channel",
             "applied_channel",
+            "notifications_channel",
         }
         assert builders == PROJECTOR_PARTITION_KEYS | PROJECTOR_BOARD_KEYS | global_builders
 
@@ -163,6 +165,7 @@ class TestEveryKeyBuilderIsPlaced:
             projector_streams.members_key(keys, "projector"),
             projector_streams.presence_channel(keys),
             projector_streams.applied_channel(keys),
+            projector_streams.notifications_channel(keys),
             RedisLoginStates(None, key_prefix="")._key("<state>"),  # type: ignore[arg-type]
             RedisSeenTokens(None, key_prefix="")._prefix + "<hash>",  # type: ignore[arg-type]
         }

@@ -77,7 +77,9 @@ export async function token() {
 async function tokenFor(method, path) {
   const current = tokens ?? (await refresh());
   if (!current) return null;
-  return path.startsWith("/api/") && method !== "POST" ? current.read : current.access;
+  // The projector's own POST (notifications read) takes the read token, as its reads do.
+  const reads = path.startsWith("/api/") && (method !== "POST" || path.startsWith("/api/notifications"));
+  return reads ? current.read : current.access;
 }
 
 async function send(method, path, body, retried = false) {
@@ -127,6 +129,10 @@ export const api = {
     const suffix = query.size ? `?${query}` : "";
     return send("GET", `/api/boards/${encodeURIComponent(boardId)}${suffix}`);
   },
+  comments: (boardId, cardId, after = 0) =>
+    send("GET", `/api/boards/${encodeURIComponent(boardId)}/cards/${encodeURIComponent(cardId)}/comments?limit=200${after ? `&after_version=${after}` : ""}`),
+  notifications: () => send("GET", "/api/notifications"),
+  markRead: (body) => send("POST", "/api/notifications/read", body),
   createBoard: (command) => send("POST", "/api/boards", command),
   command: (boardId, command) => send("POST", `/api/boards/${encodeURIComponent(boardId)}/commands`, command),
   async logout() {

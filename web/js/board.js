@@ -52,6 +52,7 @@ export class BoardPage {
       this.page.classList.remove("loading");
       this.render("remote");
       this.pump();
+      this.openAskedCard();
     }
     this.live.watch(this.boardId, () => (this.needSnapshot ? null : this.model.version));
   }
@@ -123,6 +124,7 @@ export class BoardPage {
         this.live.resubscribe();
         return;
       }
+      this.editor.comments.receive(message.events);
       this.render("remote");
     } else if (message.type === "presence" && message.board_id === this.boardId) {
       document.getElementById("presence").replaceChildren(...message.viewers.map((v) => avatar(v.user_id, v.name, "presence-avatar")));
@@ -341,7 +343,7 @@ export class BoardPage {
       this.canEdit ? el("span", { class: "drag-handle", "aria-hidden": "true" }, "⠿") : "",
       el("span", { class: "card-title" }, card.title),
       this.canEdit ? el("button", { type: "button", class: "quiet card-edit", "aria-label": `Edit ${card.title}`, onclick: () => this.openEditor(card.id) }, "✎") : "",
-      labels || due || people ? el("span", { class: "card-meta" }, labels, due, people) : "",
+      labels || due || people || card.comments ? el("span", { class: "card-meta" }, labels, due, people, commentCount(card)) : "",
     );
   }
 
@@ -401,10 +403,23 @@ export class BoardPage {
     this.editor.open(cardId);
   }
 
+  // `?card=<id>` (a notification's link) opens that card once the board is shown.
+  openAskedCard() {
+    const cardId = new URLSearchParams(location.search).get("card");
+    if (!cardId) return;
+    history.replaceState(null, "", location.pathname);
+    this.openEditor(cardId);
+  }
+
   // -- panels ----------------------------------------------------------------------------------
 
   togglePanel(panel) {
     panel.root.hidden = !panel.root.hidden;
     if (!panel.root.hidden) panel.show();
   }
+}
+
+function commentCount(card) {
+  if (!card.comments) return null;
+  return el("span", { class: "comment-count" }, `${card.comments} comment${card.comments === 1 ? "" : "s"}`);
 }

@@ -2,11 +2,13 @@
 // Saving sends one EditCard with only the fields that changed; "Archive card" sends ArchiveCard.
 //
 // `board` is the BoardPage; this uses its `view` and `send`.
+import { CommentsSection } from "./comments.js";
 import { el } from "./ui.js";
 
 export class CardEditor {
   constructor(board) {
     this.board = board;
+    this.comments = new CommentsSection(board);
   }
 
   open(cardId) {
@@ -27,7 +29,11 @@ export class CardEditor {
     );
     dialog.returnValue = "";
     dialog.showModal();
-    dialog.addEventListener("close", () => this.close(dialog.returnValue, form, card), { once: true });
+    this.comments.open(cardId);
+    dialog.addEventListener("close", () => {
+      this.comments.close();
+      this.close(dialog.returnValue, form, card);
+    }, { once: true });
   }
 
   close(action, form, card) {

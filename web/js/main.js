@@ -3,6 +3,7 @@ import { api, refresh, uuid } from "./api.js";
 import { BoardPage } from "./board.js";
 import { BoardsPage } from "./boards.js";
 import { Live } from "./live.js";
+import { NotificationsBell } from "./notifications.js";
 import { el, paintAvatar, toast } from "./ui.js";
 
 const app = document.getElementById("app");
@@ -106,6 +107,7 @@ async function boot() {
   document.getElementById("me-name").textContent = me.name || me.email;
   paintAvatar(document.getElementById("me-avatar"), me.id, me.name || me.email, me.picture);
   route();
+  new NotificationsBell({ live, navigate }).start();
 }
 
 boot();

@@ -82,6 +82,8 @@ export class BoardModel {
       case "MemberAdded": this.board.members = [...this.board.members.filter((m) => m.user_id !== p.user_id), { user_id: p.user_id, role: p.role, email: p.profile?.email ?? null, name: p.profile?.name ?? null }]; break;
       case "MemberRoleChanged": this.board.members = this.board.members.map((m) => (m.user_id === p.user_id ? { ...m, role: p.role } : m)); break;
       case "MemberRemoved": this.board.members = this.board.members.filter((m) => m.user_id !== p.user_id); break;
+      case "CommentAdded": if (card) card.comments = (card.comments ?? 0) + 1; break;
+      case "CommentDeleted": if (card) card.comments = Math.max((card.comments ?? 0) - 1, 0); break;
       default: break;
     }
   }

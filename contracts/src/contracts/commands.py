@@ -22,6 +22,8 @@ from contracts.fields import (
     BoardId,
     CardId,
     ColumnId,
+    CommentBody,
+    CommentId,
     Description,
     Email,
     Labels,
@@ -188,6 +190,25 @@ class RemoveMember(Contract):
     user_id: UserId
 
 
+class AddComment(Contract):
+    """`body` is Markdown; `<@USER_ID>` in it mentions a board member."""
+
+    card_id: CardId
+    body: CommentBody
+    comment_id: CommentId | None = None
+
+
+class EditComment(Contract):
+    card_id: CardId
+    comment_id: CommentId
+    body: CommentBody
+
+
+class DeleteComment(Contract):
+    card_id: CardId
+    comment_id: CommentId
+
+
 Command = (
     CreateBoard
     | RenameBoard
@@ -206,6 +227,9 @@ Command = (
     | AddMember
     | ChangeMemberRole
     | RemoveMember
+    | AddComment
+    | EditComment
+    | DeleteComment
 )
 
 COMMAND_TYPES: tuple[type[Contract], ...] = (
@@ -226,6 +250,9 @@ COMMAND_TYPES: tuple[type[Contract], ...] = (
     AddMember,
     ChangeMemberRole,
     RemoveMember,
+    AddComment,
+    EditComment,
+    DeleteComment,
 )
 
 __all__ = [
@@ -233,6 +260,7 @@ __all__ = [
     "EDITABLE_CARD_FIELDS",
     "AddCard",
     "AddColumn",
+    "AddComment",
     "AddMember",
     "ArchiveBoard",
     "ArchiveCard",
@@ -240,7 +268,9 @@ __all__ = [
     "ChangeMemberRole",
     "Command",
     "CreateBoard",
+    "DeleteComment",
     "EditCard",
+    "EditComment",
     "MoveCard",
     "MoveColumn",
     "RemoveMember",

@@ -6,13 +6,16 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, JsonValue, StringConstraints
+from pydantic import AwareDatetime, Field, JsonValue, StringConstraints
 
 from contracts.base import Contract
 from contracts.fields import (
+    MAX_ASSIGNEES,
     Assignees,
     CardId,
     ColumnId,
+    CommentBody,
+    CommentId,
     Description,
     Email,
     Labels,
@@ -196,6 +199,33 @@ class MemberRemoved(Contract):
     previous_role: Role
 
 
+# The board members the body mentions, decided when the comment was written (so a reader needs
+# no membership list of that moment to know whom it notified).
+Mentions = Annotated[list[UserId], Field(max_length=MAX_ASSIGNEES)]
+
+
+class CommentAdded(Contract):
+    """`author_id` is the actor; it is in the payload so the fold keeps it without the envelope."""
+
+    card_id: CardId
+    comment_id: CommentId
+    author_id: UserId
+    body: CommentBody
+    mentions: Mentions = []
+
+
+class CommentEdited(Contract):
+    card_id: CardId
+    comment_id: CommentId
+    body: CommentBody
+    mentions: Mentions = []
+
+
+class CommentDeleted(Contract):
+    card_id: CardId
+    comment_id: CommentId
+
+
 Event = (
     BoardCreated
     | BoardRenamed
@@ -216,6 +246,9 @@ Event = (
     | MemberAdded
     | MemberRoleChanged
     | MemberRemoved
+    | CommentAdded
+    | CommentEdited
+    | CommentDeleted
 )
 
 
@@ -245,4 +278,7 @@ EVENT_TYPES: tuple[type[Contract], ...] = (
     MemberAdded,
     MemberRoleChanged,
     MemberRemoved,
+    CommentAdded,
+    CommentEdited,
+    CommentDeleted,
 )

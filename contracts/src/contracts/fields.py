@@ -16,6 +16,8 @@ MAX_ASSIGNEES = 20
 MAX_COLUMNS = 50
 MAX_OPEN_CARDS = 5_000
 MAX_USER_ID = 128
+# A comment is Markdown a person types, not a document: long enough for a careful note.
+MAX_COMMENT = 5_000
 # The largest integer that Redis (integers, stream entry ids), BSON (int64) and orjson all hold.
 # Every integer a contract carries stays within it, so an out-of-range one is refused where it
 # comes in (a 422) rather than failing in an encoder or a store behind a half-done request.
@@ -31,6 +33,7 @@ class Role(StrEnum):
 BoardId = UUID
 CardId = UUID
 ColumnId = UUID
+CommentId = UUID
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_USER_ID)]
 Email = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
@@ -38,6 +41,8 @@ Email = Annotated[
 PersonName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_TITLE)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE)]
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION)]
+# Blank comments are refused; the text is kept as typed otherwise (Markdown cares about spaces).
+CommentBody = Annotated[str, StringConstraints(min_length=1, max_length=MAX_COMMENT, pattern=r"\S")]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LABEL)]
 # A board's version, or a point in its log: 0 is before its first event.
 Version = Annotated[int, Field(ge=0, le=MAX_INT64)]

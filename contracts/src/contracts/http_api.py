@@ -16,6 +16,12 @@ from uuid import UUID
 from pydantic import AwareDatetime, Field
 
 from contracts.audit import HistoryPage
+from contracts.conversation import (
+    CommentPage,
+    MarkNotificationsRead,
+    NotificationList,
+    UnreadCount,
+)
 from contracts.envelope import TaggedCommand
 from contracts.fields import MAX_USER_ID, Version
 from contracts.http_shapes import (
@@ -137,6 +143,9 @@ _BOARDS: list[Endpoint] = [
                 "member_not_found",
                 "last_owner",
                 "limit_exceeded",
+                "comment_not_found",
+                "comment_exists",
+                "not_comment_author",
             ),
             429: error("rate_limited"),
             503: error(
@@ -281,6 +290,48 @@ _PROJECTOR: list[Endpoint] = [
         secured=False,
     ),
     *_probes("projector", ready_checks="Redis and MongoDB"),
+    Endpoint(
+        "projector",
+        "GET",
+        "/api/boards/{board_id}/cards/{card_id}/comments",
+        "a card's comments, oldest first, a page at a time",
+        {
+            200: Answer("a page of comments", CommentPage),
+            **_BOARD_READ,
+            404: error("board_not_found", "card_not_found"),
+        },
+        params=(
+            _PATH_BOARD,
+            Param("card_id", "path", UUID, "the card", required=True),
+            Param("after_version", "query", Version, "the cursor: comments after this version"),
+            Param("limit", "query", Annotated[int, Field(ge=1, le=200)], "comments per page"),
+        ),
+    ),
+    Endpoint(
+        "projector",
+        "GET",
+        "/api/notifications",
+        "the caller's own notifications, newest first, with the unread count",
+        {
+            200: Answer("the notifications", NotificationList),
+            422: error("invalid_query"),
+            503: error("read_store_unavailable", "deadline_exceeded"),
+        },
+        params=(Param("limit", "query", Annotated[int, Field(ge=1, le=200)], "at most this many"),),
+    ),
+    Endpoint(
+        "projector",
+        "POST",
+        "/api/notifications/read",
+        "mark the caller's notifications read: some by id, or all",
+        {
+            200: Answer("the unread count after", UnreadCount),
+            400: error("invalid_json", "invalid_request"),
+            413: error("payload_too_large"),
+            503: error("read_store_unavailable", "deadline_exceeded"),
+        },
+        body=MarkNotificationsRead,
+    ),
 ]
 
 _FOUND = Answer("redirect", headers=("Location",))

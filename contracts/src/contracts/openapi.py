@@ -29,6 +29,8 @@ from contracts.wire import (
     ErrorBody,
     ErrorMessage,
     EventsMessage,
+    NotificationMessage,
+    NotificationsSubscribeMessage,
     PingMessage,
     PongMessage,
     PresenceMessage,
@@ -81,13 +83,20 @@ def openapi(service: Service) -> Schema:
 
 def asyncapi() -> Schema:
     """The AsyncAPI 3.0 document of the WebSocket at `/ws` (docs/websocket.md)."""
-    client: list[type[BaseModel]] = [AuthMessage, SubscribeMessage, UnsubscribeMessage, PingMessage]
+    client: list[type[BaseModel]] = [
+        AuthMessage,
+        SubscribeMessage,
+        UnsubscribeMessage,
+        PingMessage,
+        NotificationsSubscribeMessage,
+    ]
     server: list[type[BaseModel]] = [
         SnapshotMessage,
         EventsMessage,
         PresenceMessage,
         ErrorMessage,
         PongMessage,
+        NotificationMessage,
     ]
     components = _Components()
     messages = {

@@ -74,6 +74,8 @@ class CardView(Contract):
     version: Version
     created_at: AwareDatetime
     updated_at: AwareDatetime
+    # Comments not deleted: what the card's face shows; the comments are read apart.
+    comments: Count = 0
 
 
 class BoardDetail(Contract):

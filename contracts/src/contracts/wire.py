@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, JsonValue, StringConstraints, TypeAdapter
 
 from contracts.base import Contract
+from contracts.conversation import NotificationView
 from contracts.envelope import TaggedEvent
 from contracts.fields import BoardId, PersonName, UserId, Version
 from contracts.read_models import BoardDetail
@@ -53,8 +54,21 @@ class PingMessage(Contract):
     type: Literal["ping"] = "ping"
 
 
+class NotificationsSubscribeMessage(Contract):
+    """Live notifications for the signed-in user. `user_id`, when given, must be the caller's
+    own: anyone else's is refused with a `forbidden` error message."""
+
+    type: Literal["subscribe_notifications"] = "subscribe_notifications"
+    user_id: UserId | None = None
+
+
 ClientMessage = Annotated[
-    AuthMessage | SubscribeMessage | UnsubscribeMessage | PingMessage, Field(discriminator="type")
+    AuthMessage
+    | SubscribeMessage
+    | UnsubscribeMessage
+    | PingMessage
+    | NotificationsSubscribeMessage,
+    Field(discriminator="type"),
 ]
 client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
@@ -98,8 +112,20 @@ class PongMessage(Contract):
     type: Literal["pong"] = "pong"
 
 
+class NotificationMessage(Contract):
+    """A notification for the connection's user, as it is made (after `subscribe_notifications`)."""
+
+    type: Literal["notification"] = "notification"
+    notification: NotificationView
+
+
 ServerMessage = Annotated[
-    SnapshotMessage | EventsMessage | PresenceMessage | ErrorMessage | PongMessage,
+    SnapshotMessage
+    | EventsMessage
+    | PresenceMessage
+    | ErrorMessage
+    | PongMessage
+    | NotificationMessage,
     Field(discriminator="type"),
 ]
 server_message_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)

@@ -40,6 +40,7 @@ from projector.keys import (
 from projector.read.cache import BoardCache
 from projector.read.http import add_routes, api_error
 from projector.read.ws.hub import WebSocketHub
+from projector.read.ws.notices import NoticeTeller
 from projector.settings import ProjectorSettings
 from projector.store.mongo import MongoReadStore
 from projector.store.port import ReadStore
@@ -147,12 +148,14 @@ def _supervisor_ctx(on_diverged: OnDiverged | None, on_applied: OnApplied | None
                 app[applied_key].written(versions)
             await announce(redis, channel, generation, versions)
 
+        tell = NoticeTeller(redis, app[stream_keys_key], on_applied)
+
         supervisor = Supervisor(
             redis,
             app[read_store_key],
             app[stream_keys_key],
             app[settings_key],
-            on_applied=on_applied,
+            on_applied=tell.applied,
             on_diverged=on_diverged,
             on_written=on_written,
         )
@@ -163,6 +166,7 @@ def _supervisor_ctx(on_diverged: OnDiverged | None, on_applied: OnApplied | None
             yield
         finally:
             await supervisor.stop()
+            await tell.close()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

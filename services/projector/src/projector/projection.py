@@ -15,6 +15,7 @@ from typing import Any, assert_never
 from contracts.envelope import AnyEvent
 
 from contracts import events as ev
+from projector.comments import count_comment
 
 Doc = dict[str, Any]
 
@@ -303,6 +304,10 @@ def _apply_payload(p: BoardProjection, payload: ev.Event, at: datetime) -> None:
             apply_member_role_changed(p, payload, at)
         case ev.MemberRemoved():
             apply_member_removed(p, payload, at)
+        case ev.CommentAdded() | ev.CommentEdited() | ev.CommentDeleted():
+            # The comments themselves are documents of their own, written from `applied`
+            # (projector.comments); the card keeps their count.
+            count_comment(_card(p, str(payload.card_id)), payload)
         case _:
             assert_never(payload)
 

@@ -93,6 +93,11 @@ def presence_channel(keys: StreamKeys) -> str:
     return f"{keys.prefix}cs:presence"
 
 
+def notifications_channel(keys: StreamKeys) -> str:
+    """Pub/sub: appliers publish each notification they write (`projector.read.ws.notices`)."""
+    return f"{keys.prefix}cs:notifications"
+
+
 def applied_channel(keys: StreamKeys) -> str:
     """Pub/sub: appliers say which board versions they have just written (`projector.applied`)."""
     return f"{keys.prefix}cs:applied"

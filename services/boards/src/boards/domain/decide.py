@@ -28,6 +28,7 @@ from boards.domain.column_rules import (
     rename_column,
     restore_column,
 )
+from boards.domain.comment_rules import add_comment, delete_comment, edit_comment
 from boards.domain.context import Context, derive_id
 from boards.domain.errors import BoardNotFoundError, PermissionDeniedError, RuleViolationError
 from boards.domain.member_rules import add_member, change_member_role, remove_member
@@ -85,6 +86,9 @@ def _least_role(command: c.Command) -> Role | None:
             | c.MoveCard()
             | c.ArchiveCard()
             | c.RestoreCard()
+            | c.AddComment()
+            | c.EditComment()
+            | c.DeleteComment()
         ):
             return Role.EDITOR
         case _:
@@ -146,5 +150,11 @@ def _handle(board: Board, command: c.Command, ctx: Context) -> list[e.Event]:  #
             return change_member_role(board, command, ctx)
         case c.RemoveMember():
             return remove_member(board, command, ctx)
+        case c.AddComment():
+            return add_comment(board, command, ctx)
+        case c.EditComment():
+            return edit_comment(board, command, ctx)
+        case c.DeleteComment():
+            return delete_comment(board, command, ctx)
         case _:
             assert_never(command)

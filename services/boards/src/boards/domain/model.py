@@ -42,6 +42,17 @@ class Card:
 
 
 @dataclass(frozen=True, slots=True)
+class Comment:
+    """What the comment rules need: whose it is, on which card, and whether it is gone (`edited`
+    only so that every event leaves its mark on the fold)."""
+
+    card_id: UUID
+    author_id: str
+    edited: bool = False
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Board:
     board_id: UUID
     version: int = 0
@@ -53,6 +64,7 @@ class Board:
     column_order: Lane = ()
     lanes: Mapping[UUID, Lane] = field(default_factory=dict)
     open_cards: int = 0
+    comments: Mapping[UUID, Comment] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:
@@ -222,6 +234,15 @@ def _member_removed(board: Board, event: e.MemberRemoved) -> Board:
     return replace(board, members=members)
 
 
+def _comment_changed(board: Board, event: e.CommentEdited | e.CommentDeleted) -> Board:
+    comment = board.comments[event.comment_id]
+    if isinstance(event, e.CommentEdited):
+        comment = replace(comment, edited=True)
+    else:
+        comment = replace(comment, deleted=True)
+    return replace(board, comments=_with(board.comments, event.comment_id, comment))
+
+
 def evolve(board: Board, event: AnyEvent) -> Board:
     if event.version != board.version + 1:
         raise ValueError(
@@ -270,6 +291,13 @@ def _apply(board: Board, event: e.Event) -> Board:  # noqa: C901
             return replace(board, members=_with(board.members, event.user_id, event.role))
         case e.MemberRemoved():
             return _member_removed(board, event)
+        case e.CommentAdded():
+            comment = Comment(event.card_id, event.author_id)
+            return replace(board, comments=_with(board.comments, event.comment_id, comment))
+        case e.CommentEdited():
+            return _comment_changed(board, event)
+        case e.CommentDeleted():
+            return _comment_changed(board, event)
         case _:
             assert_never(event)
 

@@ -14,9 +14,12 @@ from uuid import UUID
 
 from contracts.fields import Role
 
-from boards.domain.model import Board, Card, Column, Lane
+from boards.domain.model import Board, Card, Column, Comment, Lane
 
-SNAPSHOT_SCHEMA = 1
+# 2: comments (author and card per comment id). A schema 1 snapshot is still read: it was taken
+# before comments existed, so it has none.
+SNAPSHOT_SCHEMA = 2
+_READABLE = (1, SNAPSHOT_SCHEMA)
 
 
 def to_snapshot(board: Board) -> dict[str, Any]:
@@ -44,12 +47,16 @@ def to_snapshot(board: Board) -> dict[str, Any]:
             ]
             for c in board.cards.values()
         ],
+        "comments": [
+            [str(comment_id), str(m.card_id), m.author_id, m.edited, m.deleted]
+            for comment_id, m in board.comments.items()
+        ],
     }
 
 
 def from_snapshot(data: dict[str, Any]) -> Board | None:
     """The board, or None when the snapshot is of another schema."""
-    if data.get("schema") != SNAPSHOT_SCHEMA:
+    if data.get("schema") not in _READABLE:
         return None
     columns = {
         UUID(cid): Column(UUID(cid), title, position, archived)
@@ -88,4 +95,8 @@ def from_snapshot(data: dict[str, Any]) -> Board | None:
         column_order=order,
         lanes={column_id: tuple(sorted(lane)) for column_id, lane in lanes.items()},
         open_cards=sum(len(lane) for lane in lanes.values()),
+        comments={
+            UUID(comment_id): Comment(UUID(card_id), author_id, edited, deleted)
+            for comment_id, card_id, author_id, edited, deleted in data.get("comments", ())
+        },
     )

@@ -17,6 +17,8 @@ from contracts.envelope import AnyEvent
 from contracts.read_models import BoardDetail, BoardSummary, BoardView, CardView
 from contracts.upcasting import parse_event
 
+from projector import notifications as notes
+from projector.comments import comment_key, comment_writes
 from projector.projection import BoardProjection
 from projector.store.layout import (
     archived_document,
@@ -46,12 +48,14 @@ class _Generation:
     cards: dict[str, Doc] = field(default_factory=dict)
     memberships: dict[str, Doc] = field(default_factory=dict)
     checkpoints: dict[int, Checkpoint] = field(default_factory=dict)
+    comments: dict[str, Doc] = field(default_factory=dict)
 
 
 @dataclass
 class _Data:
     generations: dict[int, _Generation] = field(default_factory=dict)
     events: dict[tuple[str, int], str] = field(default_factory=dict)
+    notifications: dict[str, Doc] = field(default_factory=dict)
     pointer: GenerationPointer | None = None
 
 
@@ -98,6 +102,7 @@ class InMemoryReadStore:
             self._archive(p)
             self._write_cards(p)
             self._write_memberships(p)
+            self._write_comments(p)
         stale = []
         for p in dirty:
             if self._write_board(p):
@@ -127,6 +132,17 @@ class InMemoryReadStore:
             held = self._gen.memberships.setdefault(key, {"version": 0})
             if held["version"] < entry["version"]:
                 self._gen.memberships[key] = {"user_id": user, "board_id": p.board_id, **entry}
+
+    def _write_comments(self, p: BoardProjection) -> None:
+        comments = self._gen.comments
+        for write in comment_writes(p.board_id, p.applied):
+            if write.insert is not None:
+                comments.setdefault(write.key, as_stored(write.insert))
+            held = comments.get(write.key)
+            if held is not None and held["version"] < write.latest["version"]:
+                comments[write.key] = as_stored({**held, **write.latest})
+        for doc in notes.notifications_of(p.board_id, p.applied, *notes.names(p)):
+            self._data.notifications.setdefault(doc["_id"], as_stored(doc))
 
     def _write_board(self, p: BoardProjection) -> bool:
         assert p.board is not None
@@ -185,6 +201,33 @@ class InMemoryReadStore:
                 )
             )
         return sorted(summaries, key=lambda s: (s.title.lower(), str(s.board_id)))
+
+    # -- comments and notifications ------------------------------------------------------------
+
+    async def card_comments(self, board_id: UUID, card_id: UUID) -> list[Doc]:
+        prefix = comment_key(str(board_id), str(card_id), "")
+        found = [
+            as_stored(c)
+            for k, c in self._gen.comments.items()
+            if k.startswith(prefix) and not c["deleted"]
+        ]
+        return sorted(found, key=lambda d: int(d["created_version"]))
+
+    async def notifications(self, user_id: str) -> list[Doc]:
+        prefix = notes.key(user_id, "")
+        mine = [as_stored(d) for k, d in self._data.notifications.items() if k.startswith(prefix)]
+        return notes.newest_first(mine)
+
+    async def mark_read(self, user_id: str, ids: Sequence[str] | None) -> None:
+        prefix = notes.key(user_id, "")
+        keys = (
+            [k for k in self._data.notifications if k.startswith(prefix)]
+            if ids is None
+            else [notes.key(user_id, i) for i in ids]
+        )
+        for k in keys:
+            if k in self._data.notifications:
+                self._data.notifications[k]["read"] = True
 
     # -- the event archive ---------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from projector import notifications as notes
+from projector.comments import CommentWrite, comment_writes, comments_of
 from projector.projection import BoardProjection
 from projector.store.layout import (
     archive_id,
@@ -60,6 +62,8 @@ class MongoReadStore:
     def __init__(self, db: AsyncDatabase[Doc], *, generation: int = 0) -> None:
         self.db = db
         self.events: AsyncCollection[Doc] = db["events"]
+        # Outside the generations: whether one was read is the user's doing (notifications.py).
+        self.notices: AsyncCollection[Doc] = db["notifications"]
         self.switch_to(generation)
 
     @property
@@ -72,6 +76,7 @@ class MongoReadStore:
         self.cards: AsyncCollection[Doc] = self.db[collection_name("cards", generation)]
         self.memberships: AsyncCollection[Doc] = self.db[collection_name("memberships", generation)]
         self.checkpoints: AsyncCollection[Doc] = self.db[collection_name("checkpoints", generation)]
+        self.comments: AsyncCollection[Doc] = self.db[collection_name("comments", generation)]
 
     def at(self, generation: int) -> MongoReadStore:
         return MongoReadStore(self.db, generation=generation)
@@ -130,11 +135,22 @@ class MongoReadStore:
         await self._bulk(
             self.memberships, [_membership_write(p.board_id, u, e) for p, u, e in members]
         )
+        await self._write_comments_and_notifications(dirty)
         stale = await self._write_boards(dirty)
         for p in dirty:
             if p not in stale:
                 p.written()
         return stale
+
+    async def _write_comments_and_notifications(self, dirty: list[BoardProjection]) -> None:
+        # Before the board document, as cards: a board version read means its comments are there.
+        writes = [w for p in dirty for w in comment_writes(p.board_id, p.applied)]
+        await self._bulk(self.comments, [InsertOne(w.insert) for w in writes if w.insert])
+        await self._bulk(self.comments, [_comment_write(w) for w in writes if w.latest])
+        made = [
+            d for p in dirty for d in notes.notifications_of(p.board_id, p.applied, *notes.names(p))
+        ]
+        await self._bulk(self.notices, [InsertOne(d) for d in made])
 
     async def _bulk(self, collection: AsyncCollection[Doc], requests: Iterable[Any]) -> None:
         batch = list(requests)
@@ -239,6 +255,28 @@ class MongoReadStore:
             async for board in self.boards.find({"_id": {"$in": list(roles)}})
         ]
         return sorted(summaries, key=lambda s: (s.title.lower(), str(s.board_id)))
+
+    # -- comments and notifications ------------------------------------------------------------
+
+    async def card_comments(self, board_id: UUID, card_id: UUID) -> list[Doc]:
+        query = {"_id": comments_of(str(board_id), str(card_id)), "deleted": False}
+        found = [doc async for doc in self.comments.find(query)]
+        return sorted(found, key=lambda d: int(d["created_version"]))
+
+    async def notifications(self, user_id: str) -> list[Doc]:
+        found = [doc async for doc in self.notices.find({"_id": notes.of_user(user_id)})]
+        return notes.newest_first(found)
+
+    async def mark_read(self, user_id: str, ids: Sequence[str] | None) -> None:
+        if ids is None:
+            query = {"_id": notes.of_user(user_id), "read": False}
+            keys = [d["_id"] async for d in self.notices.find(query, {"_id": 1})]
+        else:
+            keys = [notes.key(user_id, i) for i in ids]
+        # One exact `_id` per statement: what FerretDB answers from its index.
+        await self._bulk(
+            self.notices, [UpdateOne({"_id": k}, {"$set": {"read": True}}) for k in keys]
+        )
 
     # -- the event archive ---------------------------------------------------------------------
 
@@ -363,6 +401,12 @@ def _card_write(board_id: str, card: Doc) -> UpdateOne:
     return UpdateOne(
         {"_id": card_id(board_id, card["card_id"]), "version": {"$lt": card["version"]}},
         {"$set": card},
+    )
+
+
+def _comment_write(write: CommentWrite) -> UpdateOne:
+    return UpdateOne(
+        {"_id": write.key, "version": {"$lt": write.latest["version"]}}, {"$set": write.latest}
     )
 
 

@@ -27,9 +27,9 @@ from contracts.read_models import BoardDetail, BoardSummary, BoardView, CardView
 from projector.projection import BoardProjection
 
 Doc = dict[str, Any]
-# The read models of generation 0 live in `boards`, `cards`, `memberships`,
-# `checkpoints`; generation N in `boards_gN` and so on (docs/operations.md, `store.layout`).
-GENERATION_COLLECTIONS = ("boards", "cards", "memberships", "checkpoints")
+# The read models of generation 0 live in `boards`, `cards`, `memberships`, `checkpoints`,
+# `comments`; generation N in `boards_gN` and so on (docs/operations.md, `store.layout`).
+GENERATION_COLLECTIONS = ("boards", "cards", "memberships", "checkpoints", "comments")
 
 
 def collection_name(base: str, generation: int) -> str:
@@ -120,6 +120,20 @@ class ReadStore(Protocol):
 
     async def boards_of(self, user_id: str) -> list[BoardSummary]:
         """The boards the user is an active member of, by title (case-insensitive), then id."""
+        ...
+
+    # -- comments and notifications (projector.comments, projector.notifications) ----------------
+
+    async def card_comments(self, board_id: UUID, card_id: UUID) -> list[Doc]:
+        """The card's comments that stand, in the order they were made."""
+        ...
+
+    async def notifications(self, user_id: str) -> list[Doc]:
+        """The user's notifications, newest first."""
+        ...
+
+    async def mark_read(self, user_id: str, ids: Sequence[str] | None) -> None:
+        """Marks the user's notifications of these ids read (None: all of them)."""
         ...
 
     # -- the event archive ---------------------------------------------------------------------

@@ -16,6 +16,12 @@ from pydantic import JsonValue
 
 from contracts import events as ev
 from projector.projection import BoardProjection, apply_event
+from projector.read.audit.comment_sentences import (
+    CommentEvent,
+    CommentThen,
+    comment_sentence,
+    remember,
+)
 from projector.read.audit.models import Change, HistoryActor, HistoryEntry
 
 # Longer texts are cut in sentences (never in `changes`).
@@ -44,6 +50,7 @@ class BoardThen:
     def __init__(self, board_id: str) -> None:
         self.projection = BoardProjection(board_id=board_id)
         self.names: dict[str, str] = {}
+        self.comments: dict[str, CommentThen] = {}
 
     @property
     def columns(self) -> list[Doc]:
@@ -80,6 +87,7 @@ class BoardThen:
     def apply(self, event: AnyEvent) -> None:
         apply_event(self.projection, event)
         self.projection.applied.clear()  # kept for a writer; a long walk should not hold them
+        remember(self.comments, event.payload)
 
 
 # -- what each event says ----------------------------------------------------------------------
@@ -309,6 +317,17 @@ def _member_removed(b: BoardThen, e: ev.MemberRemoved) -> Said:
     )
 
 
+def _comment(b: BoardThen, e: CommentEvent) -> Said:
+    text, changes = comment_sentence(
+        e,
+        card=b.card_title(e.card_id),
+        known=b.comments.get(str(e.comment_id)),
+        person=b.person,
+        quote=_quote,
+    )
+    return Said(text, changes, card_id=e.card_id)
+
+
 def _said(b: BoardThen, payload: ev.Event) -> Said:  # noqa: C901
     # A match, not a table: an event type added to `contracts.events` and forgotten here is a
     # type error (assert_never).
@@ -351,6 +370,8 @@ def _said(b: BoardThen, payload: ev.Event) -> Said:  # noqa: C901
             return _member_role_changed(b, payload)
         case ev.MemberRemoved():
             return _member_removed(b, payload)
+        case ev.CommentAdded() | ev.CommentEdited() | ev.CommentDeleted():
+            return _comment(b, payload)
         case _:
             assert_never(payload)
 

@@ -21,6 +21,7 @@ from cardstream_runtime.redis_urls import REDIS_ERRORS, AnyRedis
 from contracts.streams import StreamKeys
 from contracts.wire import (
     AuthMessage,
+    NotificationsSubscribeMessage,
     PingMessage,
     SubscribeMessage,
     UnsubscribeMessage,
@@ -39,6 +40,7 @@ from projector.read.ws.messages import (
     PONG,
     encode_error,
 )
+from projector.read.ws.notices import Notices
 from projector.read.ws.presence import Presence, Viewers
 from projector.read.ws.sync import Subscriptions, SyncStats
 from projector.settings import ProjectorSettings
@@ -79,6 +81,7 @@ class WebSocketHub:
             count=settings.batch_size,
             block_ms=settings.block_ms,
         )
+        self._notices = Notices(redis, keys, self._reply)
         self.connections: set[Connection] = set()
         self._by_sid: dict[str, set[Connection]] = {}
         self._by_user: dict[str, set[Connection]] = {}
@@ -107,6 +110,7 @@ class WebSocketHub:
             asyncio.create_task(self._tail.run(), name="ws-feed-tail"),
             asyncio.create_task(self._presence.run(), name="ws-presence"),
             asyncio.create_task(self._presence.listen(), name="ws-presence-channel"),
+            asyncio.create_task(self._notices.listen(), name="ws-notifications-channel"),
         ]
         self._ended_sessions.on_ended(self._session_ended)
 
@@ -239,6 +243,8 @@ class WebSocketHub:
                 self._subs.end(sub)
         elif isinstance(message, PingMessage):
             self._reply(conn, PONG)
+        elif isinstance(message, NotificationsSubscribeMessage):
+            self._notices.subscribe(conn, message)
         else:
             await self._reauthenticate(conn, message)
 
@@ -279,6 +285,7 @@ class WebSocketHub:
         for sub in list(conn.subs.values()):
             self._subs.end(sub)
         self.connections.discard(conn)
+        self._notices.forget(conn)
         self._unindex(conn)
         mine = self._by_user.get(conn.user_id)
         if mine is not None:
