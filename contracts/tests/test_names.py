@@ -93,6 +93,8 @@ EXPECTED_API = {
     "AddMember",
     "ChangeMemberRole",
     "RemoveMember",
+    "ChangeColumnWipLimit",
+    "ChangeWipPolicy",
     # events
     "EVENT_TYPES",
     "Event",
@@ -119,6 +121,8 @@ EXPECTED_API = {
     "MemberProfile",
     "MemberRoleChanged",
     "MemberRemoved",
+    "ColumnWipLimitChanged",
+    "WipPolicyChanged",
     # envelopes
     "CommandEnvelope",
     "EventEnvelope",
@@ -195,6 +199,8 @@ EVENT_OF: dict[type[Contract], type[Contract]] = {
     AddMember: MemberAdded,
     ChangeMemberRole: MemberRoleChanged,
     RemoveMember: MemberRemoved,
+    contracts.ChangeColumnWipLimit: contracts.ColumnWipLimitChanged,
+    contracts.ChangeWipPolicy: contracts.WipPolicyChanged,
 }
 
 _WORDS = re.compile(r"[A-Z][a-z]*")

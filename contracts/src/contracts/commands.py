@@ -29,6 +29,8 @@ from contracts.fields import (
     Role,
     Title,
     UserId,
+    WipLimit,
+    WipPolicy,
 )
 
 
@@ -188,6 +190,17 @@ class RemoveMember(Contract):
     user_id: UserId
 
 
+class ChangeColumnWipLimit(Contract):
+    """`limit: null` clears the limit. Required, so that clearing is said and never assumed."""
+
+    column_id: ColumnId
+    limit: WipLimit | None
+
+
+class ChangeWipPolicy(Contract):
+    policy: WipPolicy
+
+
 Command = (
     CreateBoard
     | RenameBoard
@@ -206,6 +219,8 @@ Command = (
     | AddMember
     | ChangeMemberRole
     | RemoveMember
+    | ChangeColumnWipLimit
+    | ChangeWipPolicy
 )
 
 COMMAND_TYPES: tuple[type[Contract], ...] = (
@@ -226,6 +241,8 @@ COMMAND_TYPES: tuple[type[Contract], ...] = (
     AddMember,
     ChangeMemberRole,
     RemoveMember,
+    ChangeColumnWipLimit,
+    ChangeWipPolicy,
 )
 
 __all__ = [
@@ -237,7 +254,9 @@ __all__ = [
     "ArchiveBoard",
     "ArchiveCard",
     "ArchiveColumn",
+    "ChangeColumnWipLimit",
     "ChangeMemberRole",
+    "ChangeWipPolicy",
     "Command",
     "CreateBoard",
     "EditCard",

@@ -21,6 +21,8 @@ from contracts.fields import (
     Role,
     Title,
     UserId,
+    WipLimit,
+    WipPolicy,
 )
 
 # Only https: a client renders it as an image source.
@@ -196,6 +198,19 @@ class MemberRemoved(Contract):
     previous_role: Role
 
 
+class ColumnWipLimitChanged(Contract):
+    """`limit: null`: the column has no limit any more."""
+
+    column_id: ColumnId
+    limit: WipLimit | None
+    previous_limit: WipLimit | None
+
+
+class WipPolicyChanged(Contract):
+    policy: WipPolicy
+    previous_policy: WipPolicy
+
+
 Event = (
     BoardCreated
     | BoardRenamed
@@ -216,6 +231,8 @@ Event = (
     | MemberAdded
     | MemberRoleChanged
     | MemberRemoved
+    | ColumnWipLimitChanged
+    | WipPolicyChanged
 )
 
 
@@ -245,4 +262,6 @@ EVENT_TYPES: tuple[type[Contract], ...] = (
     MemberAdded,
     MemberRoleChanged,
     MemberRemoved,
+    ColumnWipLimitChanged,
+    WipPolicyChanged,
 )

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import contracts.events as e
 from contracts.envelope import AnyEvent
-from contracts.fields import Role
+from contracts.fields import DEFAULT_WIP_POLICY, Role, WipPolicy
 
 Lane = tuple[tuple[str, UUID], ...]
 
@@ -26,6 +26,7 @@ class Column:
     title: str
     position: str
     archived: bool = False
+    wip_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class Board:
     column_order: Lane = ()
     lanes: Mapping[UUID, Lane] = field(default_factory=dict)
     open_cards: int = 0
+    wip_policy: WipPolicy = DEFAULT_WIP_POLICY
 
     @property
     def exists(self) -> bool:
@@ -222,6 +224,11 @@ def _member_removed(board: Board, event: e.MemberRemoved) -> Board:
     return replace(board, members=members)
 
 
+def _column_wip_limit_changed(board: Board, event: e.ColumnWipLimitChanged) -> Board:
+    column = replace(board.columns[event.column_id], wip_limit=event.limit)
+    return replace(board, columns=_with(board.columns, event.column_id, column))
+
+
 def evolve(board: Board, event: AnyEvent) -> Board:
     if event.version != board.version + 1:
         raise ValueError(
@@ -270,6 +277,10 @@ def _apply(board: Board, event: e.Event) -> Board:  # noqa: C901
             return replace(board, members=_with(board.members, event.user_id, event.role))
         case e.MemberRemoved():
             return _member_removed(board, event)
+        case e.ColumnWipLimitChanged():
+            return _column_wip_limit_changed(board, event)
+        case e.WipPolicyChanged(policy=policy):
+            return replace(board, wip_policy=policy)
         case _:
             assert_never(event)
 
