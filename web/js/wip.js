@@ -40,10 +40,12 @@ export class WipControls {
   paintCount(entry, column, count) {
     const limit = column.wip_limit ?? null;
     entry.count.textContent = limit === null ? String(count) : `${count} / ${limit}`;
-    entry.count.setAttribute("aria-label", limit === null ? `${count} cards` : `${count} cards, WIP limit ${limit}`);
+    // A title, not aria-label: the count is a plain span, where axe refuses aria-label.
+    entry.count.title = limit === null ? "" : `${count} cards, WIP limit ${limit}`;
     entry.root.classList.toggle("wip-full", limit !== null && count === limit);
     entry.root.classList.toggle("wip-over", limit !== null && count > limit);
     entry.root.dataset.wipLimit = limit === null ? "" : String(limit);
+    entry.root.querySelector(".col-wip")?.setAttribute("aria-label", `WIP limit of ${column.title}`);
   }
 
   async askLimit(columnId) {
