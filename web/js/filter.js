@@ -70,8 +70,10 @@ export class CardFilter {
 
   set(name, value) {
     this.state[name] = value;
-    this.toUrl();
     this.apply();
+    // After the frame that shows it: replaceState takes a few milliseconds of its own.
+    clearTimeout(this.urlTimer);
+    this.urlTimer = setTimeout(() => this.toUrl(), 0);
   }
 
   clear() {
@@ -156,7 +158,6 @@ export class CardFilter {
   // Class toggles over the rendered card nodes only; no layout is read.
   apply() {
     const view = this.board.view;
-    const page = this.board.page;
     const wasActive = this.matching !== null;
     if (!view || (!this.active && !wasActive)) return;
     if (this.active) {
@@ -174,7 +175,14 @@ export class CardFilter {
       this.matching = null;
       this.status.textContent = "";
     }
-    page?.classList.toggle("filtering", this.matching !== null);
-    for (const [id, node] of this.board.cardEls) node.classList.toggle("faded", this.matching !== null && !this.matching.has(id));
+    // Only nodes whose state changes are touched, and no class on an ancestor: one there would
+    // send the browser to recompute the style of every node under it.
+    for (const [id, node] of this.board.cardEls) {
+      const faded = this.matching !== null && !this.matching.has(id);
+      if (node.faded !== faded) {
+        node.faded = faded;
+        node.classList.toggle("faded", faded);
+      }
+    }
   }
 }
