@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from .conftest import User
 from .steps import answer_prompt, saved
-from .test_accessibility_in_browser import audit
+from .test_accessibility_in_browser import audit, settle
 from .test_board_in_browser import SEEN, Board, command, drag, shoot
 
 
@@ -42,6 +42,8 @@ class TestWipLimits:
             expect(count(board, page, "Doing")).to_have_text("1 / 1", timeout=SEEN)
             expect(column(board, page, "Doing")).to_have_class(re.compile(r"\bwip-full\b"))
 
+        # The count's new line moved the cards down, animated (flip.js): drag from where they rest.
+        settle(a)
         drag(a, board.card(a, "Alpha"), board.card(a, "Busy"), where="top")
         expect(a.locator("#messages .message")).to_contain_text("wip_limit_reached", timeout=SEEN)
         expect(a.locator("#messages .message")).to_contain_text("WIP limit of 1")
@@ -62,11 +64,15 @@ class TestWipLimits:
             a.locator(".board-page").get_attribute("data-version") or "",
             timeout=SEEN,
         )
+        settle(a)
         with saved(a):
             drag(a, board.card(a, "Alpha"), board.card(a, "Busy"), where="top")
         for page in (a, b):
             expect(board.titles(page, "Doing")).to_have_text(["Alpha", "Busy"], timeout=SEEN)
             expect(count(board, page, "Doing")).to_have_text("2 / 1")
+            expect(count(board, page, "Doing")).to_have_attribute(
+                "title", "2 cards, WIP limit 1, over the limit"
+            )
             expect(column(board, page, "Doing")).to_have_class(re.compile(r"\bwip-over\b"))
         shoot(b, artifacts, "bob-sees-doing-over-its-limit")
         assert board.read(ada) == {"To do": ["Beta"], "Doing": ["Alpha", "Busy"]}

@@ -19,8 +19,9 @@ export class CardFilter {
     this.state = Object.fromEntries(PARAMS.map((p) => [p, ""]));
     this.texts = new Map(); // card id -> { title, description, text }
     this.matching = null; // card ids that match, or null when no filter is set
-    this.labelsShown = "";
-    this.peopleShown = "";
+    // What the selects were last built from; null until the first render builds them.
+    this.labelsShown = null;
+    this.peopleShown = null;
     this.fromUrl();
     this.build();
   }

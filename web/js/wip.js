@@ -41,7 +41,8 @@ export class WipControls {
     const limit = column.wip_limit ?? null;
     entry.count.textContent = limit === null ? String(count) : `${count} / ${limit}`;
     // A title, not aria-label: the count is a plain span, where axe refuses aria-label.
-    entry.count.title = limit === null ? "" : `${count} cards, WIP limit ${limit}`;
+    const state = count > limit ? ", over the limit" : count === limit ? ", full" : "";
+    entry.count.title = limit === null ? "" : `${count} cards, WIP limit ${limit}${state}`;
     entry.root.classList.toggle("wip-full", limit !== null && count === limit);
     entry.root.classList.toggle("wip-over", limit !== null && count > limit);
     entry.root.dataset.wipLimit = limit === null ? "" : String(limit);
