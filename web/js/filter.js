@@ -12,6 +12,7 @@ import { el } from "./ui.js";
 
 const PARAMS = ["q", "label", "assignee", "due"];
 const DAY = 24 * 60 * 60 * 1000;
+const SLICE = 250; // off-screen cards restyled per task after the frame
 
 export class CardFilter {
   constructor(board) {
@@ -156,6 +157,34 @@ export class CardFilter {
     };
   }
 
+  // Cards (content-visibility: auto) say when they come on screen or leave it; the filter restyles
+  // those on screen at once and the others after the frame, as restyling is what costs (about
+  // 25 µs a card here, 1,300 cards rendered on a big board). One listener, on the columns.
+  watchScreen() {
+    const columns = this.board.columnsEl;
+    if (this.watched === columns || !columns) return;
+    this.watched = columns;
+    this.onScreen = new Set();
+    columns.addEventListener("contentvisibilityautostatechange", (event) => {
+      const node = event.target;
+      if (!node.classList.contains("card")) return;
+      if (event.skipped) {
+        this.onScreen.delete(node.dataset.id);
+      } else {
+        this.onScreen.add(node.dataset.id);
+        this.paint(node, node.dataset.id);
+      }
+    });
+  }
+
+  paint(node, id) {
+    const faded = this.matching !== null && !this.matching.has(id);
+    if (node.faded !== faded) {
+      node.faded = faded;
+      node.classList.toggle("faded", faded);
+    }
+  }
+
   // Class toggles over the rendered card nodes only; no layout is read.
   apply() {
     const view = this.board.view;
@@ -177,13 +206,20 @@ export class CardFilter {
       this.status.textContent = "";
     }
     // Only nodes whose state changes are touched, and no class on an ancestor: one there would
-    // send the browser to recompute the style of every node under it.
+    // send the browser to recompute the style of every node under it. Cards on screen (or new,
+    // not yet told) now; the others in slices after the frame, unless they come on screen first.
+    this.watchScreen();
+    const later = [];
     for (const [id, node] of this.board.cardEls) {
-      const faded = this.matching !== null && !this.matching.has(id);
-      if (node.faded !== faded) {
-        node.faded = faded;
-        node.classList.toggle("faded", faded);
-      }
+      if (node.faded === undefined || this.onScreen.has(id)) this.paint(node, id);
+      else later.push([id, node]);
     }
+    const generation = (this.generation = (this.generation ?? 0) + 1);
+    const slice = (from) => {
+      if (generation !== this.generation) return;
+      for (const [id, node] of later.slice(from, from + SLICE)) this.paint(node, id);
+      if (from + SLICE < later.length) setTimeout(() => slice(from + SLICE), 0);
+    };
+    if (later.length) setTimeout(() => slice(0), 0);
   }
 }
