@@ -93,6 +93,8 @@ EXPECTED_API = {
     "AddMember",
     "ChangeMemberRole",
     "RemoveMember",
+    "ChangeColumnWipLimit",
+    "ChangeWipPolicy",
     # events
     "EVENT_TYPES",
     "Event",
@@ -119,6 +121,8 @@ EXPECTED_API = {
     "MemberProfile",
     "MemberRoleChanged",
     "MemberRemoved",
+    "ColumnWipLimitChanged",
+    "WipPolicyChanged",
     # envelopes
     "CommandEnvelope",
     "EventEnvelope",
@@ -219,6 +223,8 @@ EVENT_OF: dict[type[Contract], type[Contract]] = {
     contracts.AddComment: contracts.CommentAdded,
     contracts.EditComment: contracts.CommentEdited,
     contracts.DeleteComment: contracts.CommentDeleted,
+    contracts.ChangeColumnWipLimit: contracts.ColumnWipLimitChanged,
+    contracts.ChangeWipPolicy: contracts.WipPolicyChanged,
 }
 
 _WORDS = re.compile(r"[A-Z][a-z]*")

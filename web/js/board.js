@@ -7,10 +7,12 @@ import { api, isRetryable, uuid } from "./api.js";
 import { ArchivedPanel } from "./archived.js";
 import { DragAndDrop } from "./dragdrop.js";
 import { CardEditor } from "./editor.js";
+import { CardFilter } from "./filter.js";
 import { animate, measure } from "./flip.js";
 import { MembersPanel } from "./members.js";
 import { BoardModel, ResyncNeeded } from "./model.js";
 import { askText, avatar, describeRejection, el, toast } from "./ui.js";
+import { WipControls } from "./wip.js";
 
 const PAGE = 100; // cards rendered per column at first, and added each time its end scrolls into view
 
@@ -25,6 +27,8 @@ export class BoardPage {
     this.editor = new CardEditor(this);
     this.members = new MembersPanel(this);
     this.archived = new ArchivedPanel(this);
+    this.wip = new WipControls(this);
+    this.filter = new CardFilter(this);
     this.needSnapshot = false;
     this.canEdit = false;
     this.role = null;
@@ -88,10 +92,11 @@ export class BoardPage {
       el("button", { type: "button", class: "owner-only", onclick: () => this.send("ArchiveBoard", {}) }, "Archive board"),
       el("button", { type: "button", onclick: () => this.togglePanel(this.members) }, "Members"),
       el("button", { type: "button", onclick: () => this.togglePanel(this.archived) }, "Archived items"),
+      this.wip.policyControl(),
       el("span", { class: "spacer" }),
       this.addColumnForm,
     );
-    this.page = el("section", { class: "board-page loading", "data-board-id": this.boardId }, toolbar, this.banner, el("div", { class: "board-body" }, this.columnsEl, this.members.root, this.archived.root));
+    this.page = el("section", { class: "board-page loading", "data-board-id": this.boardId }, toolbar, this.filter.root, this.banner, el("div", { class: "board-body" }, this.columnsEl, this.members.root, this.archived.root));
     this.root.replaceChildren(this.page);
     this.moves.attach(this.columnsEl);
     this.columnsEl.addEventListener("dblclick", (e) => {
@@ -211,6 +216,8 @@ export class BoardPage {
     const focused = document.activeElement?.matches(".card") ? document.activeElement.dataset.id : null;
     const before = cause === "remote" ? measure(this.cardEls) : null;
     this.renderColumns(view);
+    this.filter.refresh(view);
+    this.wip.render(view);
     this.refocus(focused);
     if (before) animate(this.cardEls, before);
     this.moves.enable(this.canEdit);
@@ -244,7 +251,7 @@ export class BoardPage {
       entry.list.setAttribute("aria-label", `Cards in ${column.title}`);
       entry.handle.setAttribute("aria-label", `Move column ${column.title} (left and right arrows)`);
       const cards = view.lists.get(column.id) ?? [];
-      entry.count.textContent = String(cards.length);
+      this.wip.paintCount(entry, column, cards.length);
       const wanted = previous ? previous.nextSibling : this.columnsEl.firstChild;
       if (wanted !== entry.root) this.columnsEl.insertBefore(entry.root, wanted);
       previous = entry.root;
@@ -282,6 +289,7 @@ export class BoardPage {
         title,
         count,
         el("button", { type: "button", class: "quiet edit-only col-rename", onclick: () => this.renameColumn(id) }, "Rename"),
+        this.wip.limitButton(id),
         el("button", { type: "button", class: "quiet edit-only col-archive", onclick: () => this.send("ArchiveColumn", { column_id: id }) }, "Archive"),
       ),
       el("div", { class: "column-body" }, list, more),

@@ -84,6 +84,8 @@ export class BoardModel {
       case "MemberRemoved": this.board.members = this.board.members.filter((m) => m.user_id !== p.user_id); break;
       case "CommentAdded": if (card) card.comments = (card.comments ?? 0) + 1; break;
       case "CommentDeleted": if (card) card.comments = Math.max((card.comments ?? 0) - 1, 0); break;
+      case "ColumnWipLimitChanged": if (column) column.wip_limit = p.limit; break;
+      case "WipPolicyChanged": this.board.wip_policy = p.policy; break;
       default: break;
     }
   }
@@ -212,6 +214,8 @@ function applyIntent(view, { type, payload: p }) {
     case "AddMember": view.board.members = [...view.board.members.filter((m) => m.user_id !== p.user_id), { user_id: p.user_id, role: p.role, email: p.email ?? null, name: p.name ?? null }]; break;
     case "ChangeMemberRole": view.board.members = view.board.members.map((m) => (m.user_id === p.user_id ? { ...m, role: p.role } : m)); break;
     case "RemoveMember": view.board.members = view.board.members.filter((m) => m.user_id !== p.user_id); break;
+    case "ChangeColumnWipLimit": { const c = view.columns.find((x) => x.id === p.column_id); if (c) c.wip_limit = p.limit; break; }
+    case "ChangeWipPolicy": view.board.wip_policy = p.policy; break;
     default: break;
   }
 }

@@ -31,6 +31,8 @@ from contracts.fields import (
     Role,
     Title,
     UserId,
+    WipLimit,
+    WipPolicy,
 )
 
 
@@ -209,6 +211,17 @@ class DeleteComment(Contract):
     comment_id: CommentId
 
 
+class ChangeColumnWipLimit(Contract):
+    """`limit: null` clears the limit. Required, so that clearing is said and never assumed."""
+
+    column_id: ColumnId
+    limit: WipLimit | None
+
+
+class ChangeWipPolicy(Contract):
+    policy: WipPolicy
+
+
 Command = (
     CreateBoard
     | RenameBoard
@@ -230,6 +243,8 @@ Command = (
     | AddComment
     | EditComment
     | DeleteComment
+    | ChangeColumnWipLimit
+    | ChangeWipPolicy
 )
 
 COMMAND_TYPES: tuple[type[Contract], ...] = (
@@ -253,6 +268,8 @@ COMMAND_TYPES: tuple[type[Contract], ...] = (
     AddComment,
     EditComment,
     DeleteComment,
+    ChangeColumnWipLimit,
+    ChangeWipPolicy,
 )
 
 __all__ = [
@@ -265,7 +282,9 @@ __all__ = [
     "ArchiveBoard",
     "ArchiveCard",
     "ArchiveColumn",
+    "ChangeColumnWipLimit",
     "ChangeMemberRole",
+    "ChangeWipPolicy",
     "Command",
     "CreateBoard",
     "DeleteComment",

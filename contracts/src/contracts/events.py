@@ -24,6 +24,8 @@ from contracts.fields import (
     Role,
     Title,
     UserId,
+    WipLimit,
+    WipPolicy,
 )
 
 # Only https: a client renders it as an image source.
@@ -226,6 +228,19 @@ class CommentDeleted(Contract):
     comment_id: CommentId
 
 
+class ColumnWipLimitChanged(Contract):
+    """`limit: null`: the column has no limit any more."""
+
+    column_id: ColumnId
+    limit: WipLimit | None
+    previous_limit: WipLimit | None
+
+
+class WipPolicyChanged(Contract):
+    policy: WipPolicy
+    previous_policy: WipPolicy
+
+
 Event = (
     BoardCreated
     | BoardRenamed
@@ -249,6 +264,8 @@ Event = (
     | CommentAdded
     | CommentEdited
     | CommentDeleted
+    | ColumnWipLimitChanged
+    | WipPolicyChanged
 )
 
 
@@ -281,4 +298,6 @@ EVENT_TYPES: tuple[type[Contract], ...] = (
     CommentAdded,
     CommentEdited,
     CommentDeleted,
+    ColumnWipLimitChanged,
+    WipPolicyChanged,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import AfterValidator, Field, JsonValue, StringConstraints
@@ -18,6 +18,8 @@ MAX_OPEN_CARDS = 5_000
 MAX_USER_ID = 128
 # A comment is Markdown a person types, not a document: long enough for a careful note.
 MAX_COMMENT = 5_000
+# A column's work-in-progress limit: at least one card, at most what a board may hold open.
+MAX_WIP_LIMIT = MAX_OPEN_CARDS
 # The largest integer that Redis (integers, stream entry ids), BSON (int64) and orjson all hold.
 # Every integer a contract carries stays within it, so an out-of-range one is refused where it
 # comes in (a 422) rather than failing in an encoder or a store behind a half-done request.
@@ -50,6 +52,20 @@ Version = Annotated[int, Field(ge=0, le=MAX_INT64)]
 EventVersion = Annotated[int, Field(gt=0, le=MAX_INT64)]
 Count = Annotated[int, Field(ge=0, le=MAX_INT64)]
 SchemaVersion = Annotated[int, Field(gt=0, le=MAX_INT64)]
+
+
+def _sane_wip_limit(limit: int) -> int:
+    if limit > MAX_WIP_LIMIT:
+        raise ValueError(f"a WIP limit is at most {MAX_WIP_LIMIT}")
+    return limit
+
+
+# Every integer's schema range is the one of `Count`/`EventVersion` (contracts/tests/test_ranges),
+# so the tighter bound is a validator: still a 422 where it comes in, not a rule of the board.
+WipLimit = Annotated[int, Field(gt=0, le=MAX_INT64), AfterValidator(_sane_wip_limit)]
+# "enforce" refuses a card into a column at its limit; "warn" lets it in (the client shows it over).
+WipPolicy = Literal["enforce", "warn"]
+DEFAULT_WIP_POLICY: WipPolicy = "enforce"
 # Fractional-index keys are base-62 strings; the bound only keeps a hostile history from bloating.
 OrderKey = Annotated[
     str, StringConstraints(min_length=1, max_length=256, pattern=r"^[0-9A-Za-z]+$")

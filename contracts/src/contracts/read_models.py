@@ -21,6 +21,8 @@ from contracts.fields import (
     Title,
     UserId,
     Version,
+    WipLimit,
+    WipPolicy,
 )
 
 
@@ -29,6 +31,7 @@ class ColumnView(Contract):
     title: Title
     position: OrderKey
     archived: bool = False
+    wip_limit: WipLimit | None = None
 
 
 class MemberView(Contract):
@@ -57,6 +60,7 @@ class BoardView(Contract):
     counts: BoardCounts = BoardCounts()
     created_at: AwareDatetime
     updated_at: AwareDatetime
+    wip_policy: WipPolicy = "enforce"
 
 
 class CardView(Contract):

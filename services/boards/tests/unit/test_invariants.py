@@ -21,7 +21,9 @@ from contracts.commands import (
     ArchiveBoard,
     ArchiveCard,
     ArchiveColumn,
+    ChangeColumnWipLimit,
     ChangeMemberRole,
+    ChangeWipPolicy,
     CreateBoard,
     EditCard,
     MoveCard,
@@ -81,6 +83,7 @@ OWNER_COMMANDS = (
     AddMember,
     ChangeMemberRole,
     RemoveMember,
+    ChangeWipPolicy,
 )
 
 
@@ -258,6 +261,16 @@ class BoardMachine(RuleBasedStateMachine):
     @rule(actor=picks, user=picks)
     def remove_member(self, actor, user):
         self.decide(actor, RemoveMember(user_id=self.member(user)))
+
+    # -- work-in-progress limits (test_wip_limits.py has their own properties) -----------------
+
+    @rule(actor=picks, column=picks, limit=st.none() | st.integers(min_value=1, max_value=3))
+    def change_column_wip_limit(self, actor, column, limit):
+        self.decide(actor, ChangeColumnWipLimit(column_id=self.column(column), limit=limit))
+
+    @rule(actor=picks, policy=st.sampled_from(("enforce", "warn")))
+    def change_wip_policy(self, actor, policy):
+        self.decide(actor, ChangeWipPolicy(policy=policy))
 
     # -- what must always hold ---------------------------------------------------------------
 

@@ -262,6 +262,19 @@ def apply_member_removed(p: BoardProjection, e: ev.MemberRemoved, at: datetime) 
     _member(p, e.user_id, None)
 
 
+def apply_column_wip_limit_changed(
+    p: BoardProjection, e: ev.ColumnWipLimitChanged, at: datetime
+) -> None:
+    assert p.board is not None
+    _column(p.board, str(e.column_id))["wip_limit"] = e.limit
+
+
+def apply_wip_policy_changed(p: BoardProjection, e: ev.WipPolicyChanged, at: datetime) -> None:
+    # Boards projected before the policy existed have no key: the read model's default (enforce).
+    assert p.board is not None
+    p.board["wip_policy"] = e.policy
+
+
 def _apply_payload(p: BoardProjection, payload: ev.Event, at: datetime) -> None:  # noqa: C901
     # A match, not a table: an event type added to `contracts.events` and forgotten here is a
     # type error (assert_never), not a KeyError in production.
@@ -308,6 +321,10 @@ def _apply_payload(p: BoardProjection, payload: ev.Event, at: datetime) -> None:
             # The comments themselves are documents of their own, written from `applied`
             # (projector.comments); the card keeps their count.
             count_comment(_card(p, str(payload.card_id)), payload)
+        case ev.ColumnWipLimitChanged():
+            apply_column_wip_limit_changed(p, payload, at)
+        case ev.WipPolicyChanged():
+            apply_wip_policy_changed(p, payload, at)
         case _:
             assert_never(payload)
 

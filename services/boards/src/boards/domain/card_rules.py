@@ -21,6 +21,7 @@ from boards.domain.placing import (
     where_it_was,
     without,
 )
+from boards.domain.wip_rules import check_room
 
 
 def _card(board: Board, card_id: UUID, *, active: bool = True) -> Card:
@@ -51,6 +52,7 @@ def _check_assignees(board: Board, assignees: list[str] | None) -> None:
 
 def add_card(board: Board, command: c.AddCard, ctx: Context) -> list[e.Event]:
     find_column(board, command.column_id)
+    check_room(board, command.column_id)
     _check_open_card_limit(board)
     _check_assignees(board, command.assignees)
     card_id = command.card_id or derive_id(ctx.command_id, "card")
@@ -98,6 +100,7 @@ def edit_card(board: Board, command: c.EditCard, ctx: Context) -> list[e.Event]:
 def move_card(board: Board, command: c.MoveCard, ctx: Context) -> list[e.Event]:
     card = _card(board, command.card_id)
     find_column(board, command.column_id)
+    check_room(board, command.column_id, from_column_id=card.column_id)
     lane = board.lane(command.column_id)
     siblings, index = without(lane, (card.position, command.card_id))
     slot = place(
@@ -133,6 +136,7 @@ def restore_card(board: Board, command: c.RestoreCard, ctx: Context) -> list[e.E
     if not card.archived:
         return []
     find_column(board, card.column_id)
+    check_room(board, card.column_id)
     _check_open_card_limit(board)
     slot = where_it_was(board.lane(card.column_id), card.position)
     return [

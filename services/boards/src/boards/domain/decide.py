@@ -2,7 +2,8 @@
 
 It returns the events the command causes (none when the board already is as asked) or raises a
 `DomainError`. Here: who may give which command, and which rule judges it; the rules themselves
-are by subject in `board_rules`, `column_rules`, `card_rules` and `member_rules`.
+are by subject in `board_rules`, `column_rules`, `card_rules`, `member_rules` and
+`wip_rules`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from boards.domain.context import Context, derive_id
 from boards.domain.errors import BoardNotFoundError, PermissionDeniedError, RuleViolationError
 from boards.domain.member_rules import add_member, change_member_role, remove_member
 from boards.domain.model import Board
+from boards.domain.wip_rules import change_column_wip_limit, change_wip_policy
 
 __all__ = ["Context", "check_access", "decide", "derive_id"]
 
@@ -73,6 +75,7 @@ def _least_role(command: c.Command) -> Role | None:
             | c.AddMember()
             | c.ChangeMemberRole()
             | c.RemoveMember()
+            | c.ChangeWipPolicy()
         ):
             return Role.OWNER
         case (
@@ -89,6 +92,7 @@ def _least_role(command: c.Command) -> Role | None:
             | c.AddComment()
             | c.EditComment()
             | c.DeleteComment()
+            | c.ChangeColumnWipLimit()
         ):
             return Role.EDITOR
         case _:
@@ -156,5 +160,9 @@ def _handle(board: Board, command: c.Command, ctx: Context) -> list[e.Event]:  #
             return edit_comment(board, command, ctx)
         case c.DeleteComment():
             return delete_comment(board, command, ctx)
+        case c.ChangeColumnWipLimit():
+            return change_column_wip_limit(board, command, ctx)
+        case c.ChangeWipPolicy():
+            return change_wip_policy(board, command, ctx)
         case _:
             assert_never(command)

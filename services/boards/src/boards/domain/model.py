@@ -15,7 +15,7 @@ from uuid import UUID
 
 import contracts.events as e
 from contracts.envelope import AnyEvent
-from contracts.fields import Role
+from contracts.fields import DEFAULT_WIP_POLICY, Role, WipPolicy
 
 Lane = tuple[tuple[str, UUID], ...]
 
@@ -26,6 +26,7 @@ class Column:
     title: str
     position: str
     archived: bool = False
+    wip_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ class Board:
     lanes: Mapping[UUID, Lane] = field(default_factory=dict)
     open_cards: int = 0
     comments: Mapping[UUID, Comment] = field(default_factory=dict)
+    wip_policy: WipPolicy = DEFAULT_WIP_POLICY
 
     @property
     def exists(self) -> bool:
@@ -243,6 +245,11 @@ def _comment_changed(board: Board, event: e.CommentEdited | e.CommentDeleted) ->
     return replace(board, comments=_with(board.comments, event.comment_id, comment))
 
 
+def _column_wip_limit_changed(board: Board, event: e.ColumnWipLimitChanged) -> Board:
+    column = replace(board.columns[event.column_id], wip_limit=event.limit)
+    return replace(board, columns=_with(board.columns, event.column_id, column))
+
+
 def evolve(board: Board, event: AnyEvent) -> Board:
     if event.version != board.version + 1:
         raise ValueError(
@@ -298,6 +305,10 @@ def _apply(board: Board, event: e.Event) -> Board:  # noqa: C901
             return _comment_changed(board, event)
         case e.CommentDeleted():
             return _comment_changed(board, event)
+        case e.ColumnWipLimitChanged():
+            return _column_wip_limit_changed(board, event)
+        case e.WipPolicyChanged(policy=policy):
+            return replace(board, wip_policy=policy)
         case _:
             assert_never(event)
 

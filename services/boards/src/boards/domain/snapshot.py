@@ -2,7 +2,8 @@
 
 Only what cannot be derived is kept: lanes, column order and the open-card count are rebuilt
 from the cards and columns on the way back in. `SNAPSHOT_SCHEMA` changes whenever `Board`
-does; a snapshot of another schema is ignored and the log is folded instead.
+does; a snapshot of another schema is ignored and the log is folded instead. Schema 1 (before
+WIP limits) is still read: its columns have no limit and its board enforces.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from contracts.fields import Role
+from contracts.fields import DEFAULT_WIP_POLICY, Role
 
 from boards.domain.model import Board, Card, Column, Comment, Lane
 
-# 2: comments (author and card per comment id). A schema 1 snapshot is still read: it was taken
-# before comments existed, so it has none.
+# 2: comments (author and card per comment id); columns carry their WIP limit, the board its WIP
+# policy. A schema 1 snapshot is still read: it was taken before any of them existed, so it has no
+# comments, no limits and the default policy.
 SNAPSHOT_SCHEMA = 2
-_READABLE = (1, SNAPSHOT_SCHEMA)
+READABLE_SCHEMAS = (1, SNAPSHOT_SCHEMA)
 
 
 def to_snapshot(board: Board) -> dict[str, Any]:
@@ -30,8 +32,10 @@ def to_snapshot(board: Board) -> dict[str, Any]:
         "title": board.title,
         "archived": board.archived,
         "members": {user: role.value for user, role in board.members.items()},
+        "wip_policy": board.wip_policy,
         "columns": [
-            [str(c.column_id), c.title, c.position, c.archived] for c in board.columns.values()
+            [str(c.column_id), c.title, c.position, c.archived, c.wip_limit]
+            for c in board.columns.values()
         ],
         "cards": [
             [
@@ -56,12 +60,12 @@ def to_snapshot(board: Board) -> dict[str, Any]:
 
 def from_snapshot(data: dict[str, Any]) -> Board | None:
     """The board, or None when the snapshot is of another schema."""
-    if data.get("schema") not in _READABLE:
+    if data.get("schema") not in READABLE_SCHEMAS:
         return None
-    columns = {
-        UUID(cid): Column(UUID(cid), title, position, archived)
-        for cid, title, position, archived in data["columns"]
-    }
+    columns = {}
+    for cid, title, position, archived, *wip_limit in data["columns"]:
+        # A schema-1 row has no limit at its end.
+        columns[UUID(cid)] = Column(UUID(cid), title, position, archived, *wip_limit)
     cards = {}
     lanes: defaultdict[UUID, list[tuple[str, UUID]]] = defaultdict(list)
     for cid, column_id, position, title, description, labels, assignees, due, archived in data[
@@ -99,4 +103,5 @@ def from_snapshot(data: dict[str, Any]) -> Board | None:
             UUID(comment_id): Comment(UUID(card_id), author_id, edited, deleted)
             for comment_id, card_id, author_id, edited, deleted in data.get("comments", ())
         },
+        wip_policy=data.get("wip_policy", DEFAULT_WIP_POLICY),
     )

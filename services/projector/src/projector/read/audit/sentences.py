@@ -328,6 +328,32 @@ def _comment(b: BoardThen, e: CommentEvent) -> Said:
     return Said(text, changes, card_id=e.card_id)
 
 
+def _column_wip_limit_changed(b: BoardThen, e: ev.ColumnWipLimitChanged) -> Said:
+    name = _quote(b.column_name(e.column_id))
+    if e.limit is None:
+        text = f"removed the WIP limit of column {name} (was {e.previous_limit})"
+    elif e.previous_limit is None:
+        text = f"set the WIP limit of column {name} to {e.limit}"
+    else:
+        text = f"changed the WIP limit of column {name} from {e.previous_limit} to {e.limit}"
+    return Said(
+        text,
+        [Change(field="wip_limit", before=e.previous_limit, after=e.limit)],
+        column_id=e.column_id,
+    )
+
+
+_POLICY_WORDS = {"enforce": "enforce (refuse a card over the limit)", "warn": "warn only"}
+
+
+def _wip_policy_changed(b: BoardThen, e: ev.WipPolicyChanged) -> Said:
+    return Said(
+        f"changed the board's WIP policy from {_POLICY_WORDS[e.previous_policy]} "
+        f"to {_POLICY_WORDS[e.policy]}",
+        [Change(field="wip_policy", before=e.previous_policy, after=e.policy)],
+    )
+
+
 def _said(b: BoardThen, payload: ev.Event) -> Said:  # noqa: C901
     # A match, not a table: an event type added to `contracts.events` and forgotten here is a
     # type error (assert_never).
@@ -372,6 +398,10 @@ def _said(b: BoardThen, payload: ev.Event) -> Said:  # noqa: C901
             return _member_removed(b, payload)
         case ev.CommentAdded() | ev.CommentEdited() | ev.CommentDeleted():
             return _comment(b, payload)
+        case ev.ColumnWipLimitChanged():
+            return _column_wip_limit_changed(b, payload)
+        case ev.WipPolicyChanged():
+            return _wip_policy_changed(b, payload)
         case _:
             assert_never(payload)
 
