@@ -170,9 +170,40 @@ EXPECTED_API = {
     "EVENT_FIELD",
     "BOARD_FIELD",
     "VERSION_FIELD",
+    # checklists
+    "AddChecklistItem",
+    "RenameChecklistItem",
+    "CheckChecklistItem",
+    "UncheckChecklistItem",
+    "MoveChecklistItem",
+    "RemoveChecklistItem",
+    "ChecklistItemAdded",
+    "ChecklistItemRenamed",
+    "ChecklistItemChecked",
+    "ChecklistItemUnchecked",
+    "ChecklistItemMoved",
+    "ChecklistItemRemoved",
+    "MAX_CHECKLIST_ITEMS",
+    "MAX_CHECKLIST_TEXT",
+    "ChecklistItemId",
+    "ChecklistText",
+    "ChecklistItemView",
+    "ChecklistProgress",
 }
 
-VERBS = {"Create", "Rename", "Archive", "Restore", "Add", "Move", "Edit", "Change", "Remove"}
+VERBS = {
+    "Create",
+    "Rename",
+    "Archive",
+    "Restore",
+    "Add",
+    "Move",
+    "Edit",
+    "Change",
+    "Remove",
+    "Check",
+    "Uncheck",
+}
 
 # Events no command asks for by name: the server emits them to keep order keys short.
 MAINTENANCE_EVENTS = (contracts.CardsRebalanced, contracts.ColumnsRebalanced)
@@ -195,6 +226,12 @@ EVENT_OF: dict[type[Contract], type[Contract]] = {
     AddMember: MemberAdded,
     ChangeMemberRole: MemberRoleChanged,
     RemoveMember: MemberRemoved,
+    contracts.AddChecklistItem: contracts.ChecklistItemAdded,
+    contracts.RenameChecklistItem: contracts.ChecklistItemRenamed,
+    contracts.CheckChecklistItem: contracts.ChecklistItemChecked,
+    contracts.UncheckChecklistItem: contracts.ChecklistItemUnchecked,
+    contracts.MoveChecklistItem: contracts.ChecklistItemMoved,
+    contracts.RemoveChecklistItem: contracts.ChecklistItemRemoved,
 }
 
 _WORDS = re.compile(r"[A-Z][a-z]*")

@@ -21,6 +21,8 @@ from contracts.fields import (
     Assignees,
     BoardId,
     CardId,
+    ChecklistItemId,
+    ChecklistText,
     ColumnId,
     Description,
     Email,
@@ -188,6 +190,57 @@ class RemoveMember(Contract):
     user_id: UserId
 
 
+class _PlacedChecklistItem(Contract):
+    @model_validator(mode="after")
+    def _one_anchor(self) -> Self:
+        _at_most_one_anchor(self, "after_item_id", "before_item_id")
+        return self
+
+
+class AddChecklistItem(_PlacedChecklistItem):
+    """An item on a card's checklist, placed by intent as cards are (at the end when no anchor)."""
+
+    card_id: CardId
+    text: ChecklistText
+    item_id: ChecklistItemId | None = None
+    after_item_id: ChecklistItemId | None = None
+    before_item_id: ChecklistItemId | None = None
+
+
+class RenameChecklistItem(Contract):
+    card_id: CardId
+    item_id: ChecklistItemId
+    text: ChecklistText
+
+
+class CheckChecklistItem(Contract):
+    card_id: CardId
+    item_id: ChecklistItemId
+
+
+class UncheckChecklistItem(Contract):
+    card_id: CardId
+    item_id: ChecklistItemId
+
+
+class MoveChecklistItem(_PlacedChecklistItem):
+    card_id: CardId
+    item_id: ChecklistItemId
+    after_item_id: ChecklistItemId | None = None
+    before_item_id: ChecklistItemId | None = None
+
+    @model_validator(mode="after")
+    def _not_relative_to_itself(self) -> Self:
+        if self.item_id in (self.after_item_id, self.before_item_id):
+            raise ValueError("an item cannot be placed relative to itself")
+        return self
+
+
+class RemoveChecklistItem(Contract):
+    card_id: CardId
+    item_id: ChecklistItemId
+
+
 Command = (
     CreateBoard
     | RenameBoard
@@ -206,6 +259,12 @@ Command = (
     | AddMember
     | ChangeMemberRole
     | RemoveMember
+    | AddChecklistItem
+    | RenameChecklistItem
+    | CheckChecklistItem
+    | UncheckChecklistItem
+    | MoveChecklistItem
+    | RemoveChecklistItem
 )
 
 COMMAND_TYPES: tuple[type[Contract], ...] = (
@@ -226,27 +285,39 @@ COMMAND_TYPES: tuple[type[Contract], ...] = (
     AddMember,
     ChangeMemberRole,
     RemoveMember,
+    AddChecklistItem,
+    RenameChecklistItem,
+    CheckChecklistItem,
+    UncheckChecklistItem,
+    MoveChecklistItem,
+    RemoveChecklistItem,
 )
 
 __all__ = [
     "COMMAND_TYPES",
     "EDITABLE_CARD_FIELDS",
     "AddCard",
+    "AddChecklistItem",
     "AddColumn",
     "AddMember",
     "ArchiveBoard",
     "ArchiveCard",
     "ArchiveColumn",
     "ChangeMemberRole",
+    "CheckChecklistItem",
     "Command",
     "CreateBoard",
     "EditCard",
     "MoveCard",
+    "MoveChecklistItem",
     "MoveColumn",
+    "RemoveChecklistItem",
     "RemoveMember",
     "RenameBoard",
+    "RenameChecklistItem",
     "RenameColumn",
     "RestoreBoard",
     "RestoreCard",
     "RestoreColumn",
+    "UncheckChecklistItem",
 ]

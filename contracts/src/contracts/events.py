@@ -12,6 +12,8 @@ from contracts.base import Contract
 from contracts.fields import (
     Assignees,
     CardId,
+    ChecklistItemId,
+    ChecklistText,
     ColumnId,
     Description,
     Email,
@@ -196,6 +198,52 @@ class MemberRemoved(Contract):
     previous_role: Role
 
 
+class ChecklistItemAdded(Contract):
+    """`rebalanced`: fresh keys for the card's other items, in the same order, when the gap had
+    become too narrow for a short key; carried here rather than in an event of its own so that
+    adding (or moving) an item stays one event."""
+
+    card_id: CardId
+    item_id: ChecklistItemId
+    text: ChecklistText
+    position: OrderKey
+    rebalanced: list[Placement] = []
+
+
+class ChecklistItemRenamed(Contract):
+    card_id: CardId
+    item_id: ChecklistItemId
+    text: ChecklistText
+    previous_text: ChecklistText
+
+
+class ChecklistItemChecked(Contract):
+    card_id: CardId
+    item_id: ChecklistItemId
+
+
+class ChecklistItemUnchecked(Contract):
+    card_id: CardId
+    item_id: ChecklistItemId
+
+
+class ChecklistItemMoved(Contract):
+    card_id: CardId
+    item_id: ChecklistItemId
+    position: OrderKey
+    previous_position: OrderKey
+    rebalanced: list[Placement] = []
+
+
+class ChecklistItemRemoved(Contract):
+    """Carries what the item was, so history can say what went without folding the log."""
+
+    card_id: CardId
+    item_id: ChecklistItemId
+    text: ChecklistText
+    checked: bool
+
+
 Event = (
     BoardCreated
     | BoardRenamed
@@ -216,6 +264,12 @@ Event = (
     | MemberAdded
     | MemberRoleChanged
     | MemberRemoved
+    | ChecklistItemAdded
+    | ChecklistItemRenamed
+    | ChecklistItemChecked
+    | ChecklistItemUnchecked
+    | ChecklistItemMoved
+    | ChecklistItemRemoved
 )
 
 
@@ -245,4 +299,10 @@ EVENT_TYPES: tuple[type[Contract], ...] = (
     MemberAdded,
     MemberRoleChanged,
     MemberRemoved,
+    ChecklistItemAdded,
+    ChecklistItemRenamed,
+    ChecklistItemChecked,
+    ChecklistItemUnchecked,
+    ChecklistItemMoved,
+    ChecklistItemRemoved,
 )

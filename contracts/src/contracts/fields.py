@@ -16,6 +16,9 @@ MAX_ASSIGNEES = 20
 MAX_COLUMNS = 50
 MAX_OPEN_CARDS = 5_000
 MAX_USER_ID = 128
+# A card's checklist: enough for a real to-do list, small enough to sort on every change.
+MAX_CHECKLIST_ITEMS = 100
+MAX_CHECKLIST_TEXT = 500
 # The largest integer that Redis (integers, stream entry ids), BSON (int64) and orjson all hold.
 # Every integer a contract carries stays within it, so an out-of-range one is refused where it
 # comes in (a 422) rather than failing in an encoder or a store behind a half-done request.
@@ -38,6 +41,10 @@ Email = Annotated[
 PersonName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_TITLE)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE)]
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION)]
+ChecklistItemId = UUID
+ChecklistText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_CHECKLIST_TEXT)
+]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LABEL)]
 # A board's version, or a point in its log: 0 is before its first event.
 Version = Annotated[int, Field(ge=0, le=MAX_INT64)]

@@ -2,7 +2,8 @@
 
 Only what cannot be derived is kept: lanes, column order and the open-card count are rebuilt
 from the cards and columns on the way back in. `SNAPSHOT_SCHEMA` changes whenever `Board`
-does; a snapshot of another schema is ignored and the log is folded instead.
+does; a snapshot of another schema is ignored and the log is folded instead, except schema 1
+(before checklists), which reads as the same board with empty checklists.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from uuid import UUID
 
 from contracts.fields import Role
 
-from boards.domain.model import Board, Card, Column, Lane
+from boards.domain.model import Board, Card, ChecklistItem, Column, Lane
 
-SNAPSHOT_SCHEMA = 1
+SNAPSHOT_SCHEMA = 2
+# Schemas read besides the current one: each differs from it only by what it lacks.
+_READABLE = (1, SNAPSHOT_SCHEMA)
 
 
 def to_snapshot(board: Board) -> dict[str, Any]:
@@ -41,6 +44,7 @@ def to_snapshot(board: Board) -> dict[str, Any]:
                 list(c.assignees),
                 c.due_date.isoformat() if c.due_date else None,
                 c.archived,
+                [[str(i.item_id), i.text, i.position, i.checked] for i in c.checklist.values()],
             ]
             for c in board.cards.values()
         ],
@@ -49,7 +53,7 @@ def to_snapshot(board: Board) -> dict[str, Any]:
 
 def from_snapshot(data: dict[str, Any]) -> Board | None:
     """The board, or None when the snapshot is of another schema."""
-    if data.get("schema") != SNAPSHOT_SCHEMA:
+    if data.get("schema") not in _READABLE:
         return None
     columns = {
         UUID(cid): Column(UUID(cid), title, position, archived)
@@ -57,9 +61,9 @@ def from_snapshot(data: dict[str, Any]) -> Board | None:
     }
     cards = {}
     lanes: defaultdict[UUID, list[tuple[str, UUID]]] = defaultdict(list)
-    for cid, column_id, position, title, description, labels, assignees, due, archived in data[
-        "cards"
-    ]:
+    for row in data["cards"]:
+        cid, column_id, position, title, description, labels, assignees, due, archived = row[:9]
+        items = row[9] if len(row) > 9 else []
         card = Card(
             UUID(cid),
             UUID(column_id),
@@ -70,6 +74,7 @@ def from_snapshot(data: dict[str, Any]) -> Board | None:
             tuple(assignees),
             datetime.fromisoformat(due) if due else None,
             archived,
+            {UUID(i): ChecklistItem(UUID(i), text, key, done) for i, text, key, done in items},
         )
         cards[card.card_id] = card
         if not archived:
