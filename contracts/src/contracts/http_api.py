@@ -137,6 +137,8 @@ _BOARDS: list[Endpoint] = [
                 "member_not_found",
                 "last_owner",
                 "limit_exceeded",
+                "checklist_item_not_found",
+                "checklist_item_exists",
             ),
             429: error("rate_limited"),
             503: error(

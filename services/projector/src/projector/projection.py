@@ -15,6 +15,7 @@ from typing import Any, assert_never
 from contracts.envelope import AnyEvent
 
 from contracts import events as ev
+from projector.checklists import ChecklistEvent, apply_checklist_event
 
 Doc = dict[str, Any]
 
@@ -261,6 +262,14 @@ def apply_member_removed(p: BoardProjection, e: ev.MemberRemoved, at: datetime) 
     _member(p, e.user_id, None)
 
 
+def apply_checklist_changed(p: BoardProjection, e: ChecklistEvent, at: datetime) -> None:
+    card = _card(p, str(e.card_id))
+    try:
+        apply_checklist_event(card, e)
+    except KeyError as error:
+        raise ProjectionError(f"{error.args[0]} {e.card_id} of board {p.board_id}") from None
+
+
 def _apply_payload(p: BoardProjection, payload: ev.Event, at: datetime) -> None:  # noqa: C901
     # A match, not a table: an event type added to `contracts.events` and forgotten here is a
     # type error (assert_never), not a KeyError in production.
@@ -303,6 +312,15 @@ def _apply_payload(p: BoardProjection, payload: ev.Event, at: datetime) -> None:
             apply_member_role_changed(p, payload, at)
         case ev.MemberRemoved():
             apply_member_removed(p, payload, at)
+        case (
+            ev.ChecklistItemAdded()
+            | ev.ChecklistItemRenamed()
+            | ev.ChecklistItemChecked()
+            | ev.ChecklistItemUnchecked()
+            | ev.ChecklistItemMoved()
+            | ev.ChecklistItemRemoved()
+        ):
+            apply_checklist_changed(p, payload, at)
         case _:
             assert_never(payload)
 
