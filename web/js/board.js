@@ -9,6 +9,7 @@ import { DragAndDrop } from "./dragdrop.js";
 import { CardEditor } from "./editor.js";
 import { animate, measure } from "./flip.js";
 import { MembersPanel } from "./members.js";
+import { progressOf } from "./checklist.js";
 import { BoardModel, ResyncNeeded } from "./model.js";
 import { askText, avatar, describeRejection, el, toast } from "./ui.js";
 
@@ -213,6 +214,7 @@ export class BoardPage {
     if (before) animate(this.cardEls, before);
     this.moves.enable(this.canEdit);
     if (!this.members.root.hidden) this.members.render();
+    this.editor.refresh();
   }
 
   // A card someone else moved is rendered anew (to a column further right) or has its node moved
@@ -323,7 +325,8 @@ export class BoardPage {
   }
 
   paintCard(node, card) {
-    const signature = JSON.stringify([card.title, card.labels, card.assignees, card.due_date, !!card.pending, this.canEdit]);
+    const progress = progressOf(card);
+    const signature = JSON.stringify([card.title, card.labels, card.assignees, card.due_date, !!card.pending, this.canEdit, progress]);
     if (node.signature === signature) return;
     node.signature = signature;
     const members = this.view.board.members;
@@ -335,13 +338,14 @@ export class BoardPage {
           return avatar(id, m?.name || m?.email || id, "small");
         }))
       : null;
+    const ticks = progress.total ? el("span", { class: `checklist-badge${progress.done === progress.total ? " complete" : ""}`, "aria-label": `${progress.done} of ${progress.total} checklist items done` }, `☑ ${progress.done}/${progress.total}`) : null;
     node.classList.toggle("pending", !!card.pending);
     node.setAttribute("aria-label", card.title);
     node.replaceChildren(
       this.canEdit ? el("span", { class: "drag-handle", "aria-hidden": "true" }, "⠿") : "",
       el("span", { class: "card-title" }, card.title),
       this.canEdit ? el("button", { type: "button", class: "quiet card-edit", "aria-label": `Edit ${card.title}`, onclick: () => this.openEditor(card.id) }, "✎") : "",
-      labels || due || people ? el("span", { class: "card-meta" }, labels, due, people) : "",
+      labels || due || people || ticks ? el("span", { class: "card-meta" }, labels, due, ticks, people) : "",
     );
   }
 

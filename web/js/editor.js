@@ -2,11 +2,18 @@
 // Saving sends one EditCard with only the fields that changed; "Archive card" sends ArchiveCard.
 //
 // `board` is the BoardPage; this uses its `view` and `send`.
+import { ChecklistSection } from "./checklist.js";
 import { el } from "./ui.js";
 
 export class CardEditor {
   constructor(board) {
     this.board = board;
+    this.checklist = new ChecklistSection(board);
+  }
+
+  // The page rendered anew (a live event, or our own command): the checklist follows it.
+  refresh() {
+    if (document.getElementById("card-dialog").open) this.checklist.render();
   }
 
   open(cardId) {
@@ -26,8 +33,12 @@ export class CardEditor {
       ),
     );
     dialog.returnValue = "";
+    this.checklist.show(cardId);
     dialog.showModal();
-    dialog.addEventListener("close", () => this.close(dialog.returnValue, form, card), { once: true });
+    dialog.addEventListener("close", () => {
+      this.checklist.hide();
+      this.close(dialog.returnValue, form, card);
+    }, { once: true });
   }
 
   close(action, form, card) {

@@ -1,6 +1,7 @@
 // A board as the server confirmed it (snapshot + events, in version order) and, on top of it, the
 // commands this browser sent or queued but has not yet seen come back. The view is recomputed from
 // both, so a rejected command simply drops out of `pending` and the board rolls back.
+import { applyChecklistEvent, applyChecklistIntent } from "./checklist.js";
 
 const byPosition = (a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
@@ -67,7 +68,7 @@ export class BoardModel {
         this.cards.set(p.card_id, {
           card_id: p.card_id, column_id: p.column_id, position: p.position, title: p.title,
           description: p.description ?? "", labels: p.labels ?? [], assignees: p.assignees ?? [],
-          due_date: p.due_date ?? null, archived: false,
+          due_date: p.due_date ?? null, archived: false, checklist: [], progress: { done: 0, total: 0 },
         });
         break;
       case "CardEdited": if (card) for (const change of p.changes) card[change.field] = change.after; break;
@@ -82,7 +83,7 @@ export class BoardModel {
       case "MemberAdded": this.board.members = [...this.board.members.filter((m) => m.user_id !== p.user_id), { user_id: p.user_id, role: p.role, email: p.profile?.email ?? null, name: p.profile?.name ?? null }]; break;
       case "MemberRoleChanged": this.board.members = this.board.members.map((m) => (m.user_id === p.user_id ? { ...m, role: p.role } : m)); break;
       case "MemberRemoved": this.board.members = this.board.members.filter((m) => m.user_id !== p.user_id); break;
-      default: break;
+      default: if (card) applyChecklistEvent(card, type, p); break;
     }
   }
 
@@ -210,6 +211,10 @@ function applyIntent(view, { type, payload: p }) {
     case "AddMember": view.board.members = [...view.board.members.filter((m) => m.user_id !== p.user_id), { user_id: p.user_id, role: p.role, email: p.email ?? null, name: p.name ?? null }]; break;
     case "ChangeMemberRole": view.board.members = view.board.members.map((m) => (m.user_id === p.user_id ? { ...m, role: p.role } : m)); break;
     case "RemoveMember": view.board.members = view.board.members.filter((m) => m.user_id !== p.user_id); break;
-    default: break;
+    default: {
+      const card = p.card_id ? findCard(view, p.card_id) : null;
+      if (card) applyChecklistIntent(card, type, p);
+      break;
+    }
   }
 }
