@@ -42,7 +42,8 @@ def _settle(card: Doc, items: list[Doc]) -> None:
 
 def apply_checklist_event(card: Doc, e: ChecklistEvent) -> None:
     """`KeyError` for an item the card does not have (the caller makes it a ProjectionError)."""
-    items: list[Doc] = list(card.get("checklist", []))
+    # Copies of the item documents: a point-in-time checkpoint may share the old ones.
+    items: list[Doc] = [dict(i) for i in card.get("checklist", [])]
     match e:
         case ev.ChecklistItemAdded():
             _rekey(items, e.rebalanced)
