@@ -2,6 +2,7 @@
 // Saving sends one EditCard with only the fields that changed; "Archive card" sends ArchiveCard.
 //
 // `board` is the BoardPage; this uses its `view` and `send`.
+import { CardHistory } from "./activity.js";
 import { ChecklistSection } from "./checklist.js";
 import { el } from "./ui.js";
 
@@ -9,6 +10,7 @@ export class CardEditor {
   constructor(board) {
     this.board = board;
     this.checklist = new ChecklistSection(board);
+    this.history = new CardHistory(board);
   }
 
   // The page rendered anew (a live event, or our own command): the checklist follows it.
@@ -34,9 +36,11 @@ export class CardEditor {
     );
     dialog.returnValue = "";
     this.checklist.show(cardId);
+    this.history.show(cardId);
     dialog.showModal();
     dialog.addEventListener("close", () => {
       this.checklist.hide();
+      this.history.hide();
       this.close(dialog.returnValue, form, card);
     }, { once: true });
   }

@@ -33,6 +33,10 @@ export class BoardModel {
       if (this.version !== null && event.version <= this.version) continue;
       if (this.version === null || event.version !== this.version + 1) return false;
       this.apply(event);
+      // The version that last touched a card, as the read model's `version` says (time travel
+      // marks the cards changed since the version it shows).
+      const touched = event.payload.card_id && this.cards.get(event.payload.card_id);
+      if (touched) touched.version = event.version;
       this.version = event.version;
       this.board.version = event.version;
       decided.add(event.command_id);
