@@ -140,7 +140,7 @@ async ({ version }) => {
   slider.dispatchEvent(new Event("input", { bubbles: true }));
   while (page.dataset.timeTravel !== String(version)) {
     await frame();
-    if (performance.now() - start > 60000) return { ms: null, start };
+    if (performance.now() - start > 120000) return { ms: null, start };
   }
   await frame();
   const ms = performance.now() - start;
@@ -337,7 +337,7 @@ def measure_time_travel(browser: Browser, url: str, seeded: Seeded, head: int) -
         page.goto(f"{url}/boards/{seeded.board_id}")
         page.locator(f'.board-page[data-version="{head}"]').wait_for(timeout=PAGE_TIMEOUT_MS)
         page.get_by_role("button", name="Time travel").click()
-        page.locator(".board-page[data-time-travel]").wait_for(timeout=PAGE_TIMEOUT_MS * 2)
+        page.locator(f'.board-page[data-time-travel="{head}"]').wait_for(timeout=PAGE_TIMEOUT_MS)
         n = TIME_TRAVEL_STEPS + 1
         forward = [round(head * i / n) for i in range(1, n)]
         backward = [round(head * (i + 0.5) / n) for i in range(n - 1, 0, -1)]

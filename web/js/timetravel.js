@@ -6,11 +6,16 @@
 //
 // Stepping asks for one version at a time: a step taken while a read is in flight is remembered
 // and only the latest is asked for next, so a dragged slider never queues a read per pixel.
+// The first read far back on a long history may outlast the server's request deadline (it folds
+// the log from version 0); the server keeps the checkpoints that fold left behind, so asking
+// again goes on from there: a retryable answer is asked again, a few times.
 //
 // `board` is the BoardPage; this uses its `boardId`, `model`, `past`, `page` and `render`.
-import { api } from "./api.js";
+import { api, isRetryable } from "./api.js";
 import { BoardModel } from "./model.js";
 import { el } from "./ui.js";
+
+const RETRIES = 6;
 
 export class TimeTravel {
   constructor(board) {
@@ -42,11 +47,16 @@ export class TimeTravel {
     return this.asOf.value ? new Date(this.asOf.value).toISOString() : null;
   }
 
+  // It opens on the live version, drawn read-only from what the page holds (no read needed).
   enter() {
     const head = this.board.model.version ?? 1;
     this.root.hidden = false;
     this.slider.max = String(head);
-    this.go(Math.max(1, head - 1));
+    this.slider.value = String(head);
+    this.label.textContent = `Version ${head} of ${head} (now)`;
+    this.board.past = { version: head, view: this.board.model.view() };
+    this.board.page.dataset.timeTravel = String(head);
+    this.board.render("local");
     this.slider.focus();
   }
 
@@ -82,6 +92,7 @@ export class TimeTravel {
 
   async read() {
     this.reading = true;
+    let attempts = 0;
     try {
       while (this.wanted && this.active) {
         const where = this.wanted;
@@ -90,9 +101,16 @@ export class TimeTravel {
         try {
           detail = await api.boardAt(this.board.boardId, where);
         } catch (error) {
+          attempts += 1;
+          if (isRetryable(error) && attempts < RETRIES && !this.wanted) {
+            this.label.textContent = "Reading the history…";
+            this.wanted = where;
+            continue;
+          }
           this.label.textContent = error.code === "board_not_found" ? "The board did not exist yet then." : `Could not load: ${error.message}`;
           continue;
         }
+        attempts = 0;
         if (!this.active || this.wanted) continue;
         this.show(detail);
       }
