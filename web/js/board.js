@@ -11,7 +11,7 @@ import { CardEditor } from "./editor.js";
 import { animate, measure } from "./flip.js";
 import { MembersPanel } from "./members.js";
 import { TimeTravel } from "./timetravel.js";
-import { progressOf } from "./checklist.js";
+import { progressOf } from "./checklist_model.js";
 import { BoardModel, ResyncNeeded } from "./model.js";
 import { askText, avatar, describeRejection, el, toast } from "./ui.js";
 

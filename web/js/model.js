@@ -1,7 +1,7 @@
 // A board as the server confirmed it (snapshot + events, in version order) and, on top of it, the
 // commands this browser sent or queued but has not yet seen come back. The view is recomputed from
 // both, so a rejected command simply drops out of `pending` and the board rolls back.
-import { applyChecklistEvent, applyChecklistIntent } from "./checklist.js";
+import { applyChecklistEvent, applyChecklistIntent } from "./checklist_model.js";
 
 const byPosition = (a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
