@@ -4,7 +4,8 @@ of the whole log from version 0 (a 50,000-event board: 50,000 events per step wi
 
 A checkpoint is a fold of the log's prefix, and the log's prefix never changes, so a checkpoint
 is never stale. Memory is bounded by the card documents held across all checkpoints (`max_cards`;
-a board's header counts as one): the least recently used board's checkpoints go first.
+a board's header counts as one): the least recently used board's checkpoints go first, and when
+one board alone is over it, its checkpoints are thinned out evenly rather than cut at one end.
 """
 
 from __future__ import annotations
@@ -32,6 +33,16 @@ def _copy(projection: BoardProjection) -> BoardProjection:
 
 def _size(projection: BoardProjection) -> int:
     return len(projection.cards) + 1
+
+
+def _closest_to_its_predecessor(held: dict[int, BoardProjection]) -> int:
+    """The checkpoint whose loss widens the gaps least: the one nearest to the one before it
+    (version 0 counts as one), the newest of equals, so the newest checkpoint goes last."""
+    versions = sorted(held)
+    gaps = [(v - (versions[i - 1] if i else 0), -v) for i, v in enumerate(versions[:-1])]
+    if not gaps:
+        return versions[0]
+    return -min(gaps)[1]
 
 
 class PointInTimeCheckpoints:
@@ -77,8 +88,9 @@ class PointInTimeCheckpoints:
             oldest = next(iter(self._boards))
             held = self._boards[oldest]
             if oldest == keep and len(self._boards) == 1:
-                # Only this board is left: drop its checkpoints furthest from the newest.
-                version = min(held)
+                # Only this board is left: thin its checkpoints out rather than lose a stretch of
+                # its history, so every version stays within a few `every` of one.
+                version = _closest_to_its_predecessor(held)
                 self._held -= _size(held.pop(version))
                 continue
             self._held -= sum(_size(p) for p in held.values())
