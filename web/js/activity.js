@@ -35,7 +35,8 @@ export class ActivityPanel {
     this.board = board;
     this.list = el("ol", { class: "activity-list", "aria-label": "Board activity, newest first" });
     this.more = el("div", { class: "activity-more" });
-    this.root = el("aside", { class: "panel activity-panel", hidden: true, "aria-label": "Activity" }, el("h2", {}, "Activity"), this.list, this.more);
+    // Focusable: it scrolls, and a keyboard user must be able to scroll it (and so load more).
+    this.root = el("aside", { class: "panel activity-panel", hidden: true, "aria-label": "Activity", tabindex: "0" }, el("h2", {}, "Activity"), this.list, this.more);
     this.observer = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && this.older());
     this.reset();
   }
