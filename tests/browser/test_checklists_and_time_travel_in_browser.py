@@ -183,7 +183,7 @@ class TestTimeTravel:
 
 
 class TestActivity:
-    def test_the_panel_shows_a_new_event_live_newest_first(
+    def test_the_panel_shows_a_new_event_live_newest_first_and_the_card_its_own(
         self, sign_in: Callable[[str], User], email: Callable[[str], str], artifacts: Path
     ) -> None:
         ada, bob = sign_in(email("ada")), sign_in(email("bob"))
@@ -204,3 +204,10 @@ class TestActivity:
         assert entries.all_inner_texts()[-1].endswith("created the board 'Launch plan'")
         shoot(b, artifacts, "activity")
         audit(b, artifacts, "activity-panel")
+
+        # The card's own history, in its editor: newest first, its events only.
+        open_card(b, board, "Pricing")
+        history = b.locator("#card-history .activity-summary")
+        expect(history).to_have_count(2, timeout=SEEN)
+        expect(history.first).to_contain_text("'Pricing page'")
+        expect(history.last).to_contain_text("added 'Pricing'")
