@@ -184,6 +184,25 @@ EXPECTED_API = {
     "CommentBody",
     "CommentId",
     "MAX_COMMENT",
+    # checklists
+    "AddChecklistItem",
+    "RenameChecklistItem",
+    "CheckChecklistItem",
+    "UncheckChecklistItem",
+    "MoveChecklistItem",
+    "RemoveChecklistItem",
+    "ChecklistItemAdded",
+    "ChecklistItemRenamed",
+    "ChecklistItemChecked",
+    "ChecklistItemUnchecked",
+    "ChecklistItemMoved",
+    "ChecklistItemRemoved",
+    "MAX_CHECKLIST_ITEMS",
+    "MAX_CHECKLIST_TEXT",
+    "ChecklistItemId",
+    "ChecklistText",
+    "ChecklistItemView",
+    "ChecklistProgress",
 }
 
 VERBS = {
@@ -197,6 +216,8 @@ VERBS = {
     "Change",
     "Remove",
     "Delete",
+    "Check",
+    "Uncheck",
 }
 
 # Events no command asks for by name: the server emits them to keep order keys short.
@@ -225,6 +246,12 @@ EVENT_OF: dict[type[Contract], type[Contract]] = {
     contracts.DeleteComment: contracts.CommentDeleted,
     contracts.ChangeColumnWipLimit: contracts.ColumnWipLimitChanged,
     contracts.ChangeWipPolicy: contracts.WipPolicyChanged,
+    contracts.AddChecklistItem: contracts.ChecklistItemAdded,
+    contracts.RenameChecklistItem: contracts.ChecklistItemRenamed,
+    contracts.CheckChecklistItem: contracts.ChecklistItemChecked,
+    contracts.UncheckChecklistItem: contracts.ChecklistItemUnchecked,
+    contracts.MoveChecklistItem: contracts.ChecklistItemMoved,
+    contracts.RemoveChecklistItem: contracts.ChecklistItemRemoved,
 }
 
 _WORDS = re.compile(r"[A-Z][a-z]*")

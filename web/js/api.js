@@ -133,6 +133,13 @@ export const api = {
     send("GET", `/api/boards/${encodeURIComponent(boardId)}/cards/${encodeURIComponent(cardId)}/comments?limit=200${after ? `&after_version=${after}` : ""}`),
   notifications: () => send("GET", "/api/notifications"),
   markRead: (body) => send("POST", "/api/notifications/read", body),
+  // The board as it was at a version or a time (docs/audit.md): folded from its log.
+  boardAt: (boardId, { version, at }) => {
+    const query = new URLSearchParams(version !== undefined ? { at_version: String(version) } : { at });
+    return send("GET", `/api/boards/${encodeURIComponent(boardId)}?${query}`);
+  },
+  // History entries in version order; `query` takes the endpoint's filters (docs/audit.md).
+  history: (boardId, query) => send("GET", `/api/boards/${encodeURIComponent(boardId)}/history?${new URLSearchParams(query)}`),
   createBoard: (command) => send("POST", "/api/boards", command),
   command: (boardId, command) => send("POST", `/api/boards/${encodeURIComponent(boardId)}/commands`, command),
   async logout() {

@@ -3,6 +3,7 @@
 // animated into place (flip.js). Moving cards and columns (dragdrop.js), the card editor
 // (editor.js) and the members and archived-items panels (members.js, archived.js) are modules of
 // their own, each given this page to read the view from and send commands through.
+import { ActivityPanel } from "./activity.js";
 import { api, isRetryable, uuid } from "./api.js";
 import { ArchivedPanel } from "./archived.js";
 import { DragAndDrop } from "./dragdrop.js";
@@ -10,6 +11,8 @@ import { CardEditor } from "./editor.js";
 import { CardFilter } from "./filter.js";
 import { animate, measure } from "./flip.js";
 import { MembersPanel } from "./members.js";
+import { TimeTravel } from "./timetravel.js";
+import { progressOf } from "./checklist_model.js";
 import { BoardModel, ResyncNeeded } from "./model.js";
 import { askText, avatar, describeRejection, el, toast } from "./ui.js";
 import { WipControls } from "./wip.js";
@@ -29,6 +32,10 @@ export class BoardPage {
     this.archived = new ArchivedPanel(this);
     this.wip = new WipControls(this);
     this.filter = new CardFilter(this);
+    this.activity = new ActivityPanel(this);
+    this.timeTravel = new TimeTravel(this);
+    // While time travel shows an earlier version: { version, view }, drawn instead of the live view.
+    this.past = null;
     this.needSnapshot = false;
     this.canEdit = false;
     this.role = null;
@@ -69,6 +76,7 @@ export class BoardPage {
     window.removeEventListener("online", this.onOnline);
     this.observer?.disconnect();
     this.moves.destroy();
+    this.activity.destroy();
     for (const column of this.columnEls.values()) column.sortable.destroy();
     document.getElementById("presence").replaceChildren();
     document.getElementById("board-title").textContent = "";
@@ -92,11 +100,13 @@ export class BoardPage {
       el("button", { type: "button", class: "owner-only", onclick: () => this.send("ArchiveBoard", {}) }, "Archive board"),
       el("button", { type: "button", onclick: () => this.togglePanel(this.members) }, "Members"),
       el("button", { type: "button", onclick: () => this.togglePanel(this.archived) }, "Archived items"),
+      el("button", { type: "button", onclick: () => this.togglePanel(this.activity) }, "Activity"),
+      el("button", { type: "button", onclick: () => (this.timeTravel.active ? this.timeTravel.leave() : this.timeTravel.enter()) }, "Time travel"),
       this.wip.policyControl(),
       el("span", { class: "spacer" }),
       this.addColumnForm,
     );
-    this.page = el("section", { class: "board-page loading", "data-board-id": this.boardId }, toolbar, this.filter.root, this.banner, el("div", { class: "board-body" }, this.columnsEl, this.members.root, this.archived.root));
+    this.page = el("section", { class: "board-page loading", "data-board-id": this.boardId }, toolbar, this.filter.root, this.timeTravel.root, this.banner, el("div", { class: "board-body" }, this.columnsEl, this.members.root, this.archived.root, this.activity.root));
     this.root.replaceChildren(this.page);
     this.moves.attach(this.columnsEl);
     this.columnsEl.addEventListener("dblclick", (e) => {
@@ -131,6 +141,8 @@ export class BoardPage {
       }
       this.editor.comments.receive(message.events);
       this.render("remote");
+      this.activity.heard();
+      this.timeTravel.heard();
     } else if (message.type === "presence" && message.board_id === this.boardId) {
       document.getElementById("presence").replaceChildren(...message.viewers.map((v) => avatar(v.user_id, v.name, "presence-avatar")));
     } else if (message.type === "error" && message.board_id === this.boardId) {
@@ -150,6 +162,11 @@ export class BoardPage {
   // -- commands: optimistic, queued while offline, sent in order with their ids ---------------
 
   send(type, payload) {
+    // The earlier version on screen is not the board a command would change.
+    if (this.past) {
+      toast("Time travel is read-only: go back to live to change the board.");
+      return null;
+    }
     const entry = { command: { command_id: uuid(), type, payload }, state: "queued" };
     this.model.add(entry);
     this.render("local");
@@ -199,13 +216,13 @@ export class BoardPage {
     this.onQueue(this.model.queued);
     // Not while a card or column is held: a render would replace the node under the hand.
     if (this.moves.interacting) return;
-    const view = this.model.view();
+    const view = this.past?.view ?? this.model.view();
     if (!view) return;
     this.view = view;
     this.role = view.board.members.find((m) => m.user_id === this.me.id)?.role ?? "viewer";
-    this.canEdit = this.role !== "viewer" && !view.board.archived;
+    this.canEdit = this.role !== "viewer" && !view.board.archived && !this.past;
     this.page.classList.toggle("read-only", !this.canEdit);
-    this.page.classList.toggle("is-owner", this.role === "owner");
+    this.page.classList.toggle("is-owner", this.role === "owner" && !this.past);
     this.page.dataset.role = this.role;
     this.page.dataset.version = String(this.model.version);
     // Commands of ours not yet confirmed (sent, queued or answered before their events came).
@@ -222,6 +239,7 @@ export class BoardPage {
     if (before) animate(this.cardEls, before);
     this.moves.enable(this.canEdit);
     if (!this.members.root.hidden) this.members.render();
+    this.editor.refresh();
   }
 
   // A card someone else moved is rendered anew (to a column further right) or has its node moved
@@ -333,7 +351,8 @@ export class BoardPage {
   }
 
   paintCard(node, card) {
-    const signature = JSON.stringify([card.title, card.labels, card.assignees, card.due_date, !!card.pending, this.canEdit]);
+    const progress = progressOf(card);
+    const signature = JSON.stringify([card.title, card.labels, card.assignees, card.due_date, !!card.pending, this.canEdit, progress, !!card.changed]);
     if (node.signature === signature) return;
     node.signature = signature;
     const members = this.view.board.members;
@@ -345,13 +364,15 @@ export class BoardPage {
           return avatar(id, m?.name || m?.email || id, "small");
         }))
       : null;
+    const ticks = progress.total ? el("span", { class: `checklist-badge${progress.done === progress.total ? " complete" : ""}`, "aria-label": `${progress.done} of ${progress.total} checklist items done` }, `☑ ${progress.done}/${progress.total}`) : null;
     node.classList.toggle("pending", !!card.pending);
+    node.classList.toggle("changed-since", !!card.changed);
     node.setAttribute("aria-label", card.title);
     node.replaceChildren(
       this.canEdit ? el("span", { class: "drag-handle", "aria-hidden": "true" }, "⠿") : "",
       el("span", { class: "card-title" }, card.title),
       this.canEdit ? el("button", { type: "button", class: "quiet card-edit", "aria-label": `Edit ${card.title}`, onclick: () => this.openEditor(card.id) }, "✎") : "",
-      labels || due || people || card.comments ? el("span", { class: "card-meta" }, labels, due, people, commentCount(card)) : "",
+      labels || due || people || ticks || card.comments ? el("span", { class: "card-meta" }, labels, due, ticks, people, commentCount(card)) : "",
     );
   }
 
@@ -424,6 +445,7 @@ export class BoardPage {
   togglePanel(panel) {
     panel.root.hidden = !panel.root.hidden;
     if (!panel.root.hidden) panel.show();
+    else panel.hide?.();
   }
 }
 

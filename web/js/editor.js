@@ -2,6 +2,8 @@
 // Saving sends one EditCard with only the fields that changed; "Archive card" sends ArchiveCard.
 //
 // `board` is the BoardPage; this uses its `view` and `send`.
+import { CardHistory } from "./activity.js";
+import { ChecklistSection } from "./checklist.js";
 import { CommentsSection } from "./comments.js";
 import { el } from "./ui.js";
 
@@ -9,6 +11,13 @@ export class CardEditor {
   constructor(board) {
     this.board = board;
     this.comments = new CommentsSection(board);
+    this.checklist = new ChecklistSection(board);
+    this.history = new CardHistory(board);
+  }
+
+  // The page rendered anew (a live event, or our own command): the checklist follows it.
+  refresh() {
+    if (document.getElementById("card-dialog").open) this.checklist.render();
   }
 
   open(cardId) {
@@ -28,10 +37,14 @@ export class CardEditor {
       ),
     );
     dialog.returnValue = "";
+    this.checklist.show(cardId);
+    this.history.show(cardId);
     dialog.showModal();
     this.comments.open(cardId);
     dialog.addEventListener("close", () => {
       this.comments.close();
+      this.checklist.hide();
+      this.history.hide();
       this.close(dialog.returnValue, form, card);
     }, { once: true });
   }

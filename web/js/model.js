@@ -1,6 +1,7 @@
 // A board as the server confirmed it (snapshot + events, in version order) and, on top of it, the
 // commands this browser sent or queued but has not yet seen come back. The view is recomputed from
 // both, so a rejected command simply drops out of `pending` and the board rolls back.
+import { applyChecklistEvent, applyChecklistIntent } from "./checklist_model.js";
 
 const byPosition = (a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
@@ -32,6 +33,10 @@ export class BoardModel {
       if (this.version !== null && event.version <= this.version) continue;
       if (this.version === null || event.version !== this.version + 1) return false;
       this.apply(event);
+      // The version that last touched a card, as the read model's `version` says (time travel
+      // marks the cards changed since the version it shows).
+      const touched = event.payload.card_id && this.cards.get(event.payload.card_id);
+      if (touched) touched.version = event.version;
       this.version = event.version;
       this.board.version = event.version;
       decided.add(event.command_id);
@@ -67,7 +72,7 @@ export class BoardModel {
         this.cards.set(p.card_id, {
           card_id: p.card_id, column_id: p.column_id, position: p.position, title: p.title,
           description: p.description ?? "", labels: p.labels ?? [], assignees: p.assignees ?? [],
-          due_date: p.due_date ?? null, archived: false,
+          due_date: p.due_date ?? null, archived: false, checklist: [], progress: { done: 0, total: 0 },
         });
         break;
       case "CardEdited": if (card) for (const change of p.changes) card[change.field] = change.after; break;
@@ -86,7 +91,7 @@ export class BoardModel {
       case "CommentDeleted": if (card) card.comments = Math.max((card.comments ?? 0) - 1, 0); break;
       case "ColumnWipLimitChanged": if (column) column.wip_limit = p.limit; break;
       case "WipPolicyChanged": this.board.wip_policy = p.policy; break;
-      default: break;
+      default: if (card) applyChecklistEvent(card, type, p); break;
     }
   }
 
@@ -216,6 +221,10 @@ function applyIntent(view, { type, payload: p }) {
     case "RemoveMember": view.board.members = view.board.members.filter((m) => m.user_id !== p.user_id); break;
     case "ChangeColumnWipLimit": { const c = view.columns.find((x) => x.id === p.column_id); if (c) c.wip_limit = p.limit; break; }
     case "ChangeWipPolicy": view.board.wip_policy = p.policy; break;
-    default: break;
+    default: {
+      const card = p.card_id ? findCard(view, p.card_id) : null;
+      if (card) applyChecklistIntent(card, type, p);
+      break;
+    }
   }
 }

@@ -21,6 +21,8 @@ from contracts.fields import (
     Assignees,
     BoardId,
     CardId,
+    ChecklistItemId,
+    ChecklistText,
     ColumnId,
     CommentBody,
     CommentId,
@@ -222,6 +224,57 @@ class ChangeWipPolicy(Contract):
     policy: WipPolicy
 
 
+class _PlacedChecklistItem(Contract):
+    @model_validator(mode="after")
+    def _one_anchor(self) -> Self:
+        _at_most_one_anchor(self, "after_item_id", "before_item_id")
+        return self
+
+
+class AddChecklistItem(_PlacedChecklistItem):
+    """An item on a card's checklist, placed by intent as cards are (at the end when no anchor)."""
+
+    card_id: CardId
+    text: ChecklistText
+    item_id: ChecklistItemId | None = None
+    after_item_id: ChecklistItemId | None = None
+    before_item_id: ChecklistItemId | None = None
+
+
+class RenameChecklistItem(Contract):
+    card_id: CardId
+    item_id: ChecklistItemId
+    text: ChecklistText
+
+
+class CheckChecklistItem(Contract):
+    card_id: CardId
+    item_id: ChecklistItemId
+
+
+class UncheckChecklistItem(Contract):
+    card_id: CardId
+    item_id: ChecklistItemId
+
+
+class MoveChecklistItem(_PlacedChecklistItem):
+    card_id: CardId
+    item_id: ChecklistItemId
+    after_item_id: ChecklistItemId | None = None
+    before_item_id: ChecklistItemId | None = None
+
+    @model_validator(mode="after")
+    def _not_relative_to_itself(self) -> Self:
+        if self.item_id in (self.after_item_id, self.before_item_id):
+            raise ValueError("an item cannot be placed relative to itself")
+        return self
+
+
+class RemoveChecklistItem(Contract):
+    card_id: CardId
+    item_id: ChecklistItemId
+
+
 Command = (
     CreateBoard
     | RenameBoard
@@ -245,6 +298,12 @@ Command = (
     | DeleteComment
     | ChangeColumnWipLimit
     | ChangeWipPolicy
+    | AddChecklistItem
+    | RenameChecklistItem
+    | CheckChecklistItem
+    | UncheckChecklistItem
+    | MoveChecklistItem
+    | RemoveChecklistItem
 )
 
 COMMAND_TYPES: tuple[type[Contract], ...] = (
@@ -270,12 +329,19 @@ COMMAND_TYPES: tuple[type[Contract], ...] = (
     DeleteComment,
     ChangeColumnWipLimit,
     ChangeWipPolicy,
+    AddChecklistItem,
+    RenameChecklistItem,
+    CheckChecklistItem,
+    UncheckChecklistItem,
+    MoveChecklistItem,
+    RemoveChecklistItem,
 )
 
 __all__ = [
     "COMMAND_TYPES",
     "EDITABLE_CARD_FIELDS",
     "AddCard",
+    "AddChecklistItem",
     "AddColumn",
     "AddComment",
     "AddMember",
@@ -285,17 +351,22 @@ __all__ = [
     "ChangeColumnWipLimit",
     "ChangeMemberRole",
     "ChangeWipPolicy",
+    "CheckChecklistItem",
     "Command",
     "CreateBoard",
     "DeleteComment",
     "EditCard",
     "EditComment",
     "MoveCard",
+    "MoveChecklistItem",
     "MoveColumn",
+    "RemoveChecklistItem",
     "RemoveMember",
     "RenameBoard",
+    "RenameChecklistItem",
     "RenameColumn",
     "RestoreBoard",
     "RestoreCard",
     "RestoreColumn",
+    "UncheckChecklistItem",
 ]

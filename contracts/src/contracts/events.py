@@ -13,6 +13,8 @@ from contracts.fields import (
     MAX_ASSIGNEES,
     Assignees,
     CardId,
+    ChecklistItemId,
+    ChecklistText,
     ColumnId,
     CommentBody,
     CommentId,
@@ -241,6 +243,52 @@ class WipPolicyChanged(Contract):
     previous_policy: WipPolicy
 
 
+class ChecklistItemAdded(Contract):
+    """`rebalanced`: fresh keys for the card's other items, in the same order, when the gap had
+    become too narrow for a short key; carried here rather than in an event of its own so that
+    adding (or moving) an item stays one event."""
+
+    card_id: CardId
+    item_id: ChecklistItemId
+    text: ChecklistText
+    position: OrderKey
+    rebalanced: list[Placement] = []
+
+
+class ChecklistItemRenamed(Contract):
+    card_id: CardId
+    item_id: ChecklistItemId
+    text: ChecklistText
+    previous_text: ChecklistText
+
+
+class ChecklistItemChecked(Contract):
+    card_id: CardId
+    item_id: ChecklistItemId
+
+
+class ChecklistItemUnchecked(Contract):
+    card_id: CardId
+    item_id: ChecklistItemId
+
+
+class ChecklistItemMoved(Contract):
+    card_id: CardId
+    item_id: ChecklistItemId
+    position: OrderKey
+    previous_position: OrderKey
+    rebalanced: list[Placement] = []
+
+
+class ChecklistItemRemoved(Contract):
+    """Carries what the item was, so history can say what went without folding the log."""
+
+    card_id: CardId
+    item_id: ChecklistItemId
+    text: ChecklistText
+    checked: bool
+
+
 Event = (
     BoardCreated
     | BoardRenamed
@@ -266,6 +314,12 @@ Event = (
     | CommentDeleted
     | ColumnWipLimitChanged
     | WipPolicyChanged
+    | ChecklistItemAdded
+    | ChecklistItemRenamed
+    | ChecklistItemChecked
+    | ChecklistItemUnchecked
+    | ChecklistItemMoved
+    | ChecklistItemRemoved
 )
 
 
@@ -300,4 +354,10 @@ EVENT_TYPES: tuple[type[Contract], ...] = (
     CommentDeleted,
     ColumnWipLimitChanged,
     WipPolicyChanged,
+    ChecklistItemAdded,
+    ChecklistItemRenamed,
+    ChecklistItemChecked,
+    ChecklistItemUnchecked,
+    ChecklistItemMoved,
+    ChecklistItemRemoved,
 )

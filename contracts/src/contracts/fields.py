@@ -20,6 +20,9 @@ MAX_USER_ID = 128
 MAX_COMMENT = 5_000
 # A column's work-in-progress limit: at least one card, at most what a board may hold open.
 MAX_WIP_LIMIT = MAX_OPEN_CARDS
+# A card's checklist: enough for a real to-do list, small enough to sort on every change.
+MAX_CHECKLIST_ITEMS = 100
+MAX_CHECKLIST_TEXT = 500
 # The largest integer that Redis (integers, stream entry ids), BSON (int64) and orjson all hold.
 # Every integer a contract carries stays within it, so an out-of-range one is refused where it
 # comes in (a 422) rather than failing in an encoder or a store behind a half-done request.
@@ -45,6 +48,10 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION)]
 # Blank comments are refused; the text is kept as typed otherwise (Markdown cares about spaces).
 CommentBody = Annotated[str, StringConstraints(min_length=1, max_length=MAX_COMMENT, pattern=r"\S")]
+ChecklistItemId = UUID
+ChecklistText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_CHECKLIST_TEXT)
+]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LABEL)]
 # A board's version, or a point in its log: 0 is before its first event.
 Version = Annotated[int, Field(ge=0, le=MAX_INT64)]

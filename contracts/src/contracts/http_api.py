@@ -146,6 +146,8 @@ _BOARDS: list[Endpoint] = [
                 "comment_not_found",
                 "comment_exists",
                 "not_comment_author",
+                "checklist_item_not_found",
+                "checklist_item_exists",
             ),
             429: error("rate_limited"),
             503: error(

@@ -10,6 +10,8 @@ from contracts.fields import (
     Assignees,
     BoardId,
     CardId,
+    ChecklistItemId,
+    ChecklistText,
     ColumnId,
     Count,
     Description,
@@ -63,6 +65,18 @@ class BoardView(Contract):
     wip_policy: WipPolicy = "enforce"
 
 
+class ChecklistItemView(Contract):
+    item_id: ChecklistItemId
+    text: ChecklistText
+    position: OrderKey
+    checked: bool = False
+
+
+class ChecklistProgress(Contract):
+    done: Count = 0
+    total: Count = 0
+
+
 class CardView(Contract):
     card_id: CardId
     board_id: BoardId
@@ -74,6 +88,9 @@ class CardView(Contract):
     assignees: Assignees = []
     due_date: AwareDatetime | None = None
     archived: bool = False
+    # In checklist order (position, then id); `progress` is what a card face shows ("3/5").
+    checklist: list[ChecklistItemView] = []
+    progress: ChecklistProgress = ChecklistProgress()
     # The board version of the last event that changed this card.
     version: Version
     created_at: AwareDatetime

@@ -30,6 +30,7 @@ from projector.keys import (
     board_log_key,
     ended_sessions_key,
     hub_key,
+    point_in_time_key,
     read_store_key,
     redis_key,
     settings_key,
@@ -37,6 +38,7 @@ from projector.keys import (
     supervisor_key,
     verifier_key,
 )
+from projector.read.audit.checkpoints import PointInTimeCheckpoints
 from projector.read.cache import BoardCache
 from projector.read.http import add_routes, api_error
 from projector.read.ws.hub import WebSocketHub
@@ -180,6 +182,10 @@ async def board_cache_ctx(app: web.Application) -> AsyncIterator[None]:
         store,
         lambda: BoardEvents.of(store, board_log),
         max_cards=app[settings_key].read_cache_cards,
+    )
+    app[point_in_time_key] = PointInTimeCheckpoints(
+        every=app[settings_key].point_in_time_every,
+        max_cards=app[settings_key].point_in_time_cards,
     )
     yield
 

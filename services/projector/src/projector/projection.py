@@ -15,6 +15,7 @@ from typing import Any, assert_never
 from contracts.envelope import AnyEvent
 
 from contracts import events as ev
+from projector.checklists import ChecklistEvent, apply_checklist_event
 from projector.comments import count_comment
 
 Doc = dict[str, Any]
@@ -275,6 +276,14 @@ def apply_wip_policy_changed(p: BoardProjection, e: ev.WipPolicyChanged, at: dat
     p.board["wip_policy"] = e.policy
 
 
+def apply_checklist_changed(p: BoardProjection, e: ChecklistEvent, at: datetime) -> None:
+    card = _card(p, str(e.card_id))
+    try:
+        apply_checklist_event(card, e)
+    except KeyError as error:
+        raise ProjectionError(f"{error.args[0]} {e.card_id} of board {p.board_id}") from None
+
+
 def _apply_payload(p: BoardProjection, payload: ev.Event, at: datetime) -> None:  # noqa: C901
     # A match, not a table: an event type added to `contracts.events` and forgotten here is a
     # type error (assert_never), not a KeyError in production.
@@ -325,6 +334,15 @@ def _apply_payload(p: BoardProjection, payload: ev.Event, at: datetime) -> None:
             apply_column_wip_limit_changed(p, payload, at)
         case ev.WipPolicyChanged():
             apply_wip_policy_changed(p, payload, at)
+        case (
+            ev.ChecklistItemAdded()
+            | ev.ChecklistItemRenamed()
+            | ev.ChecklistItemChecked()
+            | ev.ChecklistItemUnchecked()
+            | ev.ChecklistItemMoved()
+            | ev.ChecklistItemRemoved()
+        ):
+            apply_checklist_changed(p, payload, at)
         case _:
             assert_never(payload)
 

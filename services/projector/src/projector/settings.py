@@ -63,6 +63,10 @@ class ProjectorSettings(ServiceSettings):
     # Cards of the boards a serving process keeps in memory to answer board reads from
     # (`projector.read.cache`); 0 reads every board from the store.
     read_cache_cards: int = Field(default=200_000, ge=0)
+    # Point-in-time reads (`?at_version=`) start from an in-memory checkpoint taken every this
+    # many versions, holding at most this many card documents in all (0: fold from version 0).
+    point_in_time_every: int = Field(default=1_000, ge=0)
+    point_in_time_cards: int = Field(default=100_000, ge=0)
 
     # WebSockets.
     allowed_origins: list[str] = ["http://127.0.0.1:8080", "http://localhost:8080"]

@@ -22,6 +22,14 @@ from boards.domain.board_rules import (
     restore_board,
 )
 from boards.domain.card_rules import add_card, archive_card, edit_card, move_card, restore_card
+from boards.domain.checklist_rules import (
+    add_checklist_item,
+    check_checklist_item,
+    move_checklist_item,
+    remove_checklist_item,
+    rename_checklist_item,
+    uncheck_checklist_item,
+)
 from boards.domain.column_rules import (
     add_column,
     archive_column,
@@ -93,6 +101,12 @@ def _least_role(command: c.Command) -> Role | None:
             | c.EditComment()
             | c.DeleteComment()
             | c.ChangeColumnWipLimit()
+            | c.AddChecklistItem()
+            | c.RenameChecklistItem()
+            | c.CheckChecklistItem()
+            | c.UncheckChecklistItem()
+            | c.MoveChecklistItem()
+            | c.RemoveChecklistItem()
         ):
             return Role.EDITOR
         case _:
@@ -164,5 +178,17 @@ def _handle(board: Board, command: c.Command, ctx: Context) -> list[e.Event]:  #
             return change_column_wip_limit(board, command, ctx)
         case c.ChangeWipPolicy():
             return change_wip_policy(board, command, ctx)
+        case c.AddChecklistItem():
+            return add_checklist_item(board, command, ctx)
+        case c.RenameChecklistItem():
+            return rename_checklist_item(board, command, ctx)
+        case c.CheckChecklistItem():
+            return check_checklist_item(board, command, ctx)
+        case c.UncheckChecklistItem():
+            return uncheck_checklist_item(board, command, ctx)
+        case c.MoveChecklistItem():
+            return move_checklist_item(board, command, ctx)
+        case c.RemoveChecklistItem():
+            return remove_checklist_item(board, command, ctx)
         case _:
             assert_never(command)

@@ -30,6 +30,14 @@ class Column:
 
 
 @dataclass(frozen=True, slots=True)
+class ChecklistItem:
+    item_id: UUID
+    text: str
+    position: str
+    checked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Card:
     card_id: UUID
     column_id: UUID
@@ -40,6 +48,11 @@ class Card:
     assignees: tuple[str, ...] = ()
     due_date: datetime | None = None
     archived: bool = False
+    checklist: Mapping[UUID, ChecklistItem] = field(default_factory=dict)
+
+    def checklist_lane(self) -> Lane:
+        """The items as (key, id) in order; a checklist is short, so it is sorted when asked."""
+        return tuple(sorted((item.position, item.item_id) for item in self.checklist.values()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +263,53 @@ def _column_wip_limit_changed(board: Board, event: e.ColumnWipLimitChanged) -> B
     return replace(board, columns=_with(board.columns, event.column_id, column))
 
 
+def _with_items(board: Board, card_id: UUID, items: Mapping[UUID, ChecklistItem]) -> Board:
+    card = replace(board.cards[card_id], checklist=items)
+    return replace(board, cards=_with(board.cards, card_id, card))
+
+
+def _rekeyed_items(
+    items: Mapping[UUID, ChecklistItem], placements: Iterable[e.Placement]
+) -> dict[UUID, ChecklistItem]:
+    copy = dict(items)
+    for placement in placements:
+        copy[placement.id] = replace(copy[placement.id], position=placement.position)
+    return copy
+
+
+ChecklistEvent = (
+    e.ChecklistItemAdded
+    | e.ChecklistItemRenamed
+    | e.ChecklistItemChecked
+    | e.ChecklistItemUnchecked
+    | e.ChecklistItemMoved
+    | e.ChecklistItemRemoved
+)
+
+
+def _checklist_changed(board: Board, event: ChecklistEvent) -> Board:
+    match event:
+        case e.ChecklistItemAdded():
+            items = _rekeyed_items(board.cards[event.card_id].checklist, event.rebalanced)
+            items[event.item_id] = ChecklistItem(event.item_id, event.text, event.position)
+        case e.ChecklistItemMoved():
+            items = _rekeyed_items(board.cards[event.card_id].checklist, event.rebalanced)
+            items[event.item_id] = replace(items[event.item_id], position=event.position)
+        case e.ChecklistItemRenamed():
+            items = dict(board.cards[event.card_id].checklist)
+            items[event.item_id] = replace(items[event.item_id], text=event.text)
+        case e.ChecklistItemChecked() | e.ChecklistItemUnchecked():
+            items = dict(board.cards[event.card_id].checklist)
+            checked = isinstance(event, e.ChecklistItemChecked)
+            items[event.item_id] = replace(items[event.item_id], checked=checked)
+        case e.ChecklistItemRemoved():
+            items = dict(board.cards[event.card_id].checklist)
+            del items[event.item_id]
+        case _:
+            assert_never(event)
+    return _with_items(board, event.card_id, items)
+
+
 def evolve(board: Board, event: AnyEvent) -> Board:
     if event.version != board.version + 1:
         raise ValueError(
@@ -309,6 +369,15 @@ def _apply(board: Board, event: e.Event) -> Board:  # noqa: C901
             return _column_wip_limit_changed(board, event)
         case e.WipPolicyChanged(policy=policy):
             return replace(board, wip_policy=policy)
+        case (
+            e.ChecklistItemAdded()
+            | e.ChecklistItemRenamed()
+            | e.ChecklistItemChecked()
+            | e.ChecklistItemUnchecked()
+            | e.ChecklistItemMoved()
+            | e.ChecklistItemRemoved()
+        ):
+            return _checklist_changed(board, event)
         case _:
             assert_never(event)
 

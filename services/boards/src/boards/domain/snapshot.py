@@ -2,8 +2,9 @@
 
 Only what cannot be derived is kept: lanes, column order and the open-card count are rebuilt
 from the cards and columns on the way back in. `SNAPSHOT_SCHEMA` changes whenever `Board`
-does; a snapshot of another schema is ignored and the log is folded instead. Schema 1 (before
-WIP limits) is still read: its columns have no limit and its board enforces.
+does; a snapshot of another schema is ignored and the log is folded instead, except schema 1
+(before comments, WIP limits and checklists), which reads as the same board without them: no
+comments, columns without a limit, the default policy, empty checklists.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from uuid import UUID
 
 from contracts.fields import DEFAULT_WIP_POLICY, Role
 
-from boards.domain.model import Board, Card, Column, Comment, Lane
+from boards.domain.model import Board, Card, ChecklistItem, Column, Comment, Lane
 
-# 2: comments (author and card per comment id); columns carry their WIP limit, the board its WIP
-# policy. A schema 1 snapshot is still read: it was taken before any of them existed, so it has no
-# comments, no limits and the default policy.
+# 2: comments (author and card per comment id), columns' WIP limits and the board's WIP policy,
+# cards' checklist items.
 SNAPSHOT_SCHEMA = 2
 READABLE_SCHEMAS = (1, SNAPSHOT_SCHEMA)
 
@@ -48,6 +48,7 @@ def to_snapshot(board: Board) -> dict[str, Any]:
                 list(c.assignees),
                 c.due_date.isoformat() if c.due_date else None,
                 c.archived,
+                [[str(i.item_id), i.text, i.position, i.checked] for i in c.checklist.values()],
             ]
             for c in board.cards.values()
         ],
@@ -68,9 +69,9 @@ def from_snapshot(data: dict[str, Any]) -> Board | None:
         columns[UUID(cid)] = Column(UUID(cid), title, position, archived, *wip_limit)
     cards = {}
     lanes: defaultdict[UUID, list[tuple[str, UUID]]] = defaultdict(list)
-    for cid, column_id, position, title, description, labels, assignees, due, archived in data[
-        "cards"
-    ]:
+    for row in data["cards"]:
+        cid, column_id, position, title, description, labels, assignees, due, archived = row[:9]
+        items = row[9] if len(row) > 9 else []
         card = Card(
             UUID(cid),
             UUID(column_id),
@@ -81,6 +82,7 @@ def from_snapshot(data: dict[str, Any]) -> Board | None:
             tuple(assignees),
             datetime.fromisoformat(due) if due else None,
             archived,
+            {UUID(i): ChecklistItem(UUID(i), text, key, done) for i, text, key, done in items},
         )
         cards[card.card_id] = card
         if not archived:

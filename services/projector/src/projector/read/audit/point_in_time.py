@@ -15,6 +15,7 @@ from contracts.read_models import BoardDetail
 
 from projector.events import BoardEvents
 from projector.projection import BoardProjection, apply_event
+from projector.read.audit.checkpoints import PointInTimeCheckpoints, fold_with_checkpoints
 from projector.views import detail_of
 
 
@@ -32,13 +33,22 @@ def _apply(projection: BoardProjection, event: AnyEvent) -> None:
     projection.applied.clear()  # kept for a writer; a long fold should not hold every event
 
 
-async def fold_to_version(events: BoardEvents, board_id: UUID, version: int) -> BoardProjection:
-    """`VersionAheadError` when the log ends before `version`."""
-    projection = BoardProjection(board_id=str(board_id))
-    async with contextlib.aclosing(events.pages(board_id, to_version=version)) as pages:
-        async for page in pages:
-            for event in page:
-                _apply(projection, event)
+async def fold_to_version(
+    events: BoardEvents,
+    board_id: UUID,
+    version: int,
+    checkpoints: PointInTimeCheckpoints | None = None,
+) -> BoardProjection:
+    """`VersionAheadError` when the log ends before `version`. With `checkpoints`, the fold starts
+    from the nearest one below `version` and leaves new ones behind."""
+    if checkpoints is not None:
+        projection = await fold_with_checkpoints(events, board_id, version, checkpoints)
+    else:
+        projection = BoardProjection(board_id=str(board_id))
+        async with contextlib.aclosing(events.pages(board_id, to_version=version)) as pages:
+            async for page in pages:
+                for event in page:
+                    _apply(projection, event)
     if projection.version < version:
         raise VersionAheadError(version, projection.version)
     return projection
@@ -61,13 +71,14 @@ async def board_at(
     version: int | None = None,
     at: datetime | None = None,
     archived: bool = False,
+    checkpoints: PointInTimeCheckpoints | None = None,
 ) -> BoardDetail | None:
     """The board at `version` or at time `at` (exactly one of them); None where it did not exist
     yet. `VersionAheadError` for a version the board has not reached."""
     if (version is None) == (at is None):
         raise ValueError("give exactly one of version and at")
     if version is not None:
-        projection = await fold_to_version(events, board_id, version)
+        projection = await fold_to_version(events, board_id, version, checkpoints)
     else:
         assert at is not None
         projection = await fold_to_time(events, board_id, at)

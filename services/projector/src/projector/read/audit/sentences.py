@@ -15,6 +15,7 @@ from contracts.envelope import AnyEvent
 from pydantic import JsonValue
 
 from contracts import events as ev
+from projector.checklists import ChecklistEvent
 from projector.projection import BoardProjection, apply_event
 from projector.read.audit.comment_sentences import (
     CommentEvent,
@@ -354,6 +355,51 @@ def _wip_policy_changed(b: BoardThen, e: ev.WipPolicyChanged) -> Said:
     )
 
 
+def _item_text(b: BoardThen, card_id: UUID, item_id: UUID) -> str:
+    card = b.projection.cards.get(str(card_id), {})
+    item = next((i for i in card.get("checklist", []) if i["item_id"] == str(item_id)), None)
+    return _quote(item["text"]) if item else f"item {item_id}"
+
+
+def _on_card(b: BoardThen, card_id: UUID) -> UUID | None:
+    column = b.projection.cards.get(str(card_id), {}).get("column_id")
+    return UUID(column) if column else None
+
+
+def _checklist_said(b: BoardThen, e: ChecklistEvent) -> Said:
+    card, item = b.card_title(e.card_id), str(e.item_id)
+    match e:
+        case ev.ChecklistItemAdded():
+            text = f"added {_quote(e.text)} to the checklist of {card}"
+            changes = [
+                Change(field="text", before=None, after=e.text, item=item),
+                Change(field="position", before=None, after=e.position, item=item),
+            ]
+        case ev.ChecklistItemRenamed():
+            text = f"renamed checklist item {_quote(e.previous_text)} to {_quote(e.text)} on {card}"
+            changes = [Change(field="text", before=e.previous_text, after=e.text, item=item)]
+        case ev.ChecklistItemChecked():
+            text = f"checked {_item_text(b, e.card_id, e.item_id)} on {card}"
+            changes = [Change(field="checked", before=False, after=True, item=item)]
+        case ev.ChecklistItemUnchecked():
+            text = f"unchecked {_item_text(b, e.card_id, e.item_id)} on {card}"
+            changes = [Change(field="checked", before=True, after=False, item=item)]
+        case ev.ChecklistItemMoved():
+            text = f"moved checklist item {_item_text(b, e.card_id, e.item_id)} on {card}"
+            changes = [
+                Change(field="position", before=e.previous_position, after=e.position, item=item)
+            ]
+        case ev.ChecklistItemRemoved():
+            text = f"removed {_quote(e.text)} from the checklist of {card}"
+            changes = [
+                Change(field="text", before=e.text, after=None, item=item),
+                Change(field="checked", before=e.checked, after=None, item=item),
+            ]
+        case _:
+            assert_never(e)
+    return Said(text, changes, card_id=e.card_id, column_id=_on_card(b, e.card_id))
+
+
 def _said(b: BoardThen, payload: ev.Event) -> Said:  # noqa: C901
     # A match, not a table: an event type added to `contracts.events` and forgotten here is a
     # type error (assert_never).
@@ -402,6 +448,15 @@ def _said(b: BoardThen, payload: ev.Event) -> Said:  # noqa: C901
             return _column_wip_limit_changed(b, payload)
         case ev.WipPolicyChanged():
             return _wip_policy_changed(b, payload)
+        case (
+            ev.ChecklistItemAdded()
+            | ev.ChecklistItemRenamed()
+            | ev.ChecklistItemChecked()
+            | ev.ChecklistItemUnchecked()
+            | ev.ChecklistItemMoved()
+            | ev.ChecklistItemRemoved()
+        ):
+            return _checklist_said(b, payload)
         case _:
             assert_never(payload)
 

@@ -16,7 +16,7 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from projector.events import BoardEvents
-from projector.keys import board_log_key, read_store_key, verifier_key
+from projector.keys import board_log_key, point_in_time_key, read_store_key, verifier_key
 from projector.read.audit import history_page, ndjson_pages, point_in_time
 from projector.read.http.queries import (
     BoardQuery,
@@ -64,6 +64,7 @@ async def board_at(
         version=asked.at_version,
         at=asked.at,
         archived=asked.archived,
+        checkpoints=request.app.get(point_in_time_key),
     )
     if detail is None:
         raise ApiError(404, "board_not_found", "the board did not exist yet at that point")

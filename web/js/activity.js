@@ -1,0 +1,145 @@
+// The board's activity panel and a card's own history in its editor, both read from the history
+// API (`GET /api/boards/{id}/history`, docs/audit.md), whose entries come in version order with
+// their before and after values. The panel shows the newest first: it asks for the last PAGE
+// versions, then for the PAGE before them whenever its end scrolls into view, and for the
+// versions after the newest shown whenever events arrive over the WebSocket.
+//
+// `board` is the BoardPage; this uses its `boardId` and `model` (the version it holds).
+import { api } from "./api.js";
+import { el } from "./ui.js";
+
+const PAGE = 50;
+
+function shown(value) {
+  if (value === null || value === undefined) return "—";
+  if (Array.isArray(value)) return value.length ? value.join(", ") : "—";
+  return String(value);
+}
+
+export function entryNode(entry) {
+  const when = new Date(entry.occurred_at);
+  const changes = entry.changes.filter((c) => c.field !== "position");
+  return el(
+    "li",
+    { class: "activity-entry", "data-version": String(entry.version) },
+    el("span", { class: "activity-summary" }, entry.summary),
+    el("time", { class: "activity-time", datetime: entry.occurred_at }, `v${entry.version} · ${when.toLocaleString()}`),
+    changes.length
+      ? el("ul", { class: "activity-changes" }, changes.map((c) => el("li", {}, `${c.field}: `, el("del", {}, shown(c.before)), " → ", el("ins", {}, shown(c.after)))))
+      : "",
+  );
+}
+
+export class ActivityPanel {
+  constructor(board) {
+    this.board = board;
+    this.list = el("ol", { class: "activity-list", "aria-label": "Board activity, newest first" });
+    this.more = el("div", { class: "activity-more" });
+    // Focusable: it scrolls, and a keyboard user must be able to scroll it (and so load more).
+    this.root = el("aside", { class: "panel activity-panel", hidden: true, "aria-label": "Activity", tabindex: "0" }, el("h2", {}, "Activity"), this.list, this.more);
+    this.observer = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && this.older());
+    this.reset();
+  }
+
+  reset() {
+    this.newest = 0;
+    this.oldest = null;
+    this.busy = null;
+    this.list.replaceChildren();
+  }
+
+  show() {
+    this.reset();
+    this.observer.observe(this.more);
+    this.newer();
+  }
+
+  hide() {
+    this.observer.disconnect();
+  }
+
+  destroy() {
+    this.observer.disconnect();
+  }
+
+  // Events arrived: the panel, if open, asks for what follows the newest entry it shows.
+  heard() {
+    if (!this.root.hidden) this.newer();
+  }
+
+  // One request at a time; a call while one runs is remembered and made after it.
+  run(task) {
+    if (this.busy) {
+      this.again = task;
+      return;
+    }
+    this.busy = task().catch((error) => {
+      this.more.textContent = `Could not load the activity: ${error.message}`;
+    }).finally(() => {
+      this.busy = null;
+      const next = this.again;
+      this.again = null;
+      if (next && !this.root.hidden) this.run(next);
+    });
+  }
+
+  newer() {
+    this.run(async () => {
+      const head = this.board.model.version ?? 0;
+      if (head <= this.newest) return;
+      const from = Math.max(this.newest + 1, head - PAGE + 1, 1);
+      const page = await api.history(this.board.boardId, { from_version: from, to_version: head, limit: PAGE });
+      this.list.prepend(...page.entries.reverse().map(entryNode));
+      this.newest = head;
+      this.oldest ??= from;
+      this.updateMore();
+    });
+  }
+
+  older() {
+    this.run(async () => {
+      if (!this.oldest || this.oldest <= 1) return;
+      const to = this.oldest - 1;
+      const from = Math.max(1, to - PAGE + 1);
+      const page = await api.history(this.board.boardId, { from_version: from, to_version: to, limit: PAGE });
+      this.list.append(...page.entries.reverse().map(entryNode));
+      this.oldest = from;
+      this.updateMore();
+      // The observer reports changes only: observing again reports the sentinel if still in view.
+      this.observer.unobserve(this.more);
+      this.observer.observe(this.more);
+    });
+  }
+
+  updateMore() {
+    this.more.textContent = this.oldest > 1 ? "Loading older activity…" : "The board's first event.";
+  }
+}
+
+// A card's own history, in the card editor: newest first.
+export class CardHistory {
+  constructor(board) {
+    this.board = board;
+    this.root = document.getElementById("card-history");
+    this.list = el("ol", { class: "activity-list", "aria-label": "Card history, newest first" });
+    this.root.replaceChildren(el("h3", {}, "History"), this.list);
+    this.cardId = null;
+  }
+
+  async show(cardId) {
+    this.cardId = cardId;
+    this.list.replaceChildren(el("li", {}, "Loading…"));
+    let entries;
+    try {
+      entries = (await api.history(this.board.boardId, { card_id: cardId, limit: 500 })).entries;
+    } catch (error) {
+      entries = null;
+      if (this.cardId === cardId) this.list.replaceChildren(el("li", {}, `Could not load: ${error.message}`));
+    }
+    if (entries && this.cardId === cardId) this.list.replaceChildren(...entries.reverse().map(entryNode));
+  }
+
+  hide() {
+    this.cardId = null;
+  }
+}
