@@ -82,7 +82,10 @@ def start(
             partitions=PARTITIONS,
             role="apply",
             instance_id=name,
-            lease_ms=600,
+            # Long: beats here are driven by hand, with writes and their application between
+            # two of them, and nothing in these tests waits for a lapse; a short lease lapsed a
+            # member between its beat and the next one's while the machine was loaded.
+            lease_ms=10_000,
             block_ms=50,
             jwks_url="http://127.0.0.1:9/unused",  # the supervisor verifies no token
         )
