@@ -139,7 +139,11 @@ async ({ columnId, last }) => {
 
 
 # Applies the label filter at the start of a frame, FILTER_RUNS times (cleared between runs), and
-# times the toggles and the time to the frame painted after them.
+# times the toggles and the time to the frame painted after them. In that frame's message it
+# counts the cards in view (inside their column's visible box) whose fade is wrong: a card is in
+# view to a person whether or not the browser thinks so. Then it applies the filter once more and
+# times it to the first frame at which every rendered card is right (the off-screen ones are
+# restyled in slices after the frame, web/js/filter.js).
 _FILTER = """
 async ({ label, runs }) => {
   const select = document.querySelector(".filter-label");
@@ -148,6 +152,23 @@ async ({ label, runs }) => {
     select.dispatchEvent(new Event("change"));
   };
   const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  const wrong = (card) => {
+    const labelled = [...card.querySelectorAll(".label")].some((l) => l.textContent === label);
+    return card.classList.contains("faded") !== (select.value === label && !labelled);
+  };
+  const wrongInView = () => {
+    let count = 0;
+    for (const body of document.querySelectorAll(".column-body")) {
+      const box = body.getBoundingClientRect();
+      for (const card of body.querySelectorAll(".card")) {
+        const r = card.getBoundingClientRect();
+        const inView = r.bottom > Math.max(box.top, 0) && r.top < Math.min(box.bottom, innerHeight)
+          && r.right > Math.max(box.left, 0) && r.left < Math.min(box.right, innerWidth);
+        if (inView && wrong(card)) count += 1;
+      }
+    }
+    return count;
+  };
   const timed = () =>
     new Promise((resolve) =>
       requestAnimationFrame(() => {
@@ -155,11 +176,33 @@ async ({ label, runs }) => {
         set(label);
         const toggled = performance.now();
         const channel = new MessageChannel();
-        channel.port1.onmessage = () =>
-          resolve({ start, toggle: toggled - start, painted: performance.now() - start });
+        channel.port1.onmessage = () => {
+          const painted = performance.now() - start;
+          resolve({ start, toggle: toggled - start, painted, wrongInView: wrongInView() });
+        };
         channel.port2.postMessage(null);
       }),
     );
+  // The baseline: a frame that changes one word of text on the same page, as any live update
+  // does; what every frame costs with these cards rendered, before the filter's own work.
+  const word = document.body.appendChild(document.createElement("span"));
+  await frame();
+  const baseline = [];
+  for (let i = 0; i < runs; i += 1) {
+    baseline.push(
+      await new Promise((resolve) =>
+        requestAnimationFrame(() => {
+          const start = performance.now();
+          word.textContent = `word ${i}`;
+          const channel = new MessageChannel();
+          channel.port1.onmessage = () => resolve(performance.now() - start);
+          channel.port2.postMessage(null);
+        }),
+      ),
+    );
+    await frame();
+  }
+  word.remove();
   const results = [];
   for (let i = 0; i < runs; i += 1) {
     results.push(await timed());
@@ -167,12 +210,20 @@ async ({ label, runs }) => {
     set("");
     await frame();
   }
-  set(label);
-  // Off-screen cards are restyled in slices after the frame (web/js/filter.js): let them finish.
   await new Promise((resolve) => setTimeout(resolve, 500));
   await frame();
+  const cards = [...document.querySelectorAll(".card")];
+  const start = performance.now();
+  set(label);
+  let settled = null;
+  while (settled === null && performance.now() - start < 10000) {
+    await frame();
+    if (!cards.some(wrong)) settled = performance.now() - start;
+  }
   return {
     runs: results,
+    baseline,
+    settled,
     faded: document.querySelectorAll(".card.faded").length,
     cards: document.querySelectorAll(".card").length,
     status: document.querySelector(".filter-status")?.textContent ?? null,
@@ -527,6 +578,9 @@ def _measure_filter(page: Page) -> dict[str, Any]:
         "filter_toggle_ms": _round(statistics.median(r["toggle"] for r in runs)),
         "filter_to_painted_frame_ms": _round(statistics.median(r["painted"] for r in runs)),
         "filter_to_painted_frame_worst_ms": _round(max(r["painted"] for r in runs)),
+        "filter_wrong_in_view_at_frame": max(r["wrongInView"] for r in runs),
+        "frame_one_word_changed_ms": _round(statistics.median(result["baseline"])),
+        "filter_all_cards_settled_ms": _round(result["settled"]),
         "filter_cards_faded": result["faded"],
         "filter_cards_in_dom": result["cards"],
         "filter_status": result["status"],
@@ -578,6 +632,8 @@ _SUMMARISED = (
     "longest_task_during_scroll_ms",
     "filter_toggle_ms",
     "filter_to_painted_frame_ms",
+    "frame_one_word_changed_ms",
+    "filter_all_cards_settled_ms",
     "longest_task_during_filter_ms",
 )
 
@@ -617,6 +673,9 @@ def run(settings: BenchSettings) -> dict[str, Any]:
     complete = sum(len(cards) for _, cards in seeded.columns) == CARDS
     interactive = _median(rows, "interactive_ms")
     filtered = _median(rows, "filter_to_painted_frame_ms")
+    # Within the budget only if every card in view was right at that frame, in every run.
+    in_view_right = all(row["filter_wrong_in_view_at_frame"] == 0 for row in rows)
+    within_frame = filtered is not None and filtered <= FRAME_BUDGET_MS and in_view_right
     return {
         "ok": complete
         and all(row["interactive_ms"] is not None for row in rows)
@@ -655,8 +714,11 @@ def run(settings: BenchSettings) -> dict[str, Any]:
                 f"bigboard: a label filter on {CARDS:,} cards painted within one frame "
                 f"({FRAME_BUDGET_MS:.1f} ms, median ms)",
                 filtered,
-                within=filtered is not None and filtered <= FRAME_BUDGET_MS,
-                baseline={"filter_toggle_ms": _median(rows, "filter_toggle_ms")},
+                within=within_frame,
+                baseline={
+                    "frame_one_word_changed_ms": _median(rows, "frame_one_word_changed_ms"),
+                    "filter_toggle_ms": _median(rows, "filter_toggle_ms"),
+                },
             ),
         ],
         "filter": {
@@ -665,7 +727,8 @@ def run(settings: BenchSettings) -> dict[str, Any]:
             "runs_per_load": FILTER_RUNS,
             "frame_budget_ms": round(FRAME_BUDGET_MS, 1),
             "median_to_painted_frame_ms": filtered,
-            "within_frame_budget": filtered is not None and filtered <= FRAME_BUDGET_MS,
+            "within_frame_budget": within_frame,
+            "wrong_in_view_at_frame": max(row["filter_wrong_in_view_at_frame"] for row in rows),
         },
         "runs": rows,
         "time_travel": time_travel,

@@ -1,8 +1,9 @@
 // Filter and search on the board page: by text (title and description), label, assignee and due
 // date (overdue, due this week). Matching cards stay where they are and the others fade: a class
-// toggled over the card nodes already on the page, so nothing is laid out again and a 5,000-card
-// board stays within a frame (bench/bigboard.py measures it). Each card's lowercase text is kept
-// between renders and recomputed only when its title or description changed.
+// toggled on the card nodes already on the page, those in view in the frame and the others after
+// it, so a 5,000-card board stays within a frame (bench/bigboard.py measures it). Each card's
+// lowercase text is kept between renders and recomputed only when its title or description
+// changed.
 //
 // The filter lives in the URL's query (?q=&label=&assignee=&due=): opening such a URL applies it,
 // and changing it rewrites the URL with history.replaceState (no new history entry per key).
@@ -73,9 +74,15 @@ export class CardFilter {
   set(name, value) {
     this.state[name] = value;
     this.apply();
-    // After the frame that shows it: replaceState takes a few milliseconds of its own.
-    clearTimeout(this.urlTimer);
-    this.urlTimer = setTimeout(() => this.toUrl(), 0);
+    // After the frame that shows it: replaceState takes a few milliseconds of its own and brings
+    // the page's style up to date.
+    if (!this.urlPending) {
+      this.urlPending = true;
+      afterFrame(() => {
+        this.urlPending = false;
+        this.toUrl();
+      });
+    }
   }
 
   clear() {
@@ -157,35 +164,62 @@ export class CardFilter {
     };
   }
 
-  // Cards (content-visibility: auto) say when they come on screen or leave it; the filter restyles
-  // those on screen at once and the others after the frame, as restyling is what costs (about
-  // 25 µs a card here, 1,300 cards rendered on a big board). One listener, on the columns.
+  // A card scrolled into view while off-screen cards are still being restyled is painted as it
+  // comes (cards have content-visibility: auto, which says so). One listener, on the columns.
   watchScreen() {
     const columns = this.board.columnsEl;
     if (this.watched === columns || !columns) return;
     this.watched = columns;
-    this.onScreen = new Set();
     columns.addEventListener("contentvisibilityautostatechange", (event) => {
       const node = event.target;
-      if (!node.classList.contains("card")) return;
-      if (event.skipped) {
-        this.onScreen.delete(node.dataset.id);
-      } else {
-        this.onScreen.add(node.dataset.id);
-        this.paint(node, node.dataset.id);
-      }
+      if (!event.skipped && node.classList.contains("card")) this.paint(node, node.dataset.id);
     });
+  }
+
+  // The cards inside a column's visible box: per column, a binary search over its rendered cards
+  // (stacked in order) for the first one below the box's top, then on until one starts below its
+  // bottom. Some 20 rectangles a column, read while layout is still clean (apply runs from an
+  // input event or a render, before it changes anything on the page).
+  visibleCards() {
+    const visible = new Set();
+    const columns = this.board.columnsEl;
+    if (!columns) return visible;
+    const outer = columns.getBoundingClientRect();
+    const left = Math.max(outer.left, 0);
+    const right = Math.min(outer.right, window.innerWidth);
+    for (const list of columns.querySelectorAll(".cards")) {
+      const box = list.parentElement.getBoundingClientRect();
+      const top = Math.max(box.top, 0);
+      const bottom = Math.min(box.bottom, window.innerHeight);
+      if (box.right <= left || box.left >= right || bottom <= top) continue;
+      const cards = list.children;
+      let lo = 0;
+      let hi = cards.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (cards[mid].getBoundingClientRect().bottom <= top) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let i = lo; i < cards.length && cards[i].getBoundingClientRect().top < bottom; i += 1) {
+        if (cards[i].dataset.id) visible.add(cards[i].dataset.id);
+      }
+    }
+    return visible;
   }
 
   paint(node, id) {
     const faded = this.matching !== null && !this.matching.has(id);
-    if (node.faded !== faded) {
+    if ((node.faded ?? false) !== faded) {
       node.faded = faded;
       node.classList.toggle("faded", faded);
     }
   }
 
-  // Class toggles over the rendered card nodes only; no layout is read.
+  // Class toggles on the rendered cards whose state changes, and no class on an ancestor: one
+  // there would send the browser to restyle every card under it. Restyling is what costs (a card
+  // with content-visibility: auto is laid out again when its style changes), so the cards in
+  // view change in this frame and the others in slices after it is painted, unless they come
+  // into view first.
   apply() {
     const view = this.board.view;
     const wasActive = this.matching !== null;
@@ -205,13 +239,11 @@ export class CardFilter {
       this.matching = null;
       this.status.textContent = "";
     }
-    // Only nodes whose state changes are touched, and no class on an ancestor: one there would
-    // send the browser to recompute the style of every node under it. Cards on screen (or new,
-    // not yet told) now; the others in slices after the frame, unless they come on screen first.
     this.watchScreen();
+    const visible = this.visibleCards();
     const later = [];
     for (const [id, node] of this.board.cardEls) {
-      if (node.faded === undefined || this.onScreen.has(id)) this.paint(node, id);
+      if (visible.has(id)) this.paint(node, id);
       else later.push([id, node]);
     }
     const generation = (this.generation = (this.generation ?? 0) + 1);
@@ -220,6 +252,12 @@ export class CardFilter {
       for (const [id, node] of later.slice(from, from + SLICE)) this.paint(node, id);
       if (from + SLICE < later.length) setTimeout(() => slice(from + SLICE), 0);
     };
-    if (later.length) setTimeout(() => slice(0), 0);
+    if (later.length) afterFrame(() => slice(0));
   }
+}
+
+// Runs `fn` after the next frame has been rendered: a timer set from a frame callback runs after
+// that frame's rendering, where one set now could run before it.
+export function afterFrame(fn) {
+  requestAnimationFrame(() => setTimeout(fn, 0));
 }
