@@ -211,3 +211,13 @@ class TestActivity:
         expect(history).to_have_count(2, timeout=SEEN)
         expect(history.first).to_contain_text("'Pricing page'")
         expect(history.last).to_contain_text("added 'Pricing'")
+
+        # Ids are said as the board calls them: an assignee by name, never by user id.
+        b.keyboard.press("Escape")
+        shown = entries.count()
+        command(ada, board.id, "EditCard", card_id=board.cards["Pricing"], assignees=[bob.id])
+        expect(entries).to_have_count(shown + 1, timeout=SEEN)
+        members = read_board(ada, board.id)["board"]["members"]
+        bob_named = next(m["name"] or m["email"] for m in members if m["user_id"] == bob.id)
+        expect(first.locator("ins")).to_have_text(bob_named)
+        expect(b.locator(".activity-panel")).not_to_contain_text(bob.id)

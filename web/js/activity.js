@@ -10,22 +10,37 @@ import { el } from "./ui.js";
 
 const PAGE = 50;
 
-function shown(value) {
-  if (value === null || value === undefined) return "—";
-  if (Array.isArray(value)) return value.length ? value.join(", ") : "—";
-  return String(value);
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+
+// The ids in an entry (an assignee, the column a card left, someone the server knew by id only),
+// said as the board on the page calls them: members by name or email, columns and cards by title.
+// An id the board does not know (a card since deleted, a member since removed) stays as it is.
+export function namer(view) {
+  const names = new Map();
+  if (view) {
+    for (const m of view.board.members) names.set(m.user_id, m.name || m.email || m.user_id);
+    for (const c of view.columns) names.set(c.id, c.title);
+    for (const list of view.lists.values()) for (const card of list) names.set(card.id, card.title);
+  }
+  return (text) => text.replace(UUID, (id) => names.get(id) ?? id);
 }
 
-export function entryNode(entry) {
+function shown(value, readable) {
+  if (value === null || value === undefined) return "—";
+  if (Array.isArray(value)) return value.length ? value.map((v) => readable(String(v))).join(", ") : "—";
+  return readable(String(value));
+}
+
+export function entryNode(entry, readable = (text) => text) {
   const when = new Date(entry.occurred_at);
   const changes = entry.changes.filter((c) => c.field !== "position");
   return el(
     "li",
     { class: "activity-entry", "data-version": String(entry.version) },
-    el("span", { class: "activity-summary" }, entry.summary),
+    el("span", { class: "activity-summary" }, readable(entry.summary)),
     el("time", { class: "activity-time", datetime: entry.occurred_at }, `v${entry.version} · ${when.toLocaleString()}`),
     changes.length
-      ? el("ul", { class: "activity-changes" }, changes.map((c) => el("li", {}, `${c.field}: `, el("del", {}, shown(c.before)), " → ", el("ins", {}, shown(c.after)))))
+      ? el("ul", { class: "activity-changes" }, changes.map((c) => el("li", {}, `${c.field}: `, el("del", {}, shown(c.before, readable)), " → ", el("ins", {}, shown(c.after, readable)))))
       : "",
   );
 }
@@ -89,7 +104,8 @@ export class ActivityPanel {
       if (head <= this.newest) return;
       const from = Math.max(this.newest + 1, head - PAGE + 1, 1);
       const page = await api.history(this.board.boardId, { from_version: from, to_version: head, limit: PAGE });
-      this.list.prepend(...page.entries.reverse().map(entryNode));
+      const readable = namer(this.board.view);
+      this.list.prepend(...page.entries.reverse().map((entry) => entryNode(entry, readable)));
       this.newest = head;
       this.oldest ??= from;
       this.updateMore();
@@ -102,7 +118,8 @@ export class ActivityPanel {
       const to = this.oldest - 1;
       const from = Math.max(1, to - PAGE + 1);
       const page = await api.history(this.board.boardId, { from_version: from, to_version: to, limit: PAGE });
-      this.list.append(...page.entries.reverse().map(entryNode));
+      const readable = namer(this.board.view);
+      this.list.append(...page.entries.reverse().map((entry) => entryNode(entry, readable)));
       this.oldest = from;
       this.updateMore();
       // The observer reports changes only: observing again reports the sentinel if still in view.
@@ -136,7 +153,10 @@ export class CardHistory {
       entries = null;
       if (this.cardId === cardId) this.list.replaceChildren(el("li", {}, `Could not load: ${error.message}`));
     }
-    if (entries && this.cardId === cardId) this.list.replaceChildren(...entries.reverse().map(entryNode));
+    if (entries && this.cardId === cardId) {
+      const readable = namer(this.board.view);
+      this.list.replaceChildren(...entries.reverse().map((entry) => entryNode(entry, readable)));
+    }
   }
 
   hide() {
