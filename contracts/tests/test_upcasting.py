@@ -14,7 +14,7 @@ import pytest
 from contracts.upcasting import CURRENT_VERSIONS, UpcastError, parse_event, upcast
 from pydantic import ValidationError
 
-from contracts import EVENT_TYPES, MemberAdded, MemberProfile, event_adapter
+from contracts import EVENT_TYPES, BoardCreated, MemberAdded, MemberProfile, event_adapter
 
 GOLDEN = Path(__file__).parent / "golden" / "events"
 V1 = sorted((GOLDEN / "v1").glob("*.json"))
@@ -125,3 +125,21 @@ class TestUnknownVersions:
 
         with pytest.raises(UpcastError):
             parse_event(document)
+
+
+class TestBoardCreatedV2:
+    def test_a_v1_board_has_an_owner_without_a_profile(self) -> None:
+        event = parse_event((GOLDEN / "v1" / "BoardCreated.json").read_bytes())
+
+        assert isinstance(event.payload, BoardCreated)
+        assert (event.payload.owner_id, event.payload.owner) == ("alice", None)
+        assert event.schema_version == 2
+
+    def test_new_events_are_written_at_v2_with_the_owner_profile(self) -> None:
+        event = parse_event((GOLDEN / "BoardCreated.json").read_bytes())
+
+        assert isinstance(event.payload, BoardCreated)
+        assert event.payload.owner == MemberProfile(
+            email="alice@example.com", name="Alice Example", avatar_url=None
+        )
+        assert event_adapter.dump_python(event, mode="json") == _load(GOLDEN / "BoardCreated.json")

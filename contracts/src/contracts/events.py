@@ -34,9 +34,23 @@ from contracts.fields import (
 AvatarUrl = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https://[^\s]+$")]
 
 
+class MemberProfile(Contract):
+    """Who a member is, as the inviter knew them; every part optional."""
+
+    email: Email | None = None
+    name: PersonName | None = None
+    avatar_url: AvatarUrl | None = None
+
+
 class BoardCreated(Contract):
+    """schema_version 2: `owner`, the owner's profile as their sign-in gave it (name and email),
+    so the owner is named like any member. v1 events have none (upcast on read)."""
+
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     title: Title
     owner_id: UserId
+    owner: MemberProfile | None = None
 
 
 class BoardRenamed(Contract):
@@ -149,14 +163,6 @@ class CardRestored(Contract):
     card_id: CardId
     column_id: ColumnId
     position: OrderKey
-
-
-class MemberProfile(Contract):
-    """Who a member is, as the inviter knew them; every part optional."""
-
-    email: Email | None = None
-    name: PersonName | None = None
-    avatar_url: AvatarUrl | None = None
 
 
 class MemberAdded(Contract):

@@ -88,3 +88,10 @@ def member_added_v1_to_v2(envelope: Mapping[str, Any], payload: Payload) -> Payl
         else None
     )
     return payload
+
+
+@upcaster("BoardCreated", 1)
+def board_created_v1_to_v2(envelope: Mapping[str, Any], payload: Payload) -> Payload:
+    """v1 did not say who the owner is beyond their id: no profile."""
+    payload["owner"] = None
+    return payload

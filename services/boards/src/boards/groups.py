@@ -14,6 +14,7 @@ from uuid import UUID
 
 import orjson
 from contracts.envelope import AnyCommand
+from contracts.events import MemberProfile
 from contracts.fields import MAX_USER_ID
 
 from boards.adapters.event_store import IdempotencyMismatchError, NewEvents, Recorded
@@ -32,6 +33,8 @@ def utc_now() -> datetime:
 class Caller:
     user_id: str
     correlation_id: str
+    # Their name and email as their token says: the owner's profile when they create a board.
+    profile: MemberProfile | None = None
 
     def __post_init__(self) -> None:
         # Checked once here, so the events stamped with them need no validation of their own.

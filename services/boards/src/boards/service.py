@@ -202,7 +202,11 @@ class BoardCommands:
         now = self._clock()
         for pending in group:
             board = plan.after.board
-            ctx = Context(actor=pending.caller.user_id, command_id=pending.command.command_id)
+            ctx = Context(
+                actor=pending.caller.user_id,
+                command_id=pending.command.command_id,
+                actor_profile=pending.caller.profile,
+            )
             try:
                 payloads = self._decide(board, pending.command, ctx)
             except (DomainError, VersionConflictError) as exc:

@@ -113,6 +113,40 @@ class TestCreateBoard:
         assert [e["type"] for e in answer["events"]] == ["BoardCreated"]
         assert answer["events"][0]["actor"] == "alice"
 
+    @pytest.mark.parametrize(
+        ("claims", "owner"),
+        [
+            (
+                {"name": "Alice Liddell", "email": "alice@example.com"},
+                {"name": "Alice Liddell", "email": "alice@example.com", "avatar_url": None},
+            ),
+            # What an event may not hold is left out, never a refusal.
+            (
+                {"name": "A" * 5_000, "email": "alice@example.com"},
+                {"name": None, "email": "alice@example.com", "avatar_url": None},
+            ),
+            (
+                {"name": "Alice", "email": "not an address"},
+                {"name": "Alice", "email": None, "avatar_url": None},
+            ),
+            ({"email": "no-at-sign"}, None),
+            ({}, None),
+        ],
+        ids=["both", "name too long", "bad email", "nothing usable", "no claims"],
+    )
+    async def test_the_owner_profile_comes_from_the_token(
+        self, api: Api, claims: dict[str, str], owner: dict[str, Any] | None
+    ) -> None:
+        body = {"command_id": str(uuid.uuid4()), "type": "CreateBoard", "payload": {"title": "P"}}
+        token = api.signer.token("alice", **claims)
+        response = await api.client.post(
+            "/api/boards", json=body, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status == 201
+        answer = await read_answer(response, command=True)
+        assert answer["events"][0]["payload"]["owner"] == owner
+        assert answer["events"][0]["schema_version"] == 2
+
     async def test_a_board_id_taken_by_another_command_is_a_409(self, api: Api) -> None:
         board = await api.create_board()
         body = {

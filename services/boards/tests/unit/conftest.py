@@ -25,7 +25,7 @@ import pytest
 from boards.domain import Board, Context, DomainError, decide, fold
 from contracts.commands import Command
 from contracts.envelope import AnyEvent, event_envelope
-from contracts.events import Event
+from contracts.events import Event, MemberProfile
 
 BOARD_ID = UUID("b0a2d000-0000-4000-8000-000000000001")
 DEFAULT_COMMAND_ID = UUID("c0de0000-0000-4000-8000-000000000001")
@@ -67,10 +67,15 @@ class Scenario:
         return Scenario(fold(self.board, envelopes), self.history + envelopes)
 
     def when(
-        self, command: Command, *, actor: str = "alice", command_id: UUID = DEFAULT_COMMAND_ID
+        self,
+        command: Command,
+        *,
+        actor: str = "alice",
+        command_id: UUID = DEFAULT_COMMAND_ID,
+        profile: MemberProfile | None = None,
     ) -> Outcome:
         try:
-            events = decide(self.board, command, Context(actor, command_id))
+            events = decide(self.board, command, Context(actor, command_id, profile))
         except DomainError as error:
             return Outcome(self, actor, command_id, error=error)
         return Outcome(self, actor, command_id, events=tuple(events))

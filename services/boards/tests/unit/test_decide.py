@@ -56,6 +56,7 @@ from contracts.events import (
     Event,
     FieldChange,
     MemberAdded,
+    MemberProfile,
     MemberRemoved,
     MemberRoleChanged,
 )
@@ -242,6 +243,11 @@ class TestCreateBoard:
         outcome.then(BoardCreated(title="Plans", owner_id="alice"))
         board = outcome.after.board
         assert (board.version, board.title, board.members) == (1, "Plans", {"alice": Role.OWNER})
+
+    def test_records_the_name_and_email_the_creator_signed_in_with(self, given):
+        profile = MemberProfile(name="Alice", email="alice@example.com")
+        outcome = given().when(CreateBoard(title="Plans"), actor="alice", profile=profile)
+        outcome.then(BoardCreated(title="Plans", owner_id="alice", owner=profile))
 
     def test_rejects_a_board_id_that_is_taken(self, given):
         given(CREATED).when(CreateBoard(title="Again"), actor="alice").then_rejects(

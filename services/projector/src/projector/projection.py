@@ -126,6 +126,9 @@ def apply_board_created(p: BoardProjection, e: ev.BoardCreated, at: datetime) ->
         "updated_at": at,
     }
     _member(p, e.owner_id, "owner")
+    if e.owner is not None:
+        owner = next(m for m in p.board["members"] if m["user_id"] == e.owner_id)
+        owner.update({"email": e.owner.email, "name": e.owner.name})
 
 
 def apply_board_renamed(p: BoardProjection, e: ev.BoardRenamed, at: datetime) -> None:

@@ -29,6 +29,7 @@ from contracts.events import (
     Event,
     FieldChange,
     MemberAdded,
+    MemberProfile,
     MemberRemoved,
     MemberRoleChanged,
     Placement,
@@ -212,10 +213,26 @@ class TestSentences:
         assert (entry.type, entry.summary) == (type(payload).__name__, summary)
         assert _changes(entry) == changes
 
+    def test_the_owner_is_named_from_the_profile_their_board_was_created_with(self) -> None:
+        owner = MemberProfile(name="Ada Lovelace", email="ada@example.com")
+        entries = entries_of(
+            BOARD,
+            _log(
+                ("ada", BoardCreated(title="Plans", owner_id="ada", owner=owner)),
+                ("ada", ColumnAdded(column_id=TODO, title="To do", position="a0")),
+            ),
+        )
+
+        assert [e.summary for e in entries] == [
+            "Ada Lovelace created the board 'Plans'",
+            "Ada Lovelace added column 'To do'",
+        ]
+        assert entries[1].actor.name == "Ada Lovelace"
+
     def test_the_first_entries_create_the_board_columns_and_cards(self) -> None:
         entries = entries_of(BOARD, _log(*_setup()))
         assert [e.summary for e in entries] == [
-            "ada created the board 'Plans'",  # BoardCreated names no one: the id stands in
+            "ada created the board 'Plans'",  # an owner without a profile: the id stands in
             "ada added Bob as editor",
             "ada added column 'To do'",
             "ada added column 'Doing'",

@@ -60,7 +60,8 @@ class TestTheHistory:
         entries = entries_of(BOARD, EVENTS)
 
         assert [(e.version, e.type) for e in entries] == [(e.version, e.type) for e in EVENTS]
-        assert all(e.summary.startswith("alice ") for e in entries)
+        # alice, named by the profile her board was created with (the golden BoardCreated's).
+        assert all(e.summary.startswith("Alice Example ") for e in entries)
         assert len({e.summary for e in entries}) == len(entries)
         assert {e.type for e in entries} >= {t.__name__ for t in EVENT_TYPES}
 

@@ -21,7 +21,7 @@ def board_exists(board_id: UUID) -> BoardExistsError:
 def create_board(board: Board, command: c.CreateBoard, ctx: Context) -> list[e.Event]:
     if board.exists:
         raise board_exists(board.board_id)
-    return [e.BoardCreated(title=command.title, owner_id=ctx.actor)]
+    return [e.BoardCreated(title=command.title, owner_id=ctx.actor, owner=ctx.actor_profile)]
 
 
 def rename_board(board: Board, command: c.RenameBoard, ctx: Context) -> list[e.Event]:

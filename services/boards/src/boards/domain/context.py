@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID, uuid5
 
+from contracts.events import MemberProfile
+
 
 @dataclass(frozen=True, slots=True)
 class Context:
     actor: str
     command_id: UUID
+    # Who the actor is by name and email, as their token said (None if it said neither).
+    actor_profile: MemberProfile | None = None
 
 
 def derive_id(command_id: UUID, kind: str) -> UUID:

@@ -12,8 +12,10 @@ from cardstream_runtime import logs
 from cardstream_runtime.auth import authenticate
 from cardstream_runtime.deadlines import probe
 from cardstream_runtime.errors import ApiError, validation_details
+from cardstream_runtime.jwt import Claims
 from contracts.commands import CreateBoard
 from contracts.envelope import AnyCommand, command_adapter
+from contracts.events import MemberProfile
 from contracts.openapi import served
 from pydantic import ValidationError
 from redis.exceptions import (
@@ -81,9 +83,25 @@ async def run_command(request: web.Request, board_id: UUID, command: AnyCommand)
     # queue, so a refused command costs no decision and no append.
     request.app[command_limit_key].check(claims.sub)
     caller = Caller(
-        user_id=claims.sub, correlation_id=logs.correlation_id.get() or uuid.uuid4().hex
+        user_id=claims.sub,
+        correlation_id=logs.correlation_id.get() or uuid.uuid4().hex,
+        profile=profile_of(claims) if isinstance(command.payload, CreateBoard) else None,
     )
     return await request.app[commands_key].handle(board_id, command, caller)
+
+
+def profile_of(claims: Claims) -> MemberProfile | None:
+    """The caller's name and email from their token, each kept only if an event may hold it (a
+    name too long or an address the contract refuses is left out, never a refusal or a 500)."""
+    parts: dict[str, str] = {}
+    for field, value in (("name", claims.name), ("email", claims.email)):
+        if value:
+            try:
+                MemberProfile.model_validate({field: value})
+            except ValidationError:
+                continue
+            parts[field] = value
+    return MemberProfile.model_validate(parts) if parts else None
 
 
 def command_errors(exc: Exception) -> ApiError | None:

@@ -84,6 +84,8 @@ class BoardThen:
         payload = event.payload
         if isinstance(payload, ev.MemberAdded) and payload.name:
             self.names[payload.user_id] = payload.name
+        if isinstance(payload, ev.BoardCreated) and payload.owner and payload.owner.name:
+            self.names[payload.owner_id] = payload.owner.name
 
     def apply(self, event: AnyEvent) -> None:
         apply_event(self.projection, event)
