@@ -11,6 +11,7 @@ import { el } from "./ui.js";
 const PAGE = 50;
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+const MENTION = /<@([^<>\s]{1,128})>/g;
 
 // The ids in an entry (an assignee, the column a card left, someone the server knew by id only),
 // said as the board on the page calls them: members by name or email, columns and cards by title.
@@ -22,7 +23,9 @@ export function namer(view) {
     for (const c of view.columns) names.set(c.id, c.title);
     for (const list of view.lists.values()) for (const card of list) names.set(card.id, card.title);
   }
-  return (text) => text.replace(UUID, (id) => names.get(id) ?? id);
+  const named = (id) => names.get(id) ?? id;
+  // A value that is an id entire, a comment's `<@user id>` mention as `@name`, then any UUID.
+  return (text) => (names.has(text) ? names.get(text) : text.replace(MENTION, (_, id) => `@${named(id)}`).replace(UUID, named));
 }
 
 function shown(value, readable) {

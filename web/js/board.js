@@ -306,9 +306,14 @@ export class BoardPage {
         handle,
         title,
         count,
-        el("button", { type: "button", class: "quiet edit-only col-rename", onclick: () => this.renameColumn(id) }, "Rename"),
-        this.wip.limitButton(id),
-        el("button", { type: "button", class: "quiet edit-only col-archive", onclick: () => this.send("ArchiveColumn", { column_id: id }) }, "Archive"),
+        // One group: it stays beside the title while there is room and wraps, whole, under it.
+        el(
+          "span",
+          { class: "column-actions" },
+          el("button", { type: "button", class: "quiet edit-only col-rename", onclick: () => this.renameColumn(id) }, "Rename"),
+          this.wip.limitButton(id),
+          el("button", { type: "button", class: "quiet edit-only col-archive", onclick: () => this.send("ArchiveColumn", { column_id: id }) }, "Archive"),
+        ),
       ),
       el("div", { class: "column-body" }, list, more),
       form,
