@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 XDIST := -n $(TEST_WORKERS) --dist loadfile
 
-.PHONY: install lock run test test-unit test-integration test-e2e test-browser chaos lint typecheck bench schemas
+.PHONY: install lock run test test-unit test-integration test-e2e test-browser chaos lint typecheck bench schemas screenshot
 
 install:
 	bash scripts/install.sh
@@ -51,12 +51,16 @@ lint: install
 	node_modules/.bin/eslint
 
 typecheck: install
-	$(VENV)/bin/mypy contracts/src libs/runtime/src libs/devstack/src libs/testing/src services/boards/src services/projector/src services/auth/src scripts bench
+	$(VENV)/bin/mypy contracts/src libs/runtime/src libs/devstack/src libs/testing/src services/boards/src services/projector/src services/auth/src scripts bench tools
 
 # install's progress goes to stderr, so that `make bench > run.json` is exactly the JSON document.
 bench:
 	@bash scripts/install.sh >&2
 	@$(PYTHON) -m bench
+
+# The README's picture, docs/images/board.png, from the running product (tools/screenshot.py).
+screenshot: install
+	$(PYTHON) tools/screenshot.py
 
 schemas: install
 	$(PYTHON) -m contracts.schema_gen
