@@ -224,6 +224,9 @@ export class CardFilter {
     const view = this.board.view;
     const wasActive = this.matching !== null;
     if (!view || (!this.active && !wasActive)) return;
+    // First, while nothing here has changed the page: the status line below would make the
+    // browser lay the page out again before it could answer where the cards are.
+    const visible = this.visibleCards();
     if (this.active) {
       const matches = this.matcher();
       this.matching = new Set();
@@ -240,7 +243,6 @@ export class CardFilter {
       this.status.textContent = "";
     }
     this.watchScreen();
-    const visible = this.visibleCards();
     const later = [];
     for (const [id, node] of this.board.cardEls) {
       if (visible.has(id)) this.paint(node, id);
