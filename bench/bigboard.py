@@ -27,7 +27,8 @@ the page is opened once more, its time-travel view entered, and the slider set t
 spread over the history, oldest first (`forward`), then to 10 others newest first (`backward`):
 each step timed from the slider's `input` event to the frame after the one that shows that
 version (`.board-page[data-time-travel=<version>]`), with the point-in-time read's own share
-(Resource Timing) and the longest task.
+(Resource Timing) and the longest task. Before that, on the same page, the Activity panel: to its
+first entries, and to the page of older ones after scrolling it to its end.
 
 And the size of what a client downloads for it: the WebSocket `snapshot` message (its payload
 as the page receives it, after any permessage-deflate) and `GET /api/boards/{id}`, in bytes and
@@ -228,6 +229,39 @@ async ({ label, runs }) => {
     cards: document.querySelectorAll(".card").length,
     status: document.querySelector(".filter-status")?.textContent ?? null,
   };
+}
+"""
+
+
+# Opens the Activity panel on the live board and times it to the frame after its first entries
+# are shown, then scrolls the panel to its end and times the page of older entries the same way;
+# closes the panel again. The history API walks the log from version 1 for every page.
+_ACTIVITY = """
+async () => {
+  const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  const button = [...document.querySelectorAll(".board-toolbar button")].find(
+    (b) => b.textContent.trim() === "Activity",
+  );
+  const count = () => document.querySelectorAll(".activity-panel .activity-entry").length;
+  const until = async (done, start) => {
+    while (!done()) {
+      await frame();
+      if (performance.now() - start > 120000) return null;
+    }
+    await frame();
+    return performance.now() - start;
+  };
+  const start = performance.now();
+  button.click();
+  const first = await until(() => count() > 0, start);
+  const shown = count();
+  const panel = document.querySelector(".activity-panel");
+  const again = performance.now();
+  panel.scrollTop = panel.scrollHeight;
+  const older = first === null ? null : await until(() => count() > shown, again);
+  const after = count();
+  button.click();
+  return { first, older, shown, after };
 }
 """
 
@@ -448,6 +482,7 @@ def measure_time_travel(browser: Browser, url: str, seeded: Seeded, head: int) -
         _sign_in(page, url)
         page.goto(f"{url}/boards/{seeded.board_id}")
         page.locator(f'.board-page[data-version="{head}"]').wait_for(timeout=PAGE_TIMEOUT_MS)
+        activity: dict[str, Any] = page.evaluate(_ACTIVITY)
         page.get_by_role("button", name="Time travel").click()
         page.locator(f'.board-page[data-time-travel="{head}"]').wait_for(timeout=PAGE_TIMEOUT_MS)
         n = TIME_TRAVEL_STEPS + 1
@@ -473,7 +508,16 @@ def measure_time_travel(browser: Browser, url: str, seeded: Seeded, head: int) -
             }
         if errors:
             raise BigBoardError(f"errors in the page: {errors}")
-        return {"events": head, **passes}
+        return {
+            "events": head,
+            **passes,
+            "activity": {
+                "first_page_ms": _round(activity["first"]),
+                "older_page_ms": _round(activity["older"]),
+                "entries_first_page": activity["shown"],
+                "entries_after_older_page": activity["after"],
+            },
+        }
     finally:
         context.close()
 
