@@ -29,6 +29,7 @@ from projector.keys import (
     board_cache_key,
     board_log_key,
     ended_sessions_key,
+    history_checkpoints_key,
     hub_key,
     point_in_time_key,
     read_store_key,
@@ -39,6 +40,7 @@ from projector.keys import (
     verifier_key,
 )
 from projector.read.audit.checkpoints import PointInTimeCheckpoints
+from projector.read.audit.history import HistoryCheckpoints
 from projector.read.cache import BoardCache
 from projector.read.http import add_routes, api_error
 from projector.read.ws.hub import WebSocketHub
@@ -184,6 +186,11 @@ async def board_cache_ctx(app: web.Application) -> AsyncIterator[None]:
         max_cards=app[settings_key].read_cache_cards,
     )
     app[point_in_time_key] = PointInTimeCheckpoints(
+        every=app[settings_key].point_in_time_every,
+        max_cards=app[settings_key].point_in_time_cards,
+    )
+    # The history API's own: the board as its sentences knew it (names, comments), as bounded.
+    app[history_checkpoints_key] = HistoryCheckpoints(
         every=app[settings_key].point_in_time_every,
         max_cards=app[settings_key].point_in_time_cards,
     )

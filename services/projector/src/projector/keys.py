@@ -11,6 +11,7 @@ from contracts.streams import StreamKeys
 from projector.applied import AppliedVersions
 from projector.apply.supervisor import Supervisor
 from projector.read.audit.checkpoints import PointInTimeCheckpoints
+from projector.read.audit.history import HistoryCheckpoints
 from projector.read.cache import BoardCache
 from projector.read.ws.hub import WebSocketHub
 from projector.settings import ProjectorSettings
@@ -29,3 +30,4 @@ hub_key = web.AppKey("hub", WebSocketHub)
 applied_key = web.AppKey("applied", AppliedVersions)
 board_cache_key = web.AppKey("board_cache", BoardCache)
 point_in_time_key = web.AppKey("point_in_time", PointInTimeCheckpoints)
+history_checkpoints_key = web.AppKey("history_checkpoints", HistoryCheckpoints)

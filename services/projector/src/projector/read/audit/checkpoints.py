@@ -1,6 +1,8 @@
-"""Checkpoints for point-in-time reads: copies of a board's projection every `every` versions,
-kept in memory, so stepping through a long history folds at most `every` events per step instead
-of the whole log from version 0 (a 50,000-event board: 50,000 events per step without them).
+"""Checkpoints for point-in-time and history reads: copies of a board's fold every `every`
+versions, kept in memory, so stepping through a long history folds at most `every` events per
+step instead of the whole log from version 0 (a 50,000-event board: 50,000 events per step
+without them). `PointInTimeCheckpoints` hold projections; the history walk keeps its own, of the
+board as its sentences know it (`projector.read.audit.history.HistoryCheckpoints`).
 
 A checkpoint is a fold of the log's prefix, and the log's prefix never changes, so a checkpoint
 is never stale. Memory is bounded by the card documents held across all checkpoints (`max_cards`;
@@ -14,13 +16,23 @@ import bisect
 import contextlib
 import copy
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
 from uuid import UUID
 
 from projector.events import BoardEvents
 from projector.projection import BoardProjection, apply_event
 
 
-def _copy(projection: BoardProjection) -> BoardProjection:
+class Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+F = TypeVar("F", bound=Versioned)
+
+
+def copy_projection(projection: BoardProjection) -> BoardProjection:
     # The projection changes card documents' fields in place but replaces their lists (labels,
     # assignees, checklist items are copied before a change), so a copy of each card dict is
     # enough; the board document (columns, counts) is small and copied whole.
@@ -31,11 +43,11 @@ def _copy(projection: BoardProjection) -> BoardProjection:
     )
 
 
-def _size(projection: BoardProjection) -> int:
+def projection_size(projection: BoardProjection) -> int:
     return len(projection.cards) + 1
 
 
-def _closest_to_its_predecessor(held: dict[int, BoardProjection]) -> int:
+def _closest_to_its_predecessor(held: dict[int, F]) -> int:
     """The checkpoint whose loss widens the gaps least: the one nearest to the one before it
     (version 0 counts as one), the newest of equals, so the newest checkpoint goes last."""
     versions = sorted(held)
@@ -45,11 +57,19 @@ def _closest_to_its_predecessor(held: dict[int, BoardProjection]) -> int:
     return -min(gaps)[1]
 
 
-class PointInTimeCheckpoints:
-    def __init__(self, *, every: int, max_cards: int) -> None:
+class Checkpoints(Generic[F]):
+    """Folds of boards every `every` versions, bounded by the card documents they hold.
+    `copy` makes a working copy (what is held is never handed out), `size` counts a fold's
+    cards."""
+
+    def __init__(
+        self, *, every: int, max_cards: int, copy: Callable[[F], F], size: Callable[[F], int]
+    ) -> None:
         self.every = every
         self.max_cards = max_cards
-        self._boards: OrderedDict[UUID, dict[int, BoardProjection]] = OrderedDict()
+        self._copy = copy
+        self._size = size
+        self._boards: OrderedDict[UUID, dict[int, F]] = OrderedDict()
         self._held = 0
 
     @property
@@ -59,7 +79,7 @@ class PointInTimeCheckpoints:
     def versions(self, board_id: UUID) -> list[int]:
         return sorted(self._boards.get(board_id, {}))
 
-    def nearest(self, board_id: UUID, version: int) -> BoardProjection | None:
+    def nearest(self, board_id: UUID, version: int) -> F | None:
         """A working copy of the latest checkpoint at or below `version`, if any."""
         held = self._boards.get(board_id)
         if not held:
@@ -67,19 +87,19 @@ class PointInTimeCheckpoints:
         self._boards.move_to_end(board_id)
         versions = sorted(held)
         index = bisect.bisect_right(versions, version)
-        return _copy(held[versions[index - 1]]) if index else None
+        return self._copy(held[versions[index - 1]]) if index else None
 
-    def keep(self, board_id: UUID, projection: BoardProjection) -> None:
-        if self.every <= 0 or projection.version % self.every or self.max_cards <= 0:
+    def keep(self, board_id: UUID, fold: F) -> None:
+        if self.every <= 0 or fold.version % self.every or self.max_cards <= 0:
             return
-        size = _size(projection)
+        size = self._size(fold)
         if size > self.max_cards:
             return
         held = self._boards.setdefault(board_id, {})
-        if projection.version in held:
+        if fold.version in held:
             return
         self._boards.move_to_end(board_id)
-        held[projection.version] = _copy(projection)
+        held[fold.version] = self._copy(fold)
         self._held += size
         self._evict(keep=board_id)
 
@@ -91,10 +111,17 @@ class PointInTimeCheckpoints:
                 # Only this board is left: thin its checkpoints out rather than lose a stretch of
                 # its history, so every version stays within a few `every` of one.
                 version = _closest_to_its_predecessor(held)
-                self._held -= _size(held.pop(version))
+                self._held -= self._size(held.pop(version))
                 continue
-            self._held -= sum(_size(p) for p in held.values())
+            self._held -= sum(self._size(p) for p in held.values())
             del self._boards[oldest]
+
+
+class PointInTimeCheckpoints(Checkpoints[BoardProjection]):
+    def __init__(self, *, every: int, max_cards: int) -> None:
+        super().__init__(
+            every=every, max_cards=max_cards, copy=copy_projection, size=projection_size
+        )
 
 
 async def fold_with_checkpoints(

@@ -1,6 +1,8 @@
 """A board's history: which events a filter keeps, told in words (`sentences`), a page at a time.
 
-The walk starts at version 1 every time: a sentence names things as they were called then.
+A sentence names things as they were called then, so the walk folds the board from its start; it
+starts from the nearest history checkpoint below the page when there is one (the board as the
+sentences knew it, every `every` versions), and leaves checkpoints behind on its way.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from contracts.envelope import AnyEvent
 
 from contracts import events as ev
 from projector.events import BoardEvents
+from projector.read.audit.checkpoints import Checkpoints
 from projector.read.audit.models import HistoryEntry, HistoryPage
 from projector.read.audit.sentences import BoardThen, describe
 
@@ -83,11 +86,27 @@ def keeps(f: HistoryFilter, board: BoardThen, event: AnyEvent) -> bool:
 # -- walking the log ---------------------------------------------------------------------------
 
 
-class HistoryWalk:
-    """Folds a board's events in order and tells the ones a filter keeps."""
+class HistoryCheckpoints(Checkpoints[BoardThen]):
+    """The board as the sentences knew it, every `every` versions (the projector's
+    `PROJECTOR_POINT_IN_TIME_EVERY`), bounded as the point-in-time ones are."""
 
-    def __init__(self, board_id: UUID, history_filter: HistoryFilter) -> None:
-        self.board = BoardThen(str(board_id))
+    def __init__(self, *, every: int, max_cards: int) -> None:
+        super().__init__(
+            every=every,
+            max_cards=max_cards,
+            copy=BoardThen.copy,
+            size=lambda then: len(then.projection.cards) + 1,
+        )
+
+
+class HistoryWalk:
+    """Folds a board's events in order and tells the ones a filter keeps; from `start` (a
+    checkpoint's copy) when given, else from the board's first event."""
+
+    def __init__(
+        self, board_id: UUID, history_filter: HistoryFilter, start: BoardThen | None = None
+    ) -> None:
+        self.board = start or BoardThen(str(board_id))
         self.filter = history_filter
 
     def step(self, event: AnyEvent, *, after_version: int = 0) -> HistoryEntry | None:
@@ -114,17 +133,25 @@ async def history_page(
     *,
     after_version: int = 0,
     limit: int = DEFAULT_LIMIT,
+    checkpoints: HistoryCheckpoints | None = None,
 ) -> HistoryPage:
-    """Up to `limit` entries after `after_version`, in version order. The walk starts at version 1
-    every time (names need the board as it was) and stops one kept entry past the page, so
-    `next_after_version` is None exactly when nothing is left."""
-    walk = HistoryWalk(board_id, history_filter)
+    """Up to `limit` entries after `after_version`, in version order. The walk starts from the
+    nearest checkpoint before the first version the page can hold (or at version 1: names need
+    the board as it was) and stops one kept entry past the page, so `next_after_version` is None
+    exactly when nothing is left."""
+    first = max(after_version, (history_filter.from_version or 1) - 1)
+    start = checkpoints.nearest(board_id, first) if checkpoints else None
+    walk = HistoryWalk(board_id, history_filter, start)
     entries: list[HistoryEntry] = []
     async with contextlib.aclosing(
-        events.read(board_id, to_version=history_filter.to_version)
+        events.read(
+            board_id, after_version=walk.board.version, to_version=history_filter.to_version
+        )
     ) as stream:
         async for event in stream:
             entry = walk.step(event, after_version=after_version)
+            if checkpoints is not None:
+                checkpoints.keep(board_id, walk.board)
             if entry is None:
                 continue
             if len(entries) == limit:

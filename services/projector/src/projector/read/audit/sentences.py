@@ -17,6 +17,7 @@ from pydantic import JsonValue
 from contracts import events as ev
 from projector.checklists import ChecklistEvent
 from projector.projection import BoardProjection, apply_event
+from projector.read.audit.checkpoints import copy_projection
 from projector.read.audit.comment_sentences import (
     CommentEvent,
     CommentThen,
@@ -52,6 +53,18 @@ class BoardThen:
         self.projection = BoardProjection(board_id=board_id)
         self.names: dict[str, str] = {}
         self.comments: dict[str, CommentThen] = {}
+
+    @property
+    def version(self) -> int:
+        return self.projection.version
+
+    def copy(self) -> BoardThen:
+        """A copy to walk on from (a history checkpoint's): nothing it changes reaches this one."""
+        then = BoardThen(self.projection.board_id)
+        then.projection = copy_projection(self.projection)
+        then.names = dict(self.names)
+        then.comments = {k: CommentThen(c.author_id, c.body) for k, c in self.comments.items()}
+        return then
 
     @property
     def columns(self) -> list[Doc]:

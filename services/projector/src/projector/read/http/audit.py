@@ -16,7 +16,13 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from projector.events import BoardEvents
-from projector.keys import board_log_key, point_in_time_key, read_store_key, verifier_key
+from projector.keys import (
+    board_log_key,
+    history_checkpoints_key,
+    point_in_time_key,
+    read_store_key,
+    verifier_key,
+)
 from projector.read.audit import history_page, ndjson_pages, point_in_time
 from projector.read.http.queries import (
     BoardQuery,
@@ -80,6 +86,7 @@ async def board_history(request: web.Request) -> web.Response:
         asked.history_filter(),
         after_version=asked.after_version,
         limit=asked.limit,
+        checkpoints=request.app.get(history_checkpoints_key),
     )
     return json_body(page.model_dump_json().encode())
 
