@@ -44,6 +44,9 @@ class BoardProjection:
     # (version, event id, hash) of the last event applied, once known: what a redelivery of
     # that version, and the next event's `prev_hash`, must agree with (consumer.py).
     last: tuple[int, str, str | None] | None = None
+    # The latest `occurred_at` of the events applied: a prefix of the log lies wholly at or
+    # before a time only if this does (writers' clocks promise order only within a command).
+    latest_at: datetime | None = None
 
     @property
     def version(self) -> int:
@@ -368,6 +371,8 @@ def apply_event(p: BoardProjection, event: AnyEvent, *, source: bytes | None = N
         p.dirty_members[user_id]["version"] = event.version
     p.board["version"] = event.version
     p.board["updated_at"] = event.occurred_at
+    if p.latest_at is None or event.occurred_at > p.latest_at:
+        p.latest_at = event.occurred_at
     p.applied.append(event)
     if source is not None:
         p.sources[event.version] = source

@@ -4,6 +4,7 @@ read fewer events, and hold no more card documents than allowed."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from uuid import UUID
 
 import pytest
@@ -21,7 +22,12 @@ from contracts.events import (
 )
 from projector.events import BoardEvents
 from projector.read.audit.checkpoints import PointInTimeCheckpoints
-from projector.read.audit.point_in_time import VersionAheadError, board_at, fold_to_version
+from projector.read.audit.point_in_time import (
+    VersionAheadError,
+    board_at,
+    fold_to_time,
+    fold_to_version,
+)
 from projector.views import detail_of
 
 BOARD = UUID("0b0a4d00-0000-4000-8000-0000000000d1")
@@ -149,3 +155,48 @@ class TestTheMemoryCap:
         await board_at(_Log(EVENTS).board_events(), BOARD, version=20, checkpoints=checkpoints)
 
         assert checkpoints.versions(BOARD) == []
+
+
+def _with_clock_skew(events: list[AnyEvent]) -> list[AnyEvent]:
+    """Every seventh event stamped 30 s behind its neighbours, as a writer with a slow clock
+    would: a prefix ends at the first event after the time asked for, not at the last before."""
+    return [
+        e.model_copy(update={"occurred_at": e.occurred_at - timedelta(seconds=30)})
+        if e.version % 7 == 0
+        else e
+        for e in events
+    ]
+
+
+class TestCheckpointedReadsAtATime:
+    @pytest.mark.parametrize("skewed", [False, True], ids=["clocks in order", "clock skew"])
+    @pytest.mark.parametrize("every", [1, 5, 16])
+    async def test_give_the_same_board_as_a_fold_from_version_0_at_every_time(
+        self, every: int, skewed: bool
+    ) -> None:
+        events = _with_clock_skew(EVENTS) if skewed else EVENTS
+        log = _Log(events)
+        checkpoints = PointInTimeCheckpoints(every=every, max_cards=1_000)
+        start = min(e.occurred_at for e in events) - timedelta(seconds=1)
+        times = [start + timedelta(seconds=s) for s in range(0, len(events) + 3)]
+        # Some checkpoints from version reads first, then times backwards and forwards.
+        await board_at(log.board_events(), BOARD, version=len(events), checkpoints=checkpoints)
+        for at in [*reversed(times), *times]:
+            plain = await fold_to_time(log.board_events(), BOARD, at)
+            stepped = await fold_to_time(log.board_events(), BOARD, at, checkpoints)
+
+            assert stepped.version == plain.version, f"at {at}"
+            assert detail_of(stepped, archived=True) == detail_of(plain, archived=True)
+
+    async def test_a_time_near_the_end_reads_from_a_checkpoint(self) -> None:
+        log = _Log(EVENTS)
+        checkpoints = PointInTimeCheckpoints(every=10, max_cards=1_000)
+        await board_at(log.board_events(), BOARD, version=len(EVENTS), checkpoints=checkpoints)
+        log.served = 0
+
+        at = EVENTS[32].occurred_at  # version 33
+        projection = await fold_to_time(log.board_events(), BOARD, at, checkpoints)
+
+        assert projection.version == 33
+        # From the checkpoint at 30: one page of 7 (31 to 37), where 34 is past `at`.
+        assert log.served == 7

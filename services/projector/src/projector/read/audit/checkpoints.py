@@ -17,6 +17,7 @@ import contextlib
 import copy
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 from uuid import UUID
 
@@ -40,6 +41,7 @@ def copy_projection(projection: BoardProjection) -> BoardProjection:
         board_id=projection.board_id,
         board=copy.deepcopy(projection.board),
         cards={card_id: dict(card) for card_id, card in projection.cards.items()},
+        latest_at=projection.latest_at,
     )
 
 
@@ -122,6 +124,16 @@ class PointInTimeCheckpoints(Checkpoints[BoardProjection]):
         super().__init__(
             every=every, max_cards=max_cards, copy=copy_projection, size=projection_size
         )
+
+    def nearest_at(self, board_id: UUID, at: datetime) -> BoardProjection | None:
+        """A working copy of the latest checkpoint whose every event occurred at or before `at`
+        (a prefix of the log that a fold to `at` takes whole), if any."""
+        held = self._boards.get(board_id)
+        if not held:
+            return None
+        self._boards.move_to_end(board_id)
+        within = [v for v, p in held.items() if p.latest_at is not None and p.latest_at <= at]
+        return self._copy(held[max(within)]) if within else None
 
 
 async def fold_with_checkpoints(

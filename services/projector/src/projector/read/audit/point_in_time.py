@@ -54,13 +54,25 @@ async def fold_to_version(
     return projection
 
 
-async def fold_to_time(events: BoardEvents, board_id: UUID, at: datetime) -> BoardProjection:
-    projection = BoardProjection(board_id=str(board_id))
-    async with contextlib.aclosing(events.read(board_id)) as stream:
+async def fold_to_time(
+    events: BoardEvents,
+    board_id: UUID,
+    at: datetime,
+    checkpoints: PointInTimeCheckpoints | None = None,
+) -> BoardProjection:
+    """The longest prefix of the log whose events occurred at or before `at`. With
+    `checkpoints`, from the latest one that prefix holds whole, leaving new ones behind."""
+    start = checkpoints.nearest_at(board_id, at) if checkpoints is not None else None
+    projection = start or BoardProjection(board_id=str(board_id))
+    async with contextlib.aclosing(
+        events.read(board_id, after_version=projection.version)
+    ) as stream:
         async for event in stream:
             if event.occurred_at > at:
                 break
             _apply(projection, event)
+            if checkpoints is not None:
+                checkpoints.keep(board_id, projection)
     return projection
 
 
@@ -81,5 +93,5 @@ async def board_at(
         projection = await fold_to_version(events, board_id, version, checkpoints)
     else:
         assert at is not None
-        projection = await fold_to_time(events, board_id, at)
+        projection = await fold_to_time(events, board_id, at, checkpoints)
     return detail_of(projection, archived=archived)
