@@ -181,8 +181,69 @@ class TestTimeTravel:
             }
         )
 
+    def test_as_of_a_time_shows_the_board_then_or_says_it_did_not_exist(
+        self, sign_in: Callable[[str], User], email: Callable[[str], str]
+    ) -> None:
+        ada = sign_in(email("ada"))
+        board = Board(ada, {"To do": ["Pricing"]})
+        head = command(ada, board.id, "EditCard", card_id=board.cards["Pricing"], title="P2")[
+            "version"
+        ]
+        a = board.open(ada)
+        expect(a.locator(".board-page")).to_have_attribute("data-version", str(head), timeout=SEEN)
+        a.get_by_role("button", name="Time travel").click()
+        as_of = a.get_by_label("As of date and time")
+        # datetime-local takes the browser's local time: the page writes it from an instant.
+        local = (
+            "iso => { const d = new Date(iso);"
+            " d.setMinutes(d.getMinutes() - d.getTimezoneOffset());"
+            " return d.toISOString().slice(0, 19); }"
+        )
+        created = ada.api("GET", f"/api/boards/{board.id}/history?limit=1").json()["entries"][0]
+        before = a.evaluate(
+            f"({local})(new Date(Date.parse('{created['occurred_at']}') - 86400000).toISOString())"
+        )
+
+        as_of.fill(before)
+        a.get_by_role("button", name="Show").click()
+        expect(a.locator(".time-travel-bar")).to_contain_text("did not exist yet", timeout=SEEN)
+
+        tomorrow = a.evaluate(f"({local})(new Date(Date.now() + 86400000).toISOString())")
+        as_of.fill(tomorrow)
+        a.get_by_role("button", name="Show").click()
+        expect(a.locator(".board-page")).to_have_attribute(
+            "data-time-travel", str(head), timeout=SEEN
+        )
+        assert shown_board(a) == {"To do": ["P2"]}
+
 
 class TestActivity:
+    def test_the_panel_loads_older_entries_when_scrolled_to_its_end(
+        self, sign_in: Callable[[str], User], email: Callable[[str], str]
+    ) -> None:
+        ada = sign_in(email("ada"))
+        board = Board(ada, {"To do": ["Pricing"]})
+        card = board.cards["Pricing"]
+        # More than one page of the panel's 50 versions.
+        for n in range(60):
+            head = command(ada, board.id, "EditCard", card_id=card, title=f"Pricing {n}")["version"]
+        a = board.open(ada)
+        expect(a.locator(".board-page")).to_have_attribute("data-version", str(head), timeout=SEEN)
+        a.get_by_role("button", name="Activity").click()
+        entries = a.locator(".activity-panel .activity-entry")
+        expect(entries).to_have_count(50, timeout=SEEN)
+        expect(entries.first).to_have_attribute("data-version", str(head))
+
+        a.locator(".activity-panel").evaluate("panel => { panel.scrollTop = panel.scrollHeight; }")
+
+        expect(entries).to_have_count(head, timeout=SEEN)
+        expect(entries.last.locator(".activity-summary")).to_contain_text("created the board")
+        expect(a.locator(".activity-more")).to_have_text("The board's first event.")
+        versions = [
+            int(v or 0) for v in entries.evaluate_all("es => es.map(e => e.dataset.version)")
+        ]
+        assert versions == list(range(head, 0, -1))
+
     def test_the_panel_shows_a_new_event_live_newest_first_and_the_card_its_own(
         self, sign_in: Callable[[str], User], email: Callable[[str], str], artifacts: Path
     ) -> None:
