@@ -52,8 +52,7 @@ from typing import Any, NamedTuple
 
 import aiohttp
 import orjson
-from cardstream_testing import FerretDBServer, RedisServer
-from cardstream_testing.fullstack import CHROMIUM, CHROMIUM_ARGS, full_stack
+from cardstream_testing.fullstack import CHROMIUM, CHROMIUM_ARGS, private_stack
 from playwright.sync_api import Browser, Page, Response, WebSocket, sync_playwright
 
 from bench.budgets import line
@@ -318,22 +317,17 @@ class Seeded:
 @contextmanager
 def stack() -> Iterator[str]:
     """The public URL of a running stack; everything stops and goes when the block ends."""
-    with tempfile.TemporaryDirectory(prefix="cardstream-bench-bigboard-") as tmp:
-        root = Path(tmp)
-        with (
-            RedisServer(root / "redis") as redis,
-            FerretDBServer(root / "ferretdb") as mongo,
-            full_stack(
-                root,
-                redis_url=redis.url,
-                mongo_url=mongo.url,
-                mongo_db="bigboard",
-                web_root=WEB_ROOT,
-                # 5,000 commands as one user, as fast as they go: not what the limit is for.
-                env=UNLIMITED_COMMANDS,
-            ) as running,
-        ):
-            yield running.url
+    with (
+        tempfile.TemporaryDirectory(prefix="cardstream-bench-bigboard-") as tmp,
+        private_stack(
+            Path(tmp),
+            mongo_db="bigboard",
+            web_root=WEB_ROOT,
+            # 5,000 commands as one user, as fast as they go: not what the limit is for.
+            env=UNLIMITED_COMMANDS,
+        ) as running,
+    ):
+        yield running.url
 
 
 # -- the board -------------------------------------------------------------------------------

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cardstream_testing import FerretDBServer, RedisServer
-from cardstream_testing.fullstack import CHROMIUM, CHROMIUM_ARGS, full_stack
+from cardstream_testing.fullstack import CHROMIUM, CHROMIUM_ARGS, private_stack
 from playwright.sync_api import APIRequestContext, Browser, Page, Playwright, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,39 +110,28 @@ def write_board(ada: Person, bob: Person) -> str:
 
 
 def main(out: Path) -> None:
-    with tempfile.TemporaryDirectory(prefix="cardstream-screenshot-") as tmp:
-        root = Path(tmp)
-        with (
-            RedisServer(root / "redis") as redis,
-            FerretDBServer(root / "ferretdb") as mongo,
-            full_stack(
-                root,
-                redis_url=redis.url,
-                mongo_url=mongo.url,
-                mongo_db="screenshot",
-                web_root=ROOT / "web",
-            ) as running,
-            sync_playwright() as pw,
-        ):
-            browser = pw.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-            )
-            try:
-                ada = sign_in(browser, pw, running.url, "ada@example.com")
-                bob = sign_in(browser, pw, running.url, "bob@example.com")
-                board_id = write_board(ada, bob)
-                page = ada.page
-                page.goto(f"/boards/{board_id}")
-                page.locator("#connection[data-state=live]").wait_for(timeout=TIMEOUT_MS)
-                page.locator(".card", has_text="Offline queue").wait_for(timeout=TIMEOUT_MS)
-                page.get_by_role("button", name="Activity").click()
-                entries = page.locator(".activity-panel .activity-entry")
-                entries.nth(9).wait_for(timeout=TIMEOUT_MS)
-                page.locator(".bell-count").wait_for(timeout=TIMEOUT_MS)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=out, animations="disabled")
-            finally:
-                browser.close()
+    with (
+        tempfile.TemporaryDirectory(prefix="cardstream-screenshot-") as tmp,
+        private_stack(Path(tmp), mongo_db="screenshot", web_root=ROOT / "web") as running,
+        sync_playwright() as pw,
+    ):
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            ada = sign_in(browser, pw, running.url, "ada@example.com")
+            bob = sign_in(browser, pw, running.url, "bob@example.com")
+            board_id = write_board(ada, bob)
+            page = ada.page
+            page.goto(f"/boards/{board_id}")
+            page.locator("#connection[data-state=live]").wait_for(timeout=TIMEOUT_MS)
+            page.locator(".card", has_text="Offline queue").wait_for(timeout=TIMEOUT_MS)
+            page.get_by_role("button", name="Activity").click()
+            entries = page.locator(".activity-panel .activity-entry")
+            entries.nth(9).wait_for(timeout=TIMEOUT_MS)
+            page.locator(".bell-count").wait_for(timeout=TIMEOUT_MS)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=out, animations="disabled")
+        finally:
+            browser.close()
     print(out)
 
 

@@ -73,3 +73,27 @@ async def append(
                 keys.feed(keys.partition_of(board)),
                 {BOARD_FIELD: str(board), VERSION_FIELD: event.version, EVENT_FIELD: raw},
             )
+
+
+class ListedEvents:
+    """A board's events as an in-memory event source of the projector's readers (`first`, `last`,
+    `count` -> the events of those versions), counting how many it handed out: how tests see
+    that a checkpointed read read less."""
+
+    def __init__(self, events: Sequence[AnyEvent]) -> None:
+        self.events = list(events)
+        self.served = 0
+
+    async def __call__(
+        self, board_id: UUID, first: int, last: int | None, count: int
+    ) -> list[AnyEvent]:
+        page = [
+            e for e in self.events if e.version >= first and (last is None or e.version <= last)
+        ][:count]
+        self.served += len(page)
+        return page
+
+
+async def no_events(board_id: UUID, first: int, last: int | None, count: int) -> list[AnyEvent]:
+    """An event source that holds nothing (an empty archive)."""
+    return []

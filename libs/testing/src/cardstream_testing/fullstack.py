@@ -13,7 +13,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from cardstream_devstack import AUTH_STATE_MAXMEMORY, Gateway, RedisServer, Upstreams, free_port
+from cardstream_devstack import (
+    AUTH_STATE_MAXMEMORY,
+    FerretDBServer,
+    Gateway,
+    RedisServer,
+    Upstreams,
+    free_port,
+)
 
 from cardstream_testing.processes import ServiceProcess
 
@@ -176,3 +183,24 @@ def full_stack(
         finally:
             for process in reversed(processes):
                 process.stop()
+
+
+@contextlib.contextmanager
+def private_stack(
+    root: Path, *, mongo_db: str, web_root: Path, env: Mapping[str, str] | None = None
+) -> Iterator[FullStack]:
+    """The whole stack over a Redis and a FerretDB of its own, all under `root`; everything
+    stops when the block ends (the benchmarks' and the screenshot's)."""
+    with (
+        RedisServer(root / "redis") as redis,
+        FerretDBServer(root / "ferretdb") as mongo,
+        full_stack(
+            root,
+            redis_url=redis.url,
+            mongo_url=mongo.url,
+            mongo_db=mongo_db,
+            web_root=web_root,
+            env=env,
+        ) as running,
+    ):
+        yield running

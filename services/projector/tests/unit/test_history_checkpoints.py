@@ -6,8 +6,8 @@ from __future__ import annotations
 from uuid import UUID
 
 import pytest
+from cardstream_testing.feeds import ListedEvents, no_events
 from cardstream_testing.golden import story_envelopes
-from contracts.envelope import AnyEvent
 from projector.events import BoardEvents
 from projector.read.audit import HistoryFilter, history_page
 from projector.read.audit.history import HistoryCheckpoints
@@ -19,27 +19,9 @@ EVENTS = story_envelopes(BOARD)
 N = len(EVENTS)
 
 
-class _Log:
-    """The board's events as one source, counting how many it handed out."""
-
-    def __init__(self, events: list[AnyEvent]) -> None:
-        self.events = events
-        self.served = 0
-
-    async def __call__(
-        self, board_id: UUID, first: int, last: int | None, count: int
-    ) -> list[AnyEvent]:
-        page = [
-            e for e in self.events if e.version >= first and (last is None or e.version <= last)
-        ][:count]
-        self.served += len(page)
-        return page
-
+class _Log(ListedEvents):
     def board_events(self) -> BoardEvents:
-        async def nothing(board_id: UUID, first: int, last: int | None, count: int) -> list:
-            return []
-
-        return BoardEvents(nothing, self, page_size=7)
+        return BoardEvents(no_events, self, page_size=7)
 
 
 # (after_version, filter, limit): pages backwards and forwards from the end, as the activity
