@@ -17,9 +17,10 @@ from contracts.envelope import AnyEvent
 
 from contracts import events as ev
 from projector.events import BoardEvents
+from projector.read.audit.board_then import BoardThen
 from projector.read.audit.checkpoints import Checkpoints
 from projector.read.audit.models import HistoryEntry, HistoryPage
-from projector.read.audit.sentences import BoardThen, describe
+from projector.read.audit.sentences import describe
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100

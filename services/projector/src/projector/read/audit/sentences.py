@@ -8,7 +8,7 @@ itself where the event does not carry them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, assert_never
+from typing import assert_never
 from uuid import UUID
 
 from contracts.envelope import AnyEvent
@@ -16,20 +16,9 @@ from pydantic import JsonValue
 
 from contracts import events as ev
 from projector.checklists import ChecklistEvent
-from projector.projection import BoardProjection, apply_event
-from projector.read.audit.checkpoints import copy_projection
-from projector.read.audit.comment_sentences import (
-    CommentEvent,
-    CommentThen,
-    comment_sentence,
-    remember,
-)
+from projector.read.audit.board_then import BoardThen, quote
+from projector.read.audit.comment_sentences import CommentEvent, comment_sentence
 from projector.read.audit.models import Change, HistoryActor, HistoryEntry
-
-# Longer texts are cut in sentences (never in `changes`).
-QUOTE_LIMIT = 60
-
-Doc = dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -40,78 +29,12 @@ class Said:
     column_id: UUID | None = None
 
 
-def _quote(text: str) -> str:
-    if len(text) > QUOTE_LIMIT:
-        text = text[: QUOTE_LIMIT - 1] + "…"
-    return f"'{text}'"
-
-
-class BoardThen:
-    """The board just before the event being described, and everyone it has known by name."""
-
-    def __init__(self, board_id: str) -> None:
-        self.projection = BoardProjection(board_id=board_id)
-        self.names: dict[str, str] = {}
-        self.comments: dict[str, CommentThen] = {}
-
-    @property
-    def version(self) -> int:
-        return self.projection.version
-
-    def copy(self) -> BoardThen:
-        """A copy to walk on from (a history checkpoint's): nothing it changes reaches this one."""
-        then = BoardThen(self.projection.board_id)
-        then.projection = copy_projection(self.projection)
-        then.names = dict(self.names)
-        then.comments = {k: CommentThen(c.author_id, c.body) for k, c in self.comments.items()}
-        return then
-
-    @property
-    def columns(self) -> list[Doc]:
-        board = self.projection.board
-        return board["columns"] if board else []
-
-    def person(self, user_id: str) -> str:
-        return self.names.get(user_id, user_id)
-
-    def card(self, card_id: UUID) -> Doc:
-        return self.projection.cards[str(card_id)]
-
-    def card_title(self, card_id: UUID) -> str:
-        card = self.projection.cards.get(str(card_id))
-        return _quote(card["title"]) if card else f"card {card_id}"
-
-    def column(self, column_id: UUID | str) -> Doc | None:
-        wanted = str(column_id)
-        return next((c for c in self.columns if c["column_id"] == wanted), None)
-
-    def column_name(self, column_id: UUID | str) -> str:
-        column = self.column(column_id)
-        return str(column["title"]) if column else f"column {column_id}"
-
-    def card_columns(self, card_id: UUID) -> set[str]:
-        card = self.projection.cards.get(str(card_id))
-        return {card["column_id"]} if card else set()
-
-    def learn(self, event: AnyEvent) -> None:
-        payload = event.payload
-        if isinstance(payload, ev.MemberAdded) and payload.name:
-            self.names[payload.user_id] = payload.name
-        if isinstance(payload, ev.BoardCreated) and payload.owner and payload.owner.name:
-            self.names[payload.owner_id] = payload.owner.name
-
-    def apply(self, event: AnyEvent) -> None:
-        apply_event(self.projection, event)
-        self.projection.applied.clear()  # kept for a writer; a long walk should not hold them
-        remember(self.comments, event.payload)
-
-
 # -- what each event says ----------------------------------------------------------------------
 
 
 def _board_created(b: BoardThen, e: ev.BoardCreated) -> Said:
     return Said(
-        f"created the board {_quote(e.title)}",
+        f"created the board {quote(e.title)}",
         [
             Change(field="title", before=None, after=e.title),
             Change(field="owner_id", before=None, after=e.owner_id),
@@ -121,7 +44,7 @@ def _board_created(b: BoardThen, e: ev.BoardCreated) -> Said:
 
 def _board_renamed(b: BoardThen, e: ev.BoardRenamed) -> Said:
     return Said(
-        f"renamed the board from {_quote(e.previous_title)} to {_quote(e.title)}",
+        f"renamed the board from {quote(e.previous_title)} to {quote(e.title)}",
         [Change(field="title", before=e.previous_title, after=e.title)],
     )
 
@@ -136,7 +59,7 @@ def _board_restored(b: BoardThen, e: ev.BoardRestored) -> Said:
 
 def _column_added(b: BoardThen, e: ev.ColumnAdded) -> Said:
     return Said(
-        f"added column {_quote(e.title)}",
+        f"added column {quote(e.title)}",
         [
             Change(field="title", before=None, after=e.title),
             Change(field="position", before=None, after=e.position),
@@ -147,7 +70,7 @@ def _column_added(b: BoardThen, e: ev.ColumnAdded) -> Said:
 
 def _column_renamed(b: BoardThen, e: ev.ColumnRenamed) -> Said:
     return Said(
-        f"renamed column {_quote(e.previous_title)} to {_quote(e.title)}",
+        f"renamed column {quote(e.previous_title)} to {quote(e.title)}",
         [Change(field="title", before=e.previous_title, after=e.title)],
         column_id=e.column_id,
     )
@@ -163,9 +86,9 @@ def _column_moved(b: BoardThen, e: ev.ColumnMoved) -> Said:
         and c["column_id"] != moved
         and (c["position"], c["column_id"]) < landed
     ]
-    where = f"after {_quote(before[-1]['title'])}" if before else "to the front"
+    where = f"after {quote(before[-1]['title'])}" if before else "to the front"
     return Said(
-        f"moved column {_quote(b.column_name(moved))} {where}",
+        f"moved column {quote(b.column_name(moved))} {where}",
         [Change(field="position", before=e.previous_position, after=e.position)],
         column_id=e.column_id,
     )
@@ -173,7 +96,7 @@ def _column_moved(b: BoardThen, e: ev.ColumnMoved) -> Said:
 
 def _column_archived(b: BoardThen, e: ev.ColumnArchived) -> Said:
     return Said(
-        f"archived column {_quote(b.column_name(e.column_id))}",
+        f"archived column {quote(b.column_name(e.column_id))}",
         [Change(field="archived", before=False, after=True)],
         column_id=e.column_id,
     )
@@ -182,7 +105,7 @@ def _column_archived(b: BoardThen, e: ev.ColumnArchived) -> Said:
 def _column_restored(b: BoardThen, e: ev.ColumnRestored) -> Said:
     column = b.column(e.column_id) or {}
     return Said(
-        f"restored column {_quote(b.column_name(e.column_id))}",
+        f"restored column {quote(b.column_name(e.column_id))}",
         [
             Change(field="archived", before=column.get("archived", True), after=False),
             Change(field="position", before=column.get("position"), after=e.position),
@@ -215,7 +138,7 @@ def _card_added(b: BoardThen, e: ev.CardAdded) -> Said:
         ("due_date", e.due_date.isoformat() if e.due_date else None),
     ]
     return Said(
-        f"added {_quote(e.title)} to {b.column_name(e.column_id)}",
+        f"added {quote(e.title)} to {b.column_name(e.column_id)}",
         [Change(field=name, before=None, after=value) for name, value in given if value],
         card_id=e.card_id,
         column_id=e.column_id,
@@ -229,7 +152,7 @@ def _value(b: BoardThen, name: str, value: JsonValue) -> str:
         shown = [b.person(str(v)) if name == "assignees" else str(v) for v in value]
         return "[" + ", ".join(shown) + "]"
     if isinstance(value, str) and name in ("title", "description"):
-        return _quote(value)
+        return quote(value)
     return str(value)
 
 
@@ -339,13 +262,13 @@ def _comment(b: BoardThen, e: CommentEvent) -> Said:
         card=b.card_title(e.card_id),
         known=b.comments.get(str(e.comment_id)),
         person=b.person,
-        quote=_quote,
+        quote=quote,
     )
     return Said(text, changes, card_id=e.card_id)
 
 
 def _column_wip_limit_changed(b: BoardThen, e: ev.ColumnWipLimitChanged) -> Said:
-    name = _quote(b.column_name(e.column_id))
+    name = quote(b.column_name(e.column_id))
     if e.limit is None:
         text = f"removed the WIP limit of column {name} (was {e.previous_limit})"
     elif e.previous_limit is None:
@@ -373,7 +296,7 @@ def _wip_policy_changed(b: BoardThen, e: ev.WipPolicyChanged) -> Said:
 def _item_text(b: BoardThen, card_id: UUID, item_id: UUID) -> str:
     card = b.projection.cards.get(str(card_id), {})
     item = next((i for i in card.get("checklist", []) if i["item_id"] == str(item_id)), None)
-    return _quote(item["text"]) if item else f"item {item_id}"
+    return quote(item["text"]) if item else f"item {item_id}"
 
 
 def _on_card(b: BoardThen, card_id: UUID) -> UUID | None:
@@ -385,13 +308,13 @@ def _checklist_said(b: BoardThen, e: ChecklistEvent) -> Said:
     card, item = b.card_title(e.card_id), str(e.item_id)
     match e:
         case ev.ChecklistItemAdded():
-            text = f"added {_quote(e.text)} to the checklist of {card}"
+            text = f"added {quote(e.text)} to the checklist of {card}"
             changes = [
                 Change(field="text", before=None, after=e.text, item=item),
                 Change(field="position", before=None, after=e.position, item=item),
             ]
         case ev.ChecklistItemRenamed():
-            text = f"renamed checklist item {_quote(e.previous_text)} to {_quote(e.text)} on {card}"
+            text = f"renamed checklist item {quote(e.previous_text)} to {quote(e.text)} on {card}"
             changes = [Change(field="text", before=e.previous_text, after=e.text, item=item)]
         case ev.ChecklistItemChecked():
             text = f"checked {_item_text(b, e.card_id, e.item_id)} on {card}"
@@ -405,7 +328,7 @@ def _checklist_said(b: BoardThen, e: ChecklistEvent) -> Said:
                 Change(field="position", before=e.previous_position, after=e.position, item=item)
             ]
         case ev.ChecklistItemRemoved():
-            text = f"removed {_quote(e.text)} from the checklist of {card}"
+            text = f"removed {quote(e.text)} from the checklist of {card}"
             changes = [
                 Change(field="text", before=e.text, after=None, item=item),
                 Change(field="checked", before=e.checked, after=None, item=item),
