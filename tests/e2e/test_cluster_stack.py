@@ -28,6 +28,7 @@ import aiohttp
 import pytest
 from cardstream_testing import FerretDBServer, RedisCluster
 from cardstream_testing.fullstack import FullStack, full_stack
+from cardstream_testing.polling import poll
 from cardstream_testing.processes import ServiceProcess
 from cardstream_testing.stack import Subscriber
 from contracts.streams import DEFAULT_PARTITIONS, StreamKeys
@@ -133,18 +134,22 @@ async def _until_shared(
 ) -> list[dict[str, Any]]:
     """Polls the projectors' metrics until each applies an even share and together all; the
     last metrics read if that does not happen within `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        seen = [await _metrics(session, p) for p in projectors]
+    share = -(-DEFAULT_PARTITIONS // len(projectors))
+
+    def shared(seen: list[dict[str, Any]]) -> bool:
         applied = [s["applied"] for s in seen]
-        share = -(-DEFAULT_PARTITIONS // len(projectors))
-        if set().union(*applied) == set(range(DEFAULT_PARTITIONS)) and all(
+        return set().union(*applied) == set(range(DEFAULT_PARTITIONS)) and all(
             len(a) == share for a in applied
-        ):
-            return seen
-        if time.monotonic() > deadline:
-            return seen
-        await asyncio.sleep(0.1)
+        )
+
+    seen, _ = await poll(lambda: _all_metrics(session, projectors), shared, within=within)
+    return seen
+
+
+async def _all_metrics(
+    session: aiohttp.ClientSession, processes: list[ServiceProcess]
+) -> list[dict[str, Any]]:
+    return [await _metrics(session, p) for p in processes]
 
 
 def _upstreams_of_posts(stack: FullStack) -> Counter[str]:
@@ -235,18 +240,20 @@ class TestTwoOfEach:
         await socket.until(lambda: socket.last_version(board) >= 1)
 
         projectors = cluster_stack.of("projector")
-        deadline = time.monotonic() + WAIT_S
-        while True:  # the earlier test's sockets are gone; their feeds are let go of in turn
-            seen = [await _metrics(browser, p) for p in projectors]
+
+        def one_tails_the_board(seen: list[dict[str, Any]]) -> bool:
             serving = [s for s in seen if s["sockets"] == 1]
             idle = [s for s in seen if s["sockets"] == 0]
-            if (len(serving), len(idle)) == (1, 1) and (
+            return (len(serving), len(idle)) == (1, 1) and (
                 serving[0]["tailed"],
                 idle[0]["tailed"],
-            ) == ({partition}, set()):
-                break
-            assert time.monotonic() < deadline, seen
-            await asyncio.sleep(0.1)
+            ) == ({partition}, set())
+
+        # The earlier test's sockets are gone; their feeds are let go of in turn.
+        seen, held = await poll(
+            lambda: _all_metrics(browser, projectors), one_tails_the_board, within=WAIT_S
+        )
+        assert held, seen
         await socket.close()
 
     async def test_a_killed_projectors_partitions_are_taken_over_once_its_leases_lapse(
@@ -264,10 +271,13 @@ class TestTwoOfEach:
         # The leases lapse after LEASE_MS; the survivor's next beat (every LEASE_MS / 3) takes
         # them. The bound leaves a beat and the process's scheduling on top.
         bound_s = LEASE_MS / 1000 + 2 * LEASE_MS / 3000 + 1.0
-        while (await _metrics(browser, survivor))["applied"] != set(range(DEFAULT_PARTITIONS)):
-            assert time.monotonic() - killed < bound_s, "the partitions were not taken over"
-            await asyncio.sleep(0.05)
+        seen, taken = await poll(
+            lambda: _metrics(browser, survivor),
+            lambda m: m["applied"] == set(range(DEFAULT_PARTITIONS)),
+            within=bound_s,
+        )
         took_s = time.monotonic() - killed
+        assert taken, f"the partitions were not taken over: {seen}"
 
         # Commands go on, through nginx, to the survivor's read models and sockets.
         created = await _command(

@@ -4,7 +4,6 @@ every subscriber's view against the read model."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -20,6 +19,7 @@ from redis.asyncio import Redis
 from cardstream_testing.chaos.identity import REQUEST_TIMEOUT, Identity
 from cardstream_testing.chaos.load import Ledger
 from cardstream_testing.chaos.subscribers import Subscriber
+from cardstream_testing.polling import poll
 
 Logged = list[tuple[int, str, str]]  # (version, event id, command id) in log order
 
@@ -106,14 +106,16 @@ async def read_models(
     """Each board's read model once it reaches its head (polled, bounded by `until`)."""
     details = {}
     for board, head in heads.items():
-        while True:
-            detail = await _read(session, url, reader, board, head)
-            if detail is not None and detail.board.version >= head:
-                details[board] = detail
-                break
-            if time.monotonic() > until:
-                break
-            await asyncio.sleep(0.2)
+
+        async def read(board: str = board, head: int = head) -> BoardDetail | None:
+            return await _read(session, url, reader, board, head)
+
+        def reached(detail: BoardDetail | None, head: int = head) -> bool:
+            return detail is not None and detail.board.version >= head
+
+        detail, done = await poll(read, reached, within=max(0.0, until - time.monotonic()))
+        if done and detail is not None:
+            details[board] = detail
     return details
 
 
