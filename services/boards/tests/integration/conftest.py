@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -10,14 +12,40 @@ from boards.adapters.event_store import EventStore, NewEvents
 from boards.adapters.memory_store import InMemoryEventStore
 from boards.adapters.pipelining import ReplicaWait
 from boards.adapters.redis_store import RedisEventStore
+from boards.settings import BoardsSettings
+from cardstream_runtime.devtoken import DevSigner
 from cardstream_runtime.redis_urls import AnyRedis, redis_from_url
 from cardstream_testing import RedisCluster
+from cardstream_testing.fixtures import AUDIENCE, ISSUER
 from contracts.chain import ZERO_HASH, link
 from contracts.envelope import event_adapter, event_envelope
 from contracts.events import BoardCreated, BoardRenamed, Event
 from contracts.streams import StreamKeys
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+
+
+@pytest.fixture
+def boards_settings(
+    tmp_path: Path, signer: DevSigner, redis_url: str, key_prefix: str
+) -> Callable[..., BoardsSettings]:
+    """Settings of a boards app on the test's Redis that trusts `signer`'s tokens; keyword
+    arguments override any of them."""
+    public = tmp_path / "public.pem"
+    public.write_bytes(signer.public_pem())
+
+    def make(**overrides: Any) -> BoardsSettings:
+        given: dict[str, Any] = {
+            "redis_url": redis_url,
+            "key_prefix": key_prefix,
+            "jwt_issuer": ISSUER,
+            "jwt_audience": AUDIENCE,
+            "jwt_public_key_file": public,
+            "partitions": 4,
+        }
+        return BoardsSettings(**{**given, **overrides})
+
+    return make
 
 
 @pytest.fixture

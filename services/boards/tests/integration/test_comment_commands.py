@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from boards.settings import BoardsSettings
 from cardstream_runtime.devtoken import DevSigner
 from cardstream_runtime.settings import Mode
 from cardstream_testing.answers import assert_error, read_answer
-from cardstream_testing.fixtures import AUDIENCE, ISSUER
 from contracts.fields import MAX_COMMENT
 
 Client = TestClient[web.Request, web.Application]
@@ -25,23 +23,9 @@ Client = TestClient[web.Request, web.Application]
 @pytest.fixture
 async def client(
     aiohttp_client: Callable[[web.Application], Awaitable[Client]],
-    tmp_path: Path,
-    signer: DevSigner,
-    redis_url: str,
-    key_prefix: str,
+    boards_settings: Callable[..., BoardsSettings],
 ) -> Client:
-    public = tmp_path / "public.pem"
-    public.write_bytes(signer.public_pem())
-    settings = BoardsSettings(
-        redis_url=redis_url,
-        key_prefix=key_prefix,
-        jwt_issuer=ISSUER,
-        jwt_audience=AUDIENCE,
-        jwt_public_key_file=public,
-        partitions=4,
-        mode=Mode.DEVELOPMENT,
-    )
-    return await aiohttp_client(create_app(settings))
+    return await aiohttp_client(create_app(boards_settings(mode=Mode.DEVELOPMENT)))
 
 
 class Board:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,23 +20,9 @@ from boards.app import create_app
 from boards.settings import BoardsSettings
 from cardstream_runtime.devtoken import DevSigner
 from cardstream_testing.answers import assert_error, read_answer
-from cardstream_testing.fixtures import AUDIENCE, ISSUER
 
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[[web.Application], Awaitable[Client]]
-
-
-def _settings(tmp_path: Path, signer: DevSigner, redis_url: str, key_prefix: str) -> BoardsSettings:
-    public = tmp_path / "public.pem"
-    public.write_bytes(signer.public_pem())
-    return BoardsSettings(
-        redis_url=redis_url,
-        key_prefix=key_prefix,
-        jwt_issuer=ISSUER,
-        jwt_audience=AUDIENCE,
-        jwt_public_key_file=public,
-        partitions=4,
-    )
 
 
 class Api:
@@ -63,12 +48,10 @@ class Api:
 @pytest.fixture
 async def apis(
     aiohttp_client: MakeClient,
-    tmp_path: Path,
+    boards_settings: Callable[..., BoardsSettings],
     signer: DevSigner,
-    redis_url: str,
-    key_prefix: str,
 ) -> tuple[Api, Api]:
-    settings = _settings(tmp_path, signer, redis_url, key_prefix)
+    settings = boards_settings()
     first = await aiohttp_client(create_app(settings))
     second = await aiohttp_client(create_app(settings))
     return Api(first, signer), Api(second, signer)
