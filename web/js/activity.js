@@ -9,6 +9,7 @@ import { api } from "./api.js";
 import { el } from "./ui.js";
 
 const PAGE = 50;
+const CARD_HISTORY = 500;
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 const MENTION = /<@([^<>\s]{1,128})>/g;
@@ -59,10 +60,12 @@ export class ActivityPanel {
     this.reset();
   }
 
+  // A task begun before a reset (the panel hidden and shown again) finds the generation moved on
+  // and leaves the list alone.
   reset() {
+    this.generation = (this.generation ?? 0) + 1;
     this.newest = 0;
     this.oldest = null;
-    this.busy = null;
     this.list.replaceChildren();
   }
 
@@ -73,10 +76,6 @@ export class ActivityPanel {
   }
 
   hide() {
-    this.observer.disconnect();
-  }
-
-  destroy() {
     this.observer.disconnect();
   }
 
@@ -91,7 +90,7 @@ export class ActivityPanel {
       this.again = task;
       return;
     }
-    this.busy = task().catch((error) => {
+    this.busy = task(this.generation).catch((error) => {
       this.more.textContent = `Could not load the activity: ${error.message}`;
     }).finally(() => {
       this.busy = null;
@@ -101,12 +100,19 @@ export class ActivityPanel {
     });
   }
 
+  // More than a page since the newest entry shown: the list starts again from the last page, so
+  // that it stays one unbroken run of versions (the ones between come back on scrolling).
   newer() {
-    this.run(async () => {
+    this.run(async (generation) => {
       const head = this.board.model.version ?? 0;
       if (head <= this.newest) return;
       const from = Math.max(this.newest + 1, head - PAGE + 1, 1);
       const page = await api.history(this.board.boardId, { from_version: from, to_version: head, limit: PAGE });
+      if (generation !== this.generation) return;
+      if (this.newest && from > this.newest + 1) {
+        this.list.replaceChildren();
+        this.oldest = from;
+      }
       const readable = namer(this.board.view);
       this.list.prepend(...page.entries.reverse().map((entry) => entryNode(entry, readable)));
       this.newest = head;
@@ -116,11 +122,12 @@ export class ActivityPanel {
   }
 
   older() {
-    this.run(async () => {
+    this.run(async (generation) => {
       if (!this.oldest || this.oldest <= 1) return;
       const to = this.oldest - 1;
       const from = Math.max(1, to - PAGE + 1);
       const page = await api.history(this.board.boardId, { from_version: from, to_version: to, limit: PAGE });
+      if (generation !== this.generation) return;
       const readable = namer(this.board.view);
       this.list.append(...page.entries.reverse().map((entry) => entryNode(entry, readable)));
       this.oldest = from;
@@ -151,7 +158,7 @@ export class CardHistory {
     this.list.replaceChildren(el("li", {}, "Loading…"));
     let entries;
     try {
-      entries = (await api.history(this.board.boardId, { card_id: cardId, limit: 500 })).entries;
+      entries = await this.entriesOf(cardId);
     } catch (error) {
       entries = null;
       if (this.cardId === cardId) this.list.replaceChildren(el("li", {}, `Could not load: ${error.message}`));
@@ -160,6 +167,18 @@ export class CardHistory {
       const readable = namer(this.board.view);
       this.list.replaceChildren(...entries.reverse().map((entry) => entryNode(entry, readable)));
     }
+  }
+
+  // Every entry of the card, a page at a time (oldest first); the newest CARD_HISTORY are shown.
+  async entriesOf(cardId) {
+    const entries = [];
+    let after = 0;
+    do {
+      const page = await api.history(this.board.boardId, { card_id: cardId, after_version: after, limit: CARD_HISTORY });
+      entries.push(...page.entries);
+      after = page.next_after_version;
+    } while (after !== null && this.cardId === cardId);
+    return entries.slice(-CARD_HISTORY);
   }
 
   hide() {

@@ -1,7 +1,8 @@
 // HTTP to the one URL: tokens, commands, reads. The tokens live only in memory.
 //
 // Each token names one service: the access token the command API and auth, the read token the
-// read API and the WebSocket. Commands are POSTs to /api; every other /api request is a read.
+// read API and the WebSocket. Commands are POSTs to /api; every other /api request is a read, and
+// so is the one POST the projector answers (marking notifications read).
 
 export class ApiError extends Error {
   constructor(status, code, message, details) {
@@ -31,7 +32,7 @@ export function onToken(listener) {
   tokenListeners.add(listener);
 }
 
-const pause = (ms) =>
+export const pause = (ms) =>
   new Promise((resolve) => {
     setTimeout(resolve, ms);
   });

@@ -76,7 +76,7 @@ export class BoardPage {
     window.removeEventListener("online", this.onOnline);
     this.observer?.disconnect();
     this.moves.destroy();
-    this.activity.destroy();
+    this.activity.hide();
     for (const column of this.columnEls.values()) column.sortable.destroy();
     document.getElementById("presence").replaceChildren();
     document.getElementById("board-title").textContent = "";
@@ -441,7 +441,11 @@ export class BoardPage {
   openAskedCard() {
     const cardId = new URLSearchParams(location.search).get("card");
     if (!cardId) return;
-    history.replaceState(null, "", location.pathname);
+    // Only `card` goes: the filter's parameters stay.
+    const query = new URLSearchParams(location.search);
+    query.delete("card");
+    const search = query.toString();
+    history.replaceState(history.state, "", `${location.pathname}${search ? `?${search}` : ""}${location.hash}`);
     this.openEditor(cardId);
   }
 

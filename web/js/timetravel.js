@@ -11,7 +11,7 @@
 // again goes on from there: a retryable answer is asked again, a few times.
 //
 // `board` is the BoardPage; this uses its `boardId`, `model`, `past`, `page` and `render`.
-import { api, isRetryable } from "./api.js";
+import { api, isRetryable, pause } from "./api.js";
 import { BoardModel } from "./model.js";
 import { el } from "./ui.js";
 
@@ -104,7 +104,8 @@ export class TimeTravel {
           attempts += 1;
           if (isRetryable(error) && attempts < RETRIES && !this.wanted) {
             this.label.textContent = "Reading the history…";
-            this.wanted = where;
+            await pause(250 * attempts); // a growing pause: the server is busy or away
+            this.wanted ??= where;
             continue;
           }
           this.label.textContent = error.code === "board_not_found" ? "The board did not exist yet then." : `Could not load: ${error.message}`;
