@@ -9,7 +9,17 @@ from typing import Any
 
 import pytest
 from cardstream_testing.feeds import append, envelopes
-from contracts.events import BoardCreated, BoardRenamed, CardAdded, CardMoved, ColumnAdded, Event
+from contracts.events import (
+    BoardCreated,
+    BoardRenamed,
+    CardAdded,
+    CardMoved,
+    ColumnAdded,
+    CommentAdded,
+    CommentDeleted,
+    CommentEdited,
+    Event,
+)
 from contracts.streams import StreamKeys
 from projector.apply.consumer import PartitionApplier
 from projector.events import BoardEvents
@@ -162,3 +172,39 @@ class TestRebuildAfterCompaction:
         assert "folded partition" in out.getvalue()
         assert "events/s" in out.getvalue()
         assert (await verify_live(redis, read_store, keys, Progress(io.StringIO(), "verify"))).ok
+
+
+class TestRebuildOfComments:
+    async def test_a_rebuild_writes_every_comment_as_the_appliers_did(
+        self, redis: Redis, keys: StreamKeys, read_store: MongoReadStore
+    ) -> None:
+        board = uuid.uuid4()
+        column, card = uuid.uuid5(board, "column"), uuid.uuid5(board, "card")
+        kept, edited, deleted = (uuid.uuid5(board, name) for name in ("kept", "edited", "deleted"))
+        payloads: list[Event] = [
+            BoardCreated(title="t0", owner_id="alice"),
+            ColumnAdded(column_id=column, title="c", position="a0"),
+            CardAdded(card_id=card, column_id=column, title="card", position="a"),
+            CommentAdded(card_id=card, comment_id=kept, author_id="alice", body="first"),
+            CommentAdded(card_id=card, comment_id=edited, author_id="alice", body="draft"),
+            CommentAdded(card_id=card, comment_id=deleted, author_id="alice", body="oops"),
+            CommentEdited(card_id=card, comment_id=edited, body="final"),
+            CommentDeleted(card_id=card, comment_id=deleted),
+        ]
+        # Renames past the rebuild's first page of events, so that the fold is written in pages.
+        payloads += [BoardRenamed(title=f"t{i + 1}", previous_title=f"t{i}") for i in range(1_100)]
+        await append(redis, keys, envelopes(board, payloads))
+        await _project(redis, keys, read_store)
+        live = await read_store.card_comments(board, card)
+
+        result = await rebuild(
+            redis, read_store, keys, RebuildOptions(lease_ms=2000), Progress(io.StringIO(), "r")
+        )
+
+        assert result.ok, result.problems
+        rebuilt = await read_store.at(1).card_comments(board, card)
+        assert [(c["comment_id"], c["body"]) for c in rebuilt] == [
+            (str(kept), "first"),
+            (str(edited), "final"),
+        ]
+        assert rebuilt == live

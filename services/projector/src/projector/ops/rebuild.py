@@ -221,15 +221,30 @@ class Rebuild:
         async def fold_one(board_id: str) -> None:
             nonlocal done
             async with semaphore:
-                projection, count = await fold(self.events, board_id)
-                if projection.board is not None:
-                    await store.write([projection])
+                count = await self._fold_and_write(store, board_id)
                 self.progress.events += count
                 done += 1
                 self.progress.advance(done, len(boards), f"boards of partition {partition}")
 
         await asyncio.gather(*(fold_one(b) for b in sorted(boards)))
         return boards
+
+    async def _fold_and_write(self, store: ReadStore, board_id: str) -> int:
+        """Folds the board from version 1 and writes it a page at a time, as the appliers do: the
+        comment documents (and notifications) are written from the events each write applied, so
+        a fold written once at its end would leave the new generation without comments. The
+        events are archived already (the rebuild reads them from there and the log)."""
+        projection = BoardProjection(board_id=board_id)
+        count = 0
+        pages = self.events.pages(uuid.UUID(board_id))
+        async with contextlib.aclosing(pages) as stream:
+            async for page in stream:
+                for event in page:
+                    apply_event(projection, event)
+                count += len(page)
+                if projection.board is not None:
+                    await store.write([projection], archive=False)
+        return count
 
     # -- catching up with the feeds ------------------------------------------------------------
 

@@ -96,10 +96,13 @@ class InMemoryReadStore:
             return BoardProjection(board_id=board_id)
         return loaded_projection(board_id, as_stored(board), self._cards_of(board_id))
 
-    async def write(self, projections: Sequence[BoardProjection]) -> list[BoardProjection]:
+    async def write(
+        self, projections: Sequence[BoardProjection], *, archive: bool = True
+    ) -> list[BoardProjection]:
         dirty = [p for p in projections if p.dirty]
         for p in dirty:
-            self._archive(p)
+            if archive:
+                self._archive(p)
             self._write_cards(p)
             self._write_memberships(p)
             self._write_comments(p)

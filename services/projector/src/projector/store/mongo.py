@@ -99,14 +99,21 @@ class MongoReadStore:
         cards = [card async for card in self.cards.find({"_id": cards_of(board_id)})]
         return loaded_projection(board_id, board, cards)
 
-    async def write(self, projections: Sequence[BoardProjection]) -> list[BoardProjection]:
+    async def write(
+        self, projections: Sequence[BoardProjection], *, archive: bool = True
+    ) -> list[BoardProjection]:
         dirty = [p for p in projections if p.dirty]
         if not dirty:
             return []
-        await self._bulk(
-            self.events,
-            [InsertOne(_event_doc(e, p.sources.get(e.version))) for p in dirty for e in p.applied],
-        )
+        if archive:
+            await self._bulk(
+                self.events,
+                [
+                    InsertOne(_event_doc(e, p.sources.get(e.version)))
+                    for p in dirty
+                    for e in p.applied
+                ],
+            )
         # Inserts first, then guarded updates without upsert: an upsert that loses its guard
         # is a duplicate-key error, which FerretDB reports in a shape PyMongo cannot read.
         await self._bulk(

@@ -94,10 +94,13 @@ class ReadStore(Protocol):
         """The board's documents as stored (an empty projection for an unknown board)."""
         ...
 
-    async def write(self, projections: Sequence[BoardProjection]) -> list[BoardProjection]:
-        """Stores what the projections applied since they were last written: archive first, then
-        cards and memberships, then the board document under its guard. Returns the projections
-        whose board document another writer had moved on (reload those)."""
+    async def write(
+        self, projections: Sequence[BoardProjection], *, archive: bool = True
+    ) -> list[BoardProjection]:
+        """Stores what the projections applied since they were last written: archive first (unless
+        `archive` is off: a rebuild's events are archived already), then cards, memberships,
+        comments and notifications, then the board document under its guard. Returns the
+        projections whose board document another writer had moved on (reload those)."""
         ...
 
     async def checkpoint(self, partition: int) -> Checkpoint | None: ...
