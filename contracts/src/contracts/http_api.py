@@ -152,6 +152,7 @@ _BOARDS: list[Endpoint] = [
                 "not_comment_author",
                 "checklist_item_not_found",
                 "checklist_item_exists",
+                "wip_limit_reached",
             ),
             429: error("rate_limited"),
             503: error(

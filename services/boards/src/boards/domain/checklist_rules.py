@@ -16,8 +16,8 @@ from contracts.fields import MAX_CHECKLIST_ITEMS
 from boards.domain.context import Context, derive_id
 from boards.domain.errors import RuleViolationError
 from boards.domain.model import Board, Card, ChecklistItem
-from boards.domain.ordering import Entry, Slot, place
-from boards.domain.placing import stays, without
+from boards.domain.ordering import Entry, place
+from boards.domain.placing import placements, stays, without
 
 
 def _open_card(board: Board, card_id: UUID) -> Card:
@@ -49,10 +49,6 @@ def _anchor(card: Card, item_id: UUID | None) -> Entry | None:
     return (item.position, item_id) if item else None
 
 
-def _placements(slot: Slot) -> list[e.Placement]:
-    return [e.Placement(id=item_id, position=key) for item_id, key in slot.rebalanced]
-
-
 def add_checklist_item(board: Board, command: c.AddChecklistItem, ctx: Context) -> list[e.Event]:
     card = _open_card(board, command.card_id)
     if len(card.checklist) >= MAX_CHECKLIST_ITEMS:
@@ -77,7 +73,7 @@ def add_checklist_item(board: Board, command: c.AddChecklistItem, ctx: Context) 
             item_id=item_id,
             text=command.text,
             position=slot.key,
-            rebalanced=_placements(slot),
+            rebalanced=placements(slot),
         )
     ]
 
@@ -134,7 +130,7 @@ def move_checklist_item(board: Board, command: c.MoveChecklistItem, ctx: Context
             item_id=command.item_id,
             position=slot.key,
             previous_position=item.position,
-            rebalanced=_placements(slot),
+            rebalanced=placements(slot),
         )
     ]
 

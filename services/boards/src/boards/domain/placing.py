@@ -15,20 +15,21 @@ from boards.domain.ordering import Entry, Slot, index_of, place
 _LAST_ID = UUID(int=(1 << 128) - 1)
 
 
-def _placements(slot: Slot) -> list[e.Placement]:
+def placements(slot: Slot) -> list[e.Placement]:
+    """A rebalanced slot's new keys, as events carry them."""
     return [e.Placement(id=item_id, position=key) for item_id, key in slot.rebalanced]
 
 
 def rebalanced_cards(column_id: UUID, slot: Slot) -> list[e.Event]:
     return (
-        [e.CardsRebalanced(column_id=column_id, positions=_placements(slot))]
+        [e.CardsRebalanced(column_id=column_id, positions=placements(slot))]
         if slot.rebalanced
         else []
     )
 
 
 def rebalanced_columns(slot: Slot) -> list[e.Event]:
-    return [e.ColumnsRebalanced(positions=_placements(slot))] if slot.rebalanced else []
+    return [e.ColumnsRebalanced(positions=placements(slot))] if slot.rebalanced else []
 
 
 def find_column(board: Board, column_id: UUID, *, active: bool = True) -> Column:
