@@ -25,7 +25,7 @@ from cardstream_runtime.settings import Mode
 from cardstream_testing import RedisServer
 from cardstream_testing.answers import assert_error, checked, read_answer
 from cardstream_testing.fixtures import AUDIENCE, ISSUER
-from contracts.fields import MAX_COLUMNS, MAX_INT64
+from contracts.fields import MAX_COLUMNS, MAX_INT64, MAX_TITLE
 from contracts.streams import StreamKeys
 from cryptography.hazmat.primitives.asymmetric import ec
 from redis.asyncio import Redis
@@ -120,9 +120,14 @@ class TestCreateBoard:
                 {"name": "Alice Liddell", "email": "alice@example.com"},
                 {"name": "Alice Liddell", "email": "alice@example.com", "avatar_url": None},
             ),
-            # What an event may not hold is left out, never a refusal.
+            # A name is cut to a title's length; what an event may not hold is left out, never a
+            # refusal.
             (
                 {"name": "A" * 5_000, "email": "alice@example.com"},
+                {"name": "A" * MAX_TITLE, "email": "alice@example.com", "avatar_url": None},
+            ),
+            (
+                {"name": "   ", "email": "alice@example.com"},
                 {"name": None, "email": "alice@example.com", "avatar_url": None},
             ),
             (
@@ -132,7 +137,7 @@ class TestCreateBoard:
             ({"email": "no-at-sign"}, None),
             ({}, None),
         ],
-        ids=["both", "name too long", "bad email", "nothing usable", "no claims"],
+        ids=["both", "name too long", "blank name", "bad email", "nothing usable", "no claims"],
     )
     async def test_the_owner_profile_comes_from_the_token(
         self, api: Api, claims: dict[str, str], owner: dict[str, Any] | None

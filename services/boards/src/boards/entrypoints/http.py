@@ -16,6 +16,7 @@ from cardstream_runtime.jwt import Claims
 from contracts.commands import CreateBoard
 from contracts.envelope import AnyCommand, command_adapter
 from contracts.events import MemberProfile
+from contracts.fields import MAX_TITLE
 from contracts.openapi import served
 from pydantic import ValidationError
 from redis.exceptions import (
@@ -91,17 +92,17 @@ async def run_command(request: web.Request, board_id: UUID, command: AnyCommand)
 
 
 def profile_of(claims: Claims) -> MemberProfile | None:
-    """The caller's name and email from their token, each kept only if an event may hold it (a
-    name too long or an address the contract refuses is left out, never a refusal or a 500)."""
-    parts: dict[str, str] = {}
-    for field, value in (("name", claims.name), ("email", claims.email)):
-        if value:
-            try:
-                MemberProfile.model_validate({field: value})
-            except ValidationError:
-                continue
-            parts[field] = value
-    return MemberProfile.model_validate(parts) if parts else None
+    """The caller's name and email from their token, as an event may hold them: the name trimmed
+    and cut to a title's length (as presence shows it), an address the contract refuses left out.
+    Neither is ever a refusal or a 500."""
+    name = (claims.name or "").strip()[:MAX_TITLE] or None
+    email = (claims.email or "").strip() or None
+    if email is not None:
+        try:
+            MemberProfile(email=email)
+        except ValidationError:
+            email = None
+    return MemberProfile(name=name, email=email) if name or email else None
 
 
 def command_errors(exc: Exception) -> ApiError | None:
