@@ -89,14 +89,15 @@ def keeps(f: HistoryFilter, board: BoardThen, event: AnyEvent) -> bool:
 
 class HistoryCheckpoints(Checkpoints[BoardThen]):
     """The board as the sentences knew it, every `every` versions (the projector's
-    `PROJECTOR_POINT_IN_TIME_EVERY`), bounded as the point-in-time ones are."""
+    `PROJECTOR_POINT_IN_TIME_EVERY`), bounded as the point-in-time ones are: a standing comment
+    (its text is kept) counts as a card document does."""
 
     def __init__(self, *, every: int, max_cards: int) -> None:
         super().__init__(
             every=every,
             max_cards=max_cards,
             copy=BoardThen.copy,
-            size=lambda then: len(then.projection.cards) + 1,
+            size=lambda then: len(then.projection.cards) + len(then.comments) + 1,
         )
 
 
