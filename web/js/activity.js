@@ -6,13 +6,13 @@
 //
 // `board` is the BoardPage; this uses its `boardId` and `model` (the version it holds).
 import { api } from "./api.js";
-import { el } from "./ui.js";
+import { MENTION } from "./markdown.js";
+import { displayName, el } from "./ui.js";
 
 const PAGE = 50;
 const CARD_HISTORY = 500;
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
-const MENTION = /<@([^<>\s]{1,128})>/g;
 
 // The ids in an entry (an assignee, the column a card left, someone the server knew by id only),
 // said as the board on the page calls them: members by name or email, columns and cards by title.
@@ -20,7 +20,7 @@ const MENTION = /<@([^<>\s]{1,128})>/g;
 export function namer(view) {
   const names = new Map();
   if (view) {
-    for (const m of view.board.members) names.set(m.user_id, m.name || m.email || m.user_id);
+    for (const m of view.board.members) names.set(m.user_id, displayName(m));
     for (const c of view.columns) names.set(c.id, c.title);
     for (const list of view.lists.values()) for (const card of list) names.set(card.id, card.title);
   }

@@ -14,7 +14,7 @@ import { MembersPanel } from "./members.js";
 import { TimeTravel } from "./timetravel.js";
 import { progressOf } from "./checklist_model.js";
 import { BoardModel, ResyncNeeded } from "./model.js";
-import { askText, avatar, describeRejection, el, toast } from "./ui.js";
+import { askText, avatar, describeRejection, displayName, el, toast } from "./ui.js";
 import { WipControls } from "./wip.js";
 
 const PAGE = 100; // cards rendered per column at first, and added each time its end scrolls into view
@@ -366,7 +366,7 @@ export class BoardPage {
     const people = card.assignees.length
       ? el("span", { class: "assignees" }, card.assignees.map((id) => {
           const m = members.find((x) => x.user_id === id);
-          return avatar(id, m?.name || m?.email || id, "small");
+          return avatar(id, displayName(m, id), "small");
         }))
       : null;
     const ticks = progress.total ? el("span", { class: `checklist-badge${progress.done === progress.total ? " complete" : ""}`, "aria-label": `${progress.done} of ${progress.total} checklist items done` }, `☑ ${progress.done}/${progress.total}`) : null;

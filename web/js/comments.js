@@ -7,7 +7,7 @@
 // `board` is the BoardPage; this uses its `boardId`, `view`, `me`, `role`, `canEdit` and `send`.
 import { api, uuid } from "./api.js";
 import { mentionToken, renderMarkdown } from "./markdown.js";
-import { avatar, el } from "./ui.js";
+import { avatar, displayName, el } from "./ui.js";
 
 const MAX_BODY = 5000;
 
@@ -77,7 +77,7 @@ export class CommentsSection {
 
   name(userId) {
     const m = this.members().find((x) => x.user_id === userId);
-    return m?.name || m?.email || userId;
+    return displayName(m, userId);
   }
 
   render() {

@@ -5,7 +5,7 @@
 import { CardHistory } from "./activity.js";
 import { ChecklistSection } from "./checklist.js";
 import { CommentsSection } from "./comments.js";
-import { el } from "./ui.js";
+import { displayName, el } from "./ui.js";
 
 export class CardEditor {
   constructor(board) {
@@ -33,7 +33,7 @@ export class CardEditor {
     form.elements.due_date.value = card.due_date ? card.due_date.slice(0, 10) : "";
     document.getElementById("card-assignees").replaceChildren(
       ...view.board.members.map((m) =>
-        el("label", { class: "check" }, el("input", { type: "checkbox", name: "assignee", value: m.user_id, checked: card.assignees.includes(m.user_id) }), " ", m.name || m.email || m.user_id),
+        el("label", { class: "check" }, el("input", { type: "checkbox", name: "assignee", value: m.user_id, checked: card.assignees.includes(m.user_id) }), " ", displayName(m)),
       ),
     );
     dialog.returnValue = "";

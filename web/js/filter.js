@@ -9,7 +9,7 @@
 // and changing it rewrites the URL with history.replaceState (no new history entry per key).
 //
 // `board` is the BoardPage; this uses its `view` and `cardEls`.
-import { el } from "./ui.js";
+import { displayName, el } from "./ui.js";
 
 const PARAMS = ["q", "label", "assignee", "due"];
 const DAY = 24 * 60 * 60 * 1000;
@@ -124,7 +124,7 @@ export class CardFilter {
       this.label.replaceChildren(el("option", { value: "" }, "Any label"), ...sorted.map((l) => el("option", { value: l }, l)));
       this.label.value = this.state.label;
     }
-    const people = view.board.members.map((m) => [m.user_id, m.name || m.email || m.user_id]);
+    const people = view.board.members.map((m) => [m.user_id, displayName(m)]);
     const peopleKey = JSON.stringify(people);
     if (peopleKey !== this.peopleShown) {
       this.peopleShown = peopleKey;

@@ -5,12 +5,12 @@
 // as the text the author typed.
 import DOMPurify from "../vendor/dompurify-3.4.18/purify.esm.js";
 import { Marked } from "../vendor/marked-18.2.1/marked.esm.js";
-import { el } from "./ui.js";
+import { displayName, el } from "./ui.js";
 
 const ALLOWED_TAGS = ["p", "br", "strong", "em", "del", "code", "pre", "blockquote", "ul", "ol", "li", "a", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td"];
 const ALLOWED_ATTR = ["href", "title"];
 // Private-use characters that Markdown leaves alone: a mention travels through marked as `\uE000n\uE001`.
-const MENTION = /<@([^<>\s]{1,128})>/g;
+export const MENTION = /<@([^<>\s]{1,128})>/g;
 const PLACEHOLDER = /\uE000(\d+)\uE001/g;
 const HAS_PLACEHOLDER = /\uE000\d+\uE001/;
 
@@ -61,7 +61,7 @@ function replaceMentions(fragment, mentioned, members) {
       parts.push(node.data.slice(last, match.index));
       const { token, userId } = mentioned[Number(match[1])];
       const member = members.find((m) => m.user_id === userId);
-      parts.push(member ? el("span", { class: "mention", "data-user": userId }, `@${member.name || member.email || userId}`) : token);
+      parts.push(member ? el("span", { class: "mention", "data-user": userId }, `@${displayName(member, userId)}`) : token);
       last = match.index + match[0].length;
     }
     parts.push(node.data.slice(last));

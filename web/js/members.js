@@ -4,7 +4,7 @@
 //
 // `board` is the BoardPage; this uses its `view`, `role`, `me`, `stopped` and `send`.
 import { api } from "./api.js";
-import { avatar, el } from "./ui.js";
+import { avatar, displayName, el } from "./ui.js";
 
 export class MembersPanel {
   constructor(board) {
@@ -24,12 +24,12 @@ export class MembersPanel {
       el(
         "li",
         { class: "member", "data-user": m.user_id },
-        avatar(m.user_id, m.name || m.email || m.user_id),
-        el("span", { class: "member-name" }, m.name || m.email || m.user_id, m.user_id === me.id ? " (you)" : ""),
+        avatar(m.user_id, displayName(m)),
+        el("span", { class: "member-name" }, displayName(m), m.user_id === me.id ? " (you)" : ""),
         owner
           ? el(
               "select",
-              { "aria-label": `Role of ${m.name || m.email || m.user_id}`, onchange: (e) => this.board.send("ChangeMemberRole", { user_id: m.user_id, role: e.target.value }) },
+              { "aria-label": `Role of ${displayName(m)}`, onchange: (e) => this.board.send("ChangeMemberRole", { user_id: m.user_id, role: e.target.value }) },
               ["owner", "editor", "viewer"].map((r) => el("option", { value: r, selected: r === m.role }, r)),
             )
           : el("span", { class: "role" }, m.role),

@@ -4,6 +4,7 @@
 // again, so nothing missed while away stays missing; no polling. Opening one marks it read and
 // opens its card.
 import { api } from "./api.js";
+import { MENTION } from "./markdown.js";
 import { el } from "./ui.js";
 
 const KIND = { mention: "mentioned you", assignment: "assigned you" };
@@ -11,7 +12,7 @@ const KIND = { mention: "mentioned you", assignment: "assigned you" };
 // The excerpt is the comment's Markdown source: its mention tokens read as who they name.
 function readable(excerpt) {
   const me = document.body.dataset.userId;
-  return excerpt.replace(/<@([^<>\s]{1,128})>/g, (token, userId) => (userId === me ? "@you" : "@…"));
+  return excerpt.replace(MENTION, (token, userId) => (userId === me ? "@you" : "@…"));
 }
 
 export class NotificationsBell {

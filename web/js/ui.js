@@ -23,6 +23,11 @@ function hue(text) {
   return h;
 }
 
+// How a member (or any user record with a name and an email) is shown: name, else email, else id.
+export function displayName(member, id = member?.user_id) {
+  return member?.name || member?.email || id;
+}
+
 export function initials(name) {
   const parts = (name || "?").replace(/@.*/, "").split(/[\s._-]+/).filter(Boolean);
   return ((parts[0]?.[0] ?? "?") + (parts[1]?.[0] ?? "")).toUpperCase();
