@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 import contracts.commands as c
 import contracts.events as e
@@ -11,10 +10,11 @@ from contracts.fields import MAX_OPEN_CARDS
 
 from boards.domain.context import Context, derive_id
 from boards.domain.errors import RuleViolationError
-from boards.domain.model import Board, Card
+from boards.domain.model import Board
 from boards.domain.ordering import place
 from boards.domain.placing import (
     card_anchor,
+    find_card,
     find_column,
     rebalanced_cards,
     stays,
@@ -22,15 +22,6 @@ from boards.domain.placing import (
     without,
 )
 from boards.domain.wip_rules import check_room
-
-
-def _card(board: Board, card_id: UUID, *, active: bool = True) -> Card:
-    card = board.cards.get(card_id)
-    if card is None:
-        raise RuleViolationError("no such card", code="card_not_found", card_id=str(card_id))
-    if active and card.archived:
-        raise RuleViolationError("the card is archived", code="card_archived", card_id=str(card_id))
-    return card
 
 
 def _check_open_card_limit(board: Board) -> None:
@@ -87,7 +78,7 @@ def _json(value: Any) -> Any:
 
 
 def edit_card(board: Board, command: c.EditCard, ctx: Context) -> list[e.Event]:
-    card = _card(board, command.card_id)
+    card = find_card(board, command.card_id)
     _check_assignees(board, command.assignees)
     changes = []
     for name in command.changed_fields():
@@ -98,7 +89,7 @@ def edit_card(board: Board, command: c.EditCard, ctx: Context) -> list[e.Event]:
 
 
 def move_card(board: Board, command: c.MoveCard, ctx: Context) -> list[e.Event]:
-    card = _card(board, command.card_id)
+    card = find_card(board, command.card_id)
     find_column(board, command.column_id)
     check_room(board, command.column_id, from_column_id=card.column_id)
     lane = board.lane(command.column_id)
@@ -125,14 +116,14 @@ def move_card(board: Board, command: c.MoveCard, ctx: Context) -> list[e.Event]:
 
 
 def archive_card(board: Board, command: c.ArchiveCard, ctx: Context) -> list[e.Event]:
-    card = _card(board, command.card_id, active=False)
+    card = find_card(board, command.card_id, active=False)
     return (
         [] if card.archived else [e.CardArchived(card_id=command.card_id, column_id=card.column_id)]
     )
 
 
 def restore_card(board: Board, command: c.RestoreCard, ctx: Context) -> list[e.Event]:
-    card = _card(board, command.card_id, active=False)
+    card = find_card(board, command.card_id, active=False)
     if not card.archived:
         return []
     find_column(board, card.column_id)

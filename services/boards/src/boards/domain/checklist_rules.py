@@ -17,16 +17,7 @@ from boards.domain.context import Context, derive_id
 from boards.domain.errors import RuleViolationError
 from boards.domain.model import Board, Card, ChecklistItem
 from boards.domain.ordering import Entry, place
-from boards.domain.placing import placements, stays, without
-
-
-def _open_card(board: Board, card_id: UUID) -> Card:
-    card = board.cards.get(card_id)
-    if card is None:
-        raise RuleViolationError("no such card", code="card_not_found", card_id=str(card_id))
-    if card.archived:
-        raise RuleViolationError("the card is archived", code="card_archived", card_id=str(card_id))
-    return card
+from boards.domain.placing import find_card, placements, stays, without
 
 
 def _item(card: Card, item_id: UUID) -> ChecklistItem:
@@ -50,7 +41,7 @@ def _anchor(card: Card, item_id: UUID | None) -> Entry | None:
 
 
 def add_checklist_item(board: Board, command: c.AddChecklistItem, ctx: Context) -> list[e.Event]:
-    card = _open_card(board, command.card_id)
+    card = find_card(board, command.card_id)
     if len(card.checklist) >= MAX_CHECKLIST_ITEMS:
         raise RuleViolationError(
             f"a checklist has at most {MAX_CHECKLIST_ITEMS} items",
@@ -81,7 +72,7 @@ def add_checklist_item(board: Board, command: c.AddChecklistItem, ctx: Context) 
 def rename_checklist_item(
     board: Board, command: c.RenameChecklistItem, ctx: Context
 ) -> list[e.Event]:
-    item = _item(_open_card(board, command.card_id), command.item_id)
+    item = _item(find_card(board, command.card_id), command.item_id)
     if item.text == command.text:
         return []
     return [
@@ -97,7 +88,7 @@ def rename_checklist_item(
 def check_checklist_item(
     board: Board, command: c.CheckChecklistItem, ctx: Context
 ) -> list[e.Event]:
-    item = _item(_open_card(board, command.card_id), command.item_id)
+    item = _item(find_card(board, command.card_id), command.item_id)
     if item.checked:
         return []
     return [e.ChecklistItemChecked(card_id=command.card_id, item_id=command.item_id)]
@@ -106,14 +97,14 @@ def check_checklist_item(
 def uncheck_checklist_item(
     board: Board, command: c.UncheckChecklistItem, ctx: Context
 ) -> list[e.Event]:
-    item = _item(_open_card(board, command.card_id), command.item_id)
+    item = _item(find_card(board, command.card_id), command.item_id)
     if not item.checked:
         return []
     return [e.ChecklistItemUnchecked(card_id=command.card_id, item_id=command.item_id)]
 
 
 def move_checklist_item(board: Board, command: c.MoveChecklistItem, ctx: Context) -> list[e.Event]:
-    card = _open_card(board, command.card_id)
+    card = find_card(board, command.card_id)
     item = _item(card, command.item_id)
     lane = card.checklist_lane()
     siblings, index = without(lane, (item.position, item.item_id))
@@ -138,7 +129,7 @@ def move_checklist_item(board: Board, command: c.MoveChecklistItem, ctx: Context
 def remove_checklist_item(
     board: Board, command: c.RemoveChecklistItem, ctx: Context
 ) -> list[e.Event]:
-    item = _item(_open_card(board, command.card_id), command.item_id)
+    item = _item(find_card(board, command.card_id), command.item_id)
     return [
         e.ChecklistItemRemoved(
             card_id=command.card_id, item_id=command.item_id, text=item.text, checked=item.checked

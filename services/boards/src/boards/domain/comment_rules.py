@@ -15,6 +15,7 @@ from contracts.fields import MAX_ASSIGNEES, Role
 from boards.domain.context import Context, derive_id
 from boards.domain.errors import RuleViolationError
 from boards.domain.model import Board, Comment
+from boards.domain.placing import find_card
 
 # What the client inserts for a member picked from the autocomplete: `<@USER_ID>`.
 MENTION = re.compile(r"<@([^<>\s]{1,128})>")
@@ -30,14 +31,6 @@ def mentions(board: Board, body: str) -> list[str]:
     return found[:MAX_ASSIGNEES]
 
 
-def _open_card(board: Board, card_id: UUID) -> None:
-    card = board.cards.get(card_id)
-    if card is None:
-        raise RuleViolationError("no such card", code="card_not_found", card_id=str(card_id))
-    if card.archived:
-        raise RuleViolationError("the card is archived", code="card_archived", card_id=str(card_id))
-
-
 def _comment(board: Board, card_id: UUID, comment_id: UUID) -> Comment:
     comment = board.comments.get(comment_id)
     if comment is None or comment.deleted or comment.card_id != card_id:
@@ -48,7 +41,7 @@ def _comment(board: Board, card_id: UUID, comment_id: UUID) -> Comment:
 
 
 def add_comment(board: Board, command: c.AddComment, ctx: Context) -> list[e.Event]:
-    _open_card(board, command.card_id)
+    find_card(board, command.card_id)
     comment_id = command.comment_id or derive_id(ctx.command_id, "comment")
     # A deleted comment's id stays taken, so a late retry cannot bring it back.
     if comment_id in board.comments:
@@ -67,7 +60,7 @@ def add_comment(board: Board, command: c.AddComment, ctx: Context) -> list[e.Eve
 
 
 def edit_comment(board: Board, command: c.EditComment, ctx: Context) -> list[e.Event]:
-    _open_card(board, command.card_id)
+    find_card(board, command.card_id)
     comment = _comment(board, command.card_id, command.comment_id)
     if comment.author_id != ctx.actor:
         raise RuleViolationError(

@@ -8,7 +8,7 @@ from uuid import UUID
 import contracts.events as e
 
 from boards.domain.errors import RuleViolationError
-from boards.domain.model import Board, Column
+from boards.domain.model import Board, Card, Column
 from boards.domain.ordering import Entry, Slot, index_of, place
 
 # Sorts after every id: "after all entries with this key".
@@ -30,6 +30,15 @@ def rebalanced_cards(column_id: UUID, slot: Slot) -> list[e.Event]:
 
 def rebalanced_columns(slot: Slot) -> list[e.Event]:
     return [e.ColumnsRebalanced(positions=placements(slot))] if slot.rebalanced else []
+
+
+def find_card(board: Board, card_id: UUID, *, active: bool = True) -> Card:
+    card = board.cards.get(card_id)
+    if card is None:
+        raise RuleViolationError("no such card", code="card_not_found", card_id=str(card_id))
+    if active and card.archived:
+        raise RuleViolationError("the card is archived", code="card_archived", card_id=str(card_id))
+    return card
 
 
 def find_column(board: Board, column_id: UUID, *, active: bool = True) -> Column:
