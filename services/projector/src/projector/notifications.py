@@ -17,6 +17,7 @@ from contracts.envelope import AnyEvent
 
 from contracts import events as ev
 from projector.projection import BoardProjection
+from projector.store.layout import membership_id, memberships_of
 
 Doc = dict[str, Any]
 
@@ -29,12 +30,13 @@ def notification_id(board_id: str, version: int) -> str:
 
 
 def key(user_id: str, notification: str) -> str:
-    return f"{user_id}|{notification}"
+    """A user's notifications are laid out as the per-user index is (`store.layout`)."""
+    return membership_id(user_id, notification)
 
 
 def of_user(user_id: str) -> Doc:
-    """The `_id` range of a user's notifications (`|` and `}` are neighbours)."""
-    return {"$gte": f"{user_id}|", "$lt": f"{user_id}}}"}
+    """The `_id` range of a user's notifications."""
+    return memberships_of(user_id)
 
 
 def _excerpt(body: str) -> str:

@@ -15,6 +15,11 @@ number of documents by `_id`, whatever the number of boards and cards in the dat
   1.24 does not do atomically: it reads, changes and writes back).
 - The event archive (`events`, shared by all generations) holds one document per event, `_id` =
   `<board>:<version>`: a range of versions is an `$in` of the ids.
+- A card's comments (`comments`, per generation) are one range, `_id` =
+  `<board>:<card>:<comment>` (`projector.comments.comment_key`, `comments_of`; written out there,
+  as the projection imports that module). A user's notifications (`notifications`, shared by all
+  generations) are laid out as the per-user index, `_id` = `<user>|<board>:<version>`
+  (`projector.notifications`).
 
 On FerretDB 1.24 these are what the patched build (deploy/ferretdb) answers from its `_id` index.
 Every card and user entry carries the version of the event that last changed it: the guard of the
